@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one AWS session factory of the collection.
+
+Modules take the options of the ``secops.rotation.aws`` doc fragment (:func:`aws_argument_spec`) and build
+an :class:`AwsConnection`: one boto3 session per task, one client per service, with botocore's own retry
+configuration (standard or adaptive mode) instead of hand-written retry loops. Anything not set falls back to
+boto3's default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, shared config
+and credentials files, instance roles, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL[_IAM|_STS]).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import traceback
+
+BOTO3_IMPORT_ERROR = None
+try:
+    import boto3
+    import botocore
+    import botocore.config
+    import botocore.exceptions
+except ImportError:
+    BOTO3_IMPORT_ERROR = traceback.format_exc()
+
+USER_AGENT = 'secops.rotation/0.1.0'
+# IAM and STS are global services; a region is still needed to sign requests.
+DEFAULT_REGION = 'us-east-1'
+
+
+def aws_argument_spec():
+    """Argument spec of the connection options (keep in sync with doc_fragments/aws.py)."""
+    return dict(
+        profile=dict(type='str', aliases=['aws_profile']),
+        region=dict(type='str', aliases=['aws_region']),
+        endpoint_url=dict(type='str', aliases=['aws_endpoint_url']),
+        access_key=dict(type='str', aliases=['aws_access_key_id'], no_log=False),
+        secret_key=dict(type='str', aliases=['aws_secret_access_key'], no_log=True),
+        session_token=dict(type='str', aliases=['aws_session_token'], no_log=True),
+        max_attempts=dict(type='int', default=5),
+        retry_mode=dict(type='str', default='standard', choices=['standard', 'adaptive']),
+        aws_timeout=dict(type='int', default=30),
+    )
+
+
+class AwsClientError(Exception):
+    """An AWS problem described for a human; the message never holds a secret."""
+
+
+def describe_aws_error(exc, action):
+    """Turn a botocore exception into one clear sentence naming what failed."""
+    if BOTO3_IMPORT_ERROR is None:
+        if isinstance(exc, botocore.exceptions.ClientError):
+            error = exc.response.get('Error', {})
+            return '%s failed: %s: %s' % (action, error.get('Code', 'Unknown'), error.get('Message', 'no message'))
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return ('%s failed: no AWS credentials found; set access_key/secret_key, profile, or the AWS_* environment '
+                    'variables' % action)
+        if isinstance(exc, botocore.exceptions.PartialCredentialsError):
+            return '%s failed: incomplete AWS credentials (%s)' % (action, exc)
+        if isinstance(exc, botocore.exceptions.ProfileNotFound):
+            return '%s failed: AWS profile %s not found in the shared config/credentials files' % (action, exc.kwargs.get('profile'))
+        if isinstance(exc, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
+            return '%s failed: AWS endpoint %s timed out' % (action, exc.kwargs.get('endpoint_url'))
+        if isinstance(exc, botocore.exceptions.SSLError):
+            return '%s failed: TLS verification failed for AWS endpoint %s' % (action, exc.kwargs.get('endpoint_url'))
+        if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+            return '%s failed: cannot reach AWS endpoint %s' % (action, exc.kwargs.get('endpoint_url'))
+        if isinstance(exc, botocore.exceptions.ParamValidationError):
+            return '%s failed: invalid parameters: %s' % (action, exc.kwargs.get('report', exc))
+        if isinstance(exc, botocore.exceptions.BotoCoreError):
+            return '%s failed: %s' % (action, exc)
+    return '%s failed: unexpected %s' % (action, exc.__class__.__name__)
+
+
+def error_code(exc):
+    """The AWS error code of a ClientError ('' for anything else)."""
+    if BOTO3_IMPORT_ERROR is None and isinstance(exc, botocore.exceptions.ClientError):
+        return exc.response.get('Error', {}).get('Code', '')
+    return ''
+
+
+@contextlib.contextmanager
+def aws_errors(action):
+    """Run boto3 calls, raising :class:`AwsClientError` with a clear message on any botocore error."""
+    try:
+        yield
+    except AwsClientError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        if BOTO3_IMPORT_ERROR is None and isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
+            raise AwsClientError(describe_aws_error(exc, action))
+        raise
+
+
+class AwsConnection:
+    """One boto3 session for a task, with cached clients per (service, endpoint)."""
+
+    def __init__(self, params):
+        if BOTO3_IMPORT_ERROR is not None:
+            raise AwsClientError('the Python libraries boto3 and botocore are required on the host that runs this module: pip install boto3')
+        self.params = dict((key, params.get(key)) for key in aws_argument_spec())
+        self._validate()
+        self._clients = {}
+        with aws_errors('creating the AWS session'):
+            self.session = boto3.session.Session(
+                profile_name=self.params['profile'],
+                aws_access_key_id=self.params['access_key'],
+                aws_secret_access_key=self.params['secret_key'],
+                aws_session_token=self.params['session_token'],
+                region_name=self.params['region'],
+            )
+        self.region = self.session.region_name or DEFAULT_REGION
+        attempts = self.params['max_attempts'] or 5
+        timeout = self.params['aws_timeout'] or 30
+        self.config = botocore.config.Config(
+            retries={'total_max_attempts': attempts, 'mode': self.params['retry_mode'] or 'standard'},
+            connect_timeout=timeout, read_timeout=timeout, user_agent_extra=USER_AGENT)
+
+    def _validate(self):
+        p = self.params
+        if bool(p['access_key']) != bool(p['secret_key']):
+            raise AwsClientError('access_key and secret_key must be given together')
+        if p['session_token'] and not p['access_key']:
+            raise AwsClientError('session_token needs access_key and secret_key')
+        if p['profile'] and p['access_key']:
+            raise AwsClientError('profile and access_key/secret_key are mutually exclusive')
+        if p['max_attempts'] is not None and p['max_attempts'] < 1:
+            raise AwsClientError('max_attempts must be 1 or more, got %r' % p['max_attempts'])
+        if p['aws_timeout'] is not None and p['aws_timeout'] < 1:
+            raise AwsClientError('aws_timeout must be 1 second or more, got %r' % p['aws_timeout'])
+        endpoint = p['endpoint_url']
+        if endpoint and not (endpoint.startswith('http://') or endpoint.startswith('https://')):
+            raise AwsClientError('invalid endpoint_url %r: it must start with http:// or https://' % endpoint)
+
+    def client(self, service, endpoint_url=None, config=None):
+        """A boto3 client for ``service``; ``endpoint_url`` overrides the connection's (e.g. STS elsewhere)."""
+        endpoint = endpoint_url or self.params['endpoint_url'] or None
+        key = (service, endpoint, id(config))
+        if key not in self._clients:
+            with aws_errors('creating the %s client' % service):
+                self._clients[key] = self.session.client(service, region_name=self.region, endpoint_url=endpoint,
+                                                         config=self.config.merge(config) if config else self.config)
+        return self._clients[key]
+
+    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, config=None):
+        """A client that signs with other keys (e.g. to verify a freshly created access key), same endpoint/region."""
+        endpoint = endpoint_url or self.params['endpoint_url'] or None
+        with aws_errors('creating the %s client' % service):
+            session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
+            return session.client(service, endpoint_url=endpoint, config=self.config.merge(config) if config else self.config)

@@ -1,0 +1,299 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one Vault/OpenBao client factory of the collection.
+
+Every module that talks to Vault takes the options of the ``secops.rotation.vault`` doc fragment
+(:func:`vault_argument_spec`), and builds its client with :func:`get_vault_client`. Errors from hvac
+and requests are turned into :class:`VaultClientError` whose message names what went wrong (unreachable,
+TLS verification, permission denied, path not found, sealed, ...) and never contains a secret.
+
+Private to the collection: the leading underscore means no compatibility promise to other collections.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import os
+import re
+import traceback
+
+try:
+    from urllib.parse import urlparse
+except ImportError:  # pragma: no cover - Python 2 is not supported, but keep the import sanity test quiet
+    from urlparse import urlparse  # type: ignore
+
+HVAC_IMPORT_ERROR = None
+try:
+    import hvac
+    import hvac.exceptions
+    import requests
+    import requests.exceptions
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+except ImportError:
+    HVAC_IMPORT_ERROR = traceback.format_exc()
+
+# Option name -> environment variables consulted, in order, when the option is not set.
+ENV_FALLBACKS = {
+    'url': ('VAULT_ADDR', 'BAO_ADDR'),
+    'token': ('VAULT_TOKEN', 'BAO_TOKEN'),
+    'namespace': ('VAULT_NAMESPACE', 'BAO_NAMESPACE'),
+    'ca_cert': ('VAULT_CACERT', 'BAO_CACERT'),
+}
+
+# HTTP statuses worth retrying: Vault's performance-standby consistency (412), rate limit (429),
+# and transient server/proxy errors. Only idempotent methods are retried on these; a request that
+# never reached the server (connection refused, DNS) is retried for every method.
+RETRY_STATUSES = (412, 429, 500, 502, 503, 504)
+RETRY_METHODS = frozenset(['GET', 'HEAD', 'LIST', 'OPTIONS'])
+
+
+def vault_argument_spec():
+    """Argument spec of the connection options (keep in sync with doc_fragments/vault.py)."""
+    return dict(
+        url=dict(type='str', aliases=['vault_addr']),
+        token=dict(type='str', no_log=True),
+        namespace=dict(type='str'),
+        ca_cert=dict(type='path', aliases=['cacert']),
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='int', default=30),
+        retries=dict(type='int', default=3),
+        auth_method=dict(type='str', default='token', choices=list(AUTH_METHODS)),
+        auth_mount_point=dict(type='str'),
+        role_id=dict(type='str'),
+        secret_id=dict(type='str', no_log=True),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+    )
+
+
+class VaultClientError(Exception):
+    """A Vault problem described for a human; the message never holds a secret."""
+
+
+def missing_hvac_message():
+    """Message for a host without hvac/requests (None when they import)."""
+    if HVAC_IMPORT_ERROR is None:
+        return None
+    return 'the Python libraries hvac (>= 2.4) and requests are required on the host that runs this module: pip install hvac'
+
+
+def _first_env(names, environ):
+    for name in names:
+        value = environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _short_reason(exc):
+    """The useful tail of a requests/urllib3 error, without the object reprs."""
+    text = str(exc)
+    for pattern in (r'certificate verify failed: ([^(\')"]+)', r'(Connection refused)', r'(Name or service not known)',
+                    r'(Temporary failure in name resolution)', r'(No route to host)', r'(Network is unreachable)',
+                    r'(timed out)', r'(hostname \S+ doesn\'t match[^(\'"]*)'):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1).strip().rstrip('.')
+    return exc.__class__.__name__
+
+
+def _path_of(url):
+    if not url:
+        return None
+    path = urlparse(url).path
+    return path[len('/v1/'):] if path.startswith('/v1/') else path
+
+
+def describe_vault_error(exc, action, url=None, timeout=None):
+    """Turn an hvac/requests exception into one clear sentence.
+
+    ``action`` says what we were doing ("reading database/creds/app", "logging in with approle").
+    """
+    if HVAC_IMPORT_ERROR is None:
+        errors = getattr(exc, 'errors', None) or []
+        detail = '; '.join(str(e) for e in errors) if errors else ''
+        path = _path_of(getattr(exc, 'url', None))
+        where = ' (path %s)' % path if path else ''
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ('TLS certificate verification failed for Vault at %s while %s: %s. Set ca_cert (or VAULT_CACERT) to the CA '
+                    'that signed the server certificate, or validate_certs=false for a lab only' % (url, action, _short_reason(exc)))
+        if isinstance(exc, requests.exceptions.Timeout):
+            return 'Vault at %s did not answer within %ss while %s' % (url, timeout, action)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return 'cannot reach Vault at %s while %s: %s' % (url, action, _short_reason(exc))
+        if isinstance(exc, requests.exceptions.InvalidURL) or isinstance(exc, requests.exceptions.MissingSchema):
+            return 'invalid Vault url %r: %s' % (url, exc)
+        if isinstance(exc, hvac.exceptions.Forbidden):
+            return ('permission denied while %s%s: the token is invalid or expired, or its policies do not allow this path'
+                    % (action, where))
+        if isinstance(exc, hvac.exceptions.Unauthorized):
+            return 'unauthorized while %s%s: %s' % (action, where, detail or 'authentication required')
+        if isinstance(exc, hvac.exceptions.InvalidPath):
+            return ('path not found while %s%s: check the mount point and the name (is the secrets engine mounted there?)%s'
+                    % (action, where, ' - Vault said: ' + detail if detail else ''))
+        if isinstance(exc, hvac.exceptions.VaultDown):
+            return 'Vault at %s is sealed or unavailable (503) while %s%s' % (url, action, ': ' + detail if detail else '')
+        if isinstance(exc, hvac.exceptions.VaultNotInitialized):
+            return 'Vault at %s is not initialized (501) while %s' % (url, action)
+        if isinstance(exc, hvac.exceptions.RateLimitExceeded):
+            return 'Vault rate limit exceeded (429) while %s%s' % (action, where)
+        if isinstance(exc, hvac.exceptions.InvalidRequest):
+            return 'Vault rejected the request while %s%s: %s' % (action, where, detail or 'invalid request')
+        if isinstance(exc, hvac.exceptions.InternalServerError):
+            return 'Vault internal error while %s%s: %s' % (action, where, detail or 'no detail')
+        if isinstance(exc, hvac.exceptions.VaultError):
+            return 'Vault error while %s%s: %s' % (action, where, detail or exc.__class__.__name__)
+        if isinstance(exc, requests.exceptions.RequestException):
+            return 'request to Vault at %s failed while %s: %s' % (url, action, _short_reason(exc))
+    return 'unexpected %s while %s' % (exc.__class__.__name__, action)
+
+
+class VaultConnectionOptions:
+    """Connection options after environment fallbacks and validation."""
+
+    def __init__(self, params, environ=None):
+        environ = os.environ if environ is None else environ
+        values = dict((key, params.get(key)) for key in vault_argument_spec())
+        for key, names in ENV_FALLBACKS.items():
+            if not values.get(key):
+                values[key] = _first_env(names, environ)
+        self.url = (values['url'] or '').rstrip('/')
+        self.token = values['token']
+        self.namespace = values['namespace']
+        self.ca_cert = values['ca_cert']
+        self.validate_certs = True if values['validate_certs'] is None else bool(values['validate_certs'])
+        self.timeout = 30 if values['timeout'] is None else values['timeout']
+        self.retries = 3 if values['retries'] is None else values['retries']
+        self.auth_method = values['auth_method'] or 'token'
+        self.auth_mount_point = values['auth_mount_point']
+        self.role_id = values['role_id']
+        self.secret_id = values['secret_id']
+        self.username = values['username']
+        self.password = values['password']
+        self.validate()
+
+    def validate(self):
+        if not self.url:
+            raise VaultClientError('no Vault address: set the url option or VAULT_ADDR (BAO_ADDR for OpenBao)')
+        if not re.match(r'^https?://[^/\s]+', self.url):
+            raise VaultClientError('invalid Vault url %r: it must start with http:// or https:// followed by a host' % self.url)
+        if not isinstance(self.timeout, int) or self.timeout <= 0:
+            raise VaultClientError('timeout must be a positive number of seconds, got %r' % (self.timeout,))
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise VaultClientError('retries must be 0 or more, got %r' % (self.retries,))
+        if self.auth_method not in AUTH_METHODS:
+            raise VaultClientError('unknown auth_method %r; use one of %s' % (self.auth_method, ', '.join(AUTH_METHODS)))
+        AUTH_METHODS[self.auth_method].check(self)
+        if self.validate_certs and self.ca_cert and not os.path.isfile(self.ca_cert):
+            raise VaultClientError('ca_cert %s does not exist or is not a file' % self.ca_cert)
+
+    @property
+    def verify(self):
+        """The ``verify`` argument for requests."""
+        if not self.validate_certs:
+            return False
+        return self.ca_cert or True
+
+
+class TokenAuth:
+    """Use a token as it is; checked once with lookup-self so a bad token fails early and clearly."""
+
+    name = 'token'
+
+    @staticmethod
+    def check(opts):
+        if not opts.token:
+            raise VaultClientError('auth_method=token needs a token: set the token option or VAULT_TOKEN (BAO_TOKEN for OpenBao)')
+
+    @staticmethod
+    def login(client, opts):
+        client.token = opts.token
+        try:
+            client.auth.token.lookup_self()
+        except hvac.exceptions.Forbidden:
+            raise VaultClientError('the Vault token was rejected (permission denied on auth/token/lookup-self): '
+                                   'it is invalid, expired or revoked')
+
+
+class AppRoleAuth:
+    """AppRole login with role_id and (unless the role does not bind one) secret_id."""
+
+    name = 'approle'
+
+    @staticmethod
+    def check(opts):
+        if not opts.role_id:
+            raise VaultClientError('auth_method=approle needs role_id')
+
+    @staticmethod
+    def login(client, opts):
+        client.auth.approle.login(role_id=opts.role_id, secret_id=opts.secret_id, mount_point=opts.auth_mount_point or 'approle')
+
+
+class UserpassAuth:
+    """Userpass login with username and password."""
+
+    name = 'userpass'
+
+    @staticmethod
+    def check(opts):
+        missing = [key for key in ('username', 'password') if not getattr(opts, key)]
+        if missing:
+            raise VaultClientError('auth_method=userpass needs %s' % ' and '.join(missing))
+
+    @staticmethod
+    def login(client, opts):
+        client.auth.userpass.login(username=opts.username, password=opts.password, mount_point=opts.auth_mount_point or 'userpass')
+
+
+AUTH_METHODS = dict((cls.name, cls) for cls in (TokenAuth, AppRoleAuth, UserpassAuth))
+
+
+def _session(retries):
+    session = requests.Session()
+    retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.3,
+                  status_forcelist=RETRY_STATUSES, allowed_methods=RETRY_METHODS, raise_on_status=False)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount('http://', adapter)
+    session.mount('https://', adapter)
+    return session
+
+
+@contextlib.contextmanager
+def vault_errors(action, opts=None):
+    """Run Vault calls, raising :class:`VaultClientError` with a clear message on any hvac/requests error."""
+    try:
+        yield
+    except VaultClientError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        if HVAC_IMPORT_ERROR is None and isinstance(exc, (hvac.exceptions.VaultError, requests.exceptions.RequestException)):
+            raise VaultClientError(describe_vault_error(exc, action, url=getattr(opts, 'url', None),
+                                                        timeout=getattr(opts, 'timeout', None)))
+        raise
+
+
+def get_vault_connection(params, environ=None):
+    """Return ``(client, opts)``: an authenticated ``hvac.Client`` and the resolved connection options.
+
+    Raises :class:`VaultClientError` with a clear message on bad options or when login fails.
+    """
+    message = missing_hvac_message()
+    if message:
+        raise VaultClientError(message)
+    opts = VaultConnectionOptions(params, environ)
+    # Pass everything explicitly: hvac would otherwise read VAULT_* and ~/.vault-token by itself.
+    client = hvac.Client(url=opts.url, token='', verify=opts.verify, timeout=opts.timeout,
+                         namespace=opts.namespace, session=_session(opts.retries))
+    with vault_errors('logging in with auth_method=%s' % opts.auth_method, opts):
+        AUTH_METHODS[opts.auth_method].login(client, opts)
+    return client, opts
+
+
+def get_vault_client(params, environ=None):
+    """Return an authenticated ``hvac.Client`` for the module params (connection options + env fallbacks)."""
+    return get_vault_connection(params, environ)[0]
