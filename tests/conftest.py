@@ -1,10 +1,6 @@
 # Copyright (c) 2026 secops.rotation contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Make this checkout importable as ``ansible_collections.secops.rotation`` for plain ``pytest tests``.
-
-Creates ``<repo>/.build/collections/ansible_collections/secops/rotation -> <repo>`` (idempotent, safe when
-several pytest/xdist processes start at once) and puts ``<repo>/.build/collections`` first on ``sys.path``.
-"""
+"""Make this checkout importable as ``ansible_collections.secops.rotation`` and ``lab`` for plain ``pytest tests``."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,28 +9,8 @@ __metaclass__ = type
 import os
 import sys
 
-REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), '..'))
-COLLECTIONS_ROOT = os.path.join(REPO, '.build', 'collections')
+sys.path.insert(0, os.path.realpath(os.path.join(os.path.dirname(__file__), '..')))
 
+from lab.collection import add_collection_to_path  # noqa: E402  pylint: disable=wrong-import-position
 
-def _ensure_collection_link():
-    namespace_dir = os.path.join(COLLECTIONS_ROOT, 'ansible_collections', 'secops')
-    link = os.path.join(namespace_dir, 'rotation')
-    os.makedirs(namespace_dir, exist_ok=True)
-    if os.path.islink(link) and os.path.realpath(link) == REPO:
-        return
-    if os.path.exists(link) and not os.path.islink(link):
-        raise RuntimeError('%s exists and is not a symlink; remove it' % link)
-    # Create under a unique name, then rename over: atomic, and concurrent runs all end up with the same link.
-    tmp_link = '%s.%d.tmp' % (link, os.getpid())
-    try:
-        os.symlink(REPO, tmp_link)
-        os.replace(tmp_link, link)
-    finally:
-        if os.path.lexists(tmp_link):
-            os.unlink(tmp_link)
-
-
-_ensure_collection_link()
-if COLLECTIONS_ROOT not in sys.path:
-    sys.path.insert(0, COLLECTIONS_ROOT)
+add_collection_to_path()

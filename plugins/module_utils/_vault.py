@@ -253,8 +253,12 @@ class UserpassAuth:
 AUTH_METHODS = dict((cls.name, cls) for cls in (TokenAuth, AppRoleAuth, UserpassAuth))
 
 
-def _session(retries):
+def _session(opts):
     session = requests.Session()
+    # hvac hands its own ``verify`` to requests per call, but requests prefers a session's truthy ``verify``
+    # over it; set it on the session too so a CA file (or validate_certs=false) always takes effect.
+    session.verify = opts.verify
+    retries = opts.retries
     retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.3,
                   status_forcelist=RETRY_STATUSES, allowed_methods=RETRY_METHODS, raise_on_status=False)
     adapter = HTTPAdapter(max_retries=retry)
@@ -288,7 +292,7 @@ def get_vault_connection(params, environ=None):
     opts = VaultConnectionOptions(params, environ)
     # Pass everything explicitly: hvac would otherwise read VAULT_* and ~/.vault-token by itself.
     client = hvac.Client(url=opts.url, token='', verify=opts.verify, timeout=opts.timeout,
-                         namespace=opts.namespace, session=_session(opts.retries))
+                         namespace=opts.namespace, session=_session(opts))
     with vault_errors('logging in with auth_method=%s' % opts.auth_method, opts):
         AUTH_METHODS[opts.auth_method].login(client, opts)
     return client, opts
