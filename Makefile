@@ -54,8 +54,11 @@ demo: venv collection
 unit: venv collection
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
+# A fixed basetemp keeps the test lab's state below .build/pytest, so a lab left by a killed run is found and
+# stopped by the next one, and `lab leftovers` can prove that nothing of this run is left running.
 integration: venv collection
-	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/integration --basetemp=$(BUILD)/pytest $(PYTEST_ARGS)
+	$(PY) -m lab leftovers --dir $(BUILD)/pytest
 
 lint: venv collection
 	$(BIN)/ansible-lint --profile production

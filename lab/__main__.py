@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .core import Lab, LabError
+from .core import Lab, LabError, leftover_pids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m lab', description='Local lab of real servers: OpenBao, PostgreSQL, moto.')
     parser.add_argument('command', choices=sorted(COMMANDS),
                         help='up: (re)start everything; down: stop it; status: what runs; env: print the env file; '
-                             'demo: up, show it working, down')
+                             'demo: up, show it working, down; leftovers: fail if a lab below --dir still runs')
     parser.add_argument('--dir', default=os.environ.get('SECOPS_LAB_DIR') or str(REPO / '.lab'),
                         help='state dir (default: $SECOPS_LAB_DIR or <repo>/.lab)')
     args = parser.parse_args(argv)
@@ -80,12 +80,22 @@ def _env(lab):
     return 0
 
 
+def _leftovers(lab):
+    """Exit 1 if a process of any lab whose state dir is below --dir is still alive (a test run must leave none)."""
+    pids = leftover_pids(lab.dir)
+    for pid in pids:
+        cmd = Path(f'/proc/{pid}/cmdline').read_bytes().replace(b'\0', b' ').decode(errors='replace').strip()
+        print(f'  left running: pid {pid}: {cmd[:120]}', file=sys.stderr)
+    print(f"{len(pids)} lab process(es) left running below {lab.dir}", file=sys.stderr if pids else sys.stdout)
+    return 1 if pids else 0
+
+
 def _demo(lab):
     from .demo import main as demo_main  # pylint: disable=import-outside-toplevel
     return demo_main(lab)
 
 
-COMMANDS = {'up': _up, 'down': _down, 'status': _status, 'env': _env, 'demo': _demo}
+COMMANDS = {'up': _up, 'down': _down, 'status': _status, 'env': _env, 'demo': _demo, 'leftovers': _leftovers}
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -210,11 +210,12 @@ def stop_processes(recs, timeout=10.0):
             time.sleep(0.05)
 
 
-def _owned_pids(owner, pg_roots):
+def _owned_pids(owner, pg_roots, nested=False):
     """Live processes started for the lab at ``owner``, recorded or not (e.g. a run killed right after a fork).
 
     Matched by the marker variable in their initial environment, or, for PostgreSQL (which overwrites its
     environment block for ps titles), by running as the PostgreSQL user in a directory of the lab's pg roots.
+    ``nested=True`` matches the labs of every state dir below ``owner`` instead (see :func:`leftover_pids`).
     """
     pg_uid = _pg_identity()[0]
     marker = f'{OWNER_VAR}={owner}'.encode()
@@ -229,9 +230,16 @@ def _owned_pids(owner, pg_roots):
             in_pg_root = entry.stat().st_uid == pg_uid and any(cwd == root or cwd.startswith(root + '/') for root in prefixes)
         except OSError:
             continue
-        if marker in environ or in_pg_root:
+        marked = any(item.startswith(marker + b'/') for item in environ) if nested else marker in environ
+        if marked or in_pg_root:
             found.append(int(entry.name))
     return found
+
+
+def leftover_pids(root):
+    """Processes of any lab whose state dir lies below ``root`` (e.g. the test run's temp dir) still alive."""
+    root = str(Path(root).resolve())
+    return [pid for pid in _owned_pids(root, [root], nested=True) if _proc_start(pid) is not None]
 
 
 def _log_tail(path, lines=25):
