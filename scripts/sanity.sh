@@ -3,7 +3,7 @@
 # (ansible-test refuses symlinked collection roots), with the offline get-pip stand-in in its cache.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${VENV_BIN:-$root/.venv/bin}
+bin=$(cd "${VENV_BIN:-$root/.venv/bin}" && pwd)
 python_version=${SANITY_PYTHON:-3.11}
 
 pip_version=$("$bin/python" - <<'PY'
@@ -18,7 +18,8 @@ if ! cmp -s "$root/scripts/get_pip_standin.py" "$cache"; then
     cp "$root/scripts/get_pip_standin.py" "$cache"
 fi
 
-base="$root/.build/sanity"
+# SANITY_DIR lets several checks run side by side (each gets its own copy).
+base=$(realpath -m "${SANITY_DIR:-$root/.build/sanity}")
 dest="$base/ansible_collections/secops/rotation"
 rm -rf "$base"
 mkdir -p "$dest"

@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module of the collection shares: the error types that become ``fail_json(msg=...)``,
+batch expansion (a list of items, each falling back to the task's top-level options), and UTC time helpers.
+
+Private to the collection: the leading underscore means no compatibility promise to other collections.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsClientError
+from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
+from ansible_collections.secops.rotation.plugins.module_utils._files import FileWriteError
+from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError
+
+
+class RotationError(Exception):
+    """A rotation cannot go on; the message says why in words an operator can act on, never with a secret."""
+
+
+# Errors whose message is written for the operator: a module turns them into fail_json(msg=str(exc)).
+KNOWN_ERRORS = (RotationError, VaultClientError, AwsClientError, DurationError, FileWriteError)
+
+
+def run_module(module, action, **fail_extra):
+    """Call ``action()`` and exit the module with the result dict it returns, or fail with a clear ``msg``.
+
+    A result with ``failed: True`` (e.g. a batch where one item failed) is reported with ``fail_json`` as it is.
+    Anything else than :data:`KNOWN_ERRORS` is a bug and lets Ansible show the traceback.
+    """
+    try:
+        result = action()
+    except KNOWN_ERRORS as exc:
+        result = dict(fail_extra, failed=True, msg=str(exc))
+    if result.get('failed'):
+        result.pop('failed')
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def merge_argument_specs(*specs):
+    """One argument spec from several (module options + connection options); a name defined twice is a bug."""
+    merged = {}
+    for spec in specs:
+        for name, option in spec.items():
+            if name in merged:
+                raise ValueError('option %s is defined twice' % name)
+            merged[name] = option
+    return merged
+
+
+def expand_batch(params, list_key, keys):
+    """Return the work items of a task: ``params[list_key]`` if given, else one item from the top-level options.
+
+    Each item takes, for every name in ``keys`` it leaves unset (``None``), the task's top-level value, so
+    common settings are written once and items override them.
+    """
+    items = params.get(list_key)
+    if not items:
+        return [dict((key, params.get(key)) for key in keys)]
+    expanded = []
+    for item in items:
+        merged = dict((key, params.get(key)) for key in keys)
+        merged.update(dict((key, value) for key, value in item.items() if value is not None))
+        expanded.append(merged)
+    return expanded
+
+
+def utcnow():
+    """The current time, timezone-aware UTC, to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def to_iso(moment):
+    """UTC ISO 8601 with a ``Z``: ``2026-11-26T11:00:00Z`` (``None`` stays ``None``)."""
+    if moment is None:
+        return None
+    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def parse_iso(text):
+    """Parse an ISO 8601 time as Vault, AWS and this collection write it; naive times are taken as UTC."""
+    if isinstance(text, datetime.datetime):
+        moment = text
+    else:
+        value = str(text).strip()
+        if value.endswith('Z'):
+            value = value[:-1] + '+00:00'
+        # Vault writes nanoseconds; datetime takes at most microseconds.
+        if '.' in value:
+            head, tail = value.split('.', 1)
+            count = len(tail) - len(tail.lstrip('0123456789'))
+            digits, zone = tail[:count], tail[count:]
+            value = '%s.%s%s' % (head, digits[:6].ljust(6, '0'), zone)
+        moment = datetime.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
