@@ -57,8 +57,8 @@ def run_module(name, args, check=False, diff=False, env=None, timeout=600):
         except ValueError:
             continue
     if not isinstance(result, dict):
-        raise AssertionError('module %s printed no JSON result (rc %s)\nstdout: %s\nstderr: %s' % (name, proc.returncode, proc.stdout[-3000:],
-                                                                                                  proc.stderr[-3000:]))
+        raise AssertionError('module %s printed no JSON result (rc %s)\nstdout: %s\nstderr: %s'
+                             % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     run = ModuleRun(result)
     run.stdout, run.stderr, run.rc = proc.stdout, proc.stderr, proc.returncode
     return run

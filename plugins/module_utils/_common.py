@@ -37,6 +37,12 @@ def run_module(module, action, **fail_extra):
         result = action()
     except KNOWN_ERRORS as exc:
         result = dict(fail_extra, failed=True, msg=str(exc))
+    if getattr(module, 'no_log', False) and isinstance(result.get('results'), list):
+        # ansible-core takes a ``results`` list for loop results: under ``no_log: true`` it censors only the entries
+        # that carry ``_ansible_no_log`` and prints the others at -v, secrets included. Mark every entry.
+        for entry in result['results']:
+            if isinstance(entry, dict):
+                entry['_ansible_no_log'] = True
     if result.get('failed'):
         result.pop('failed')
         module.fail_json(**result)

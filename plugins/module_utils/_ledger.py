@@ -1,0 +1,868 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rotation ledger: one Vault/OpenBao KV v2 secret per managed secret, with staging slots.
+
+Layout of the KV v2 secret at ``<kv_mount>/<prefix>/<name>`` (see docs/ledger.md)::
+
+    kind:        db | iam | pki | generic
+    current:     {id, created_at, <metadata>..., <secret fields>...} | null   what apps use as primary
+    pending:     {id, created_at, ...} | null          staged (B), not yet promoted
+    previous:    {id, created_at, retired_at, ...} | null   the old one (A), valid until retired
+    phase:       idle | staged | promoted
+    rotation_id: id of the last staged rotation (uuid4 unless given)
+    updated_at:  time of the last write (UTC, ISO 8601 with Z)
+    history:     [{version, action, rotation_id, from_id, to_id, at}]   bounded, oldest first
+
+Keys of a slot are either *metadata* (:data:`METADATA_KEYS`: ids, dates, serials, user names, key ids,
+lease ids) or *secret* (everything else: passwords, secret keys, private keys, certificates). Metadata is shown
+in results, diffs and the report; secret fields are returned only in ``ledger`` (documented as secret).
+
+Every write is a KV v2 check-and-set on the version that was read, so of two concurrent rotations of one name
+exactly one write lands and the other fails with :data:`IN_PROGRESS` without changing anything.
+
+The transitions (:func:`plan`) and the report (:func:`compute_report`, :func:`report_markdown`) are pure
+functions that unit tests drive without a server; :class:`LedgerStore` is the KV v2 access and
+:class:`Ledger` runs a module task.
+
+Private to the collection: the leading underscore means no compatibility promise to other collections.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import datetime
+import re
+import uuid
+
+try:
+    import hvac.exceptions
+except ImportError:  # reported by get_vault_connection() with a clear message
+    pass
+
+from ansible_collections.secops.rotation.plugins.module_utils._common import KNOWN_ERRORS, RotationError, parse_iso, to_iso, utcnow
+from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
+from ansible_collections.secops.rotation.plugins.module_utils._vault import get_vault_connection, vault_errors
+
+ACTIONS = ('read', 'stage', 'promote', 'retire', 'abort', 'init', 'report')
+WRITE_ACTIONS = ('stage', 'promote', 'retire', 'abort', 'init')
+KINDS = ('db', 'iam', 'pki', 'generic')
+PHASES = ('idle', 'staged', 'promoted')
+SLOTS = ('current', 'pending', 'previous')
+
+# Slot keys the ledger sets itself.
+SYSTEM_KEYS = ('id', 'created_at', 'retired_at')
+# Slot keys a caller may set with the ``metadata`` option: not secret, shown in results, diff and report.
+USER_METADATA_KEYS = ('username', 'access_key_id', 'lease_id', 'lease_duration', 'serial', 'common_name',
+                      'not_before', 'not_after', 'expires_at', 'role', 'description')
+METADATA_KEYS = SYSTEM_KEYS + USER_METADATA_KEYS
+TIME_KEYS = ('created_at', 'retired_at', 'not_before', 'not_after', 'expires_at')
+
+IN_PROGRESS = 'another rotation is in progress'
+
+DEFAULT_POLICY = {
+    'db': {'max_age': 86400},
+    'iam': {'max_age': 90 * 86400},
+    'pki': {'renew_before': 30 * 86400},
+    'generic': {'max_age': 90 * 86400},
+}
+POLICY_KEYS = ('max_age', 'renew_before')
+
+_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$')
+_MOUNT_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$')
+MAX_NAME = 200
+MAX_FUTURE_SKEW = 300  # seconds a created_at may lie in the future (clock skew)
+MAX_REPORT_DEPTH = 8
+
+
+class ConcurrentRotationError(RotationError):
+    """The ledger entry changed between our read and our write (KV v2 check-and-set refused the write)."""
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+def check_name(name, what='name'):
+    """Validate a ledger name (letters, digits, ``._-``, ``/`` between segments)."""
+    if not isinstance(name, str) or not name:
+        raise RotationError('%s is required' % what)
+    if len(name) > MAX_NAME or not _NAME_RE.match(name) or '..' in name.split('/'):
+        raise RotationError('invalid %s %r: use letters, digits, ".", "_", "-" and "/" between segments '
+                            '(no leading/trailing "/", at most %d characters)' % (what, name, MAX_NAME))
+    return name
+
+
+def check_path_option(value, what):
+    if not isinstance(value, str) or not value.strip('/') or not _MOUNT_RE.match(value.strip('/')):
+        raise RotationError('invalid %s %r: use letters, digits, ".", "_", "-" and "/" between segments' % (what, value))
+    return value.strip('/')
+
+
+def _iso_option(value, what):
+    try:
+        return to_iso(parse_iso(value))
+    except (TypeError, ValueError):
+        raise RotationError('%s: invalid time %r; use ISO 8601 in UTC such as 2026-11-26T11:00:00Z' % (what, value))
+
+
+def make_slot(secret_id, secret, metadata, now, where):
+    """Build a slot from the options, validating them. ``where`` names the item in messages."""
+    if not secret_id or not isinstance(secret_id, str):
+        raise RotationError('%s: id is required (the id of the new secret: lease id, user name, access key id, '
+                            'serial, ...)' % where)
+    if len(secret_id) > 512:
+        raise RotationError('%s: id is longer than 512 characters' % where)
+    if not isinstance(secret, dict) or not secret:
+        raise RotationError('%s: secret is required: a dict of the secret fields (password, secret_access_key, '
+                            'private_key, ...)' % where)
+    slot = {'id': secret_id, 'created_at': to_iso(now)}
+    for key, value in (metadata or {}).items():
+        if key in ('id', 'retired_at'):
+            raise RotationError('%s: metadata.%s is set by the ledger (the id comes from the id option)' % (where, key))
+        if key not in METADATA_KEYS:
+            raise RotationError('%s: unknown metadata key %r; metadata keys are %s (anything else is secret: put it in '
+                                'secret)' % (where, key, ', '.join(METADATA_KEYS[1:2] + USER_METADATA_KEYS)))
+        if value is None:
+            continue
+        if isinstance(value, (dict, list)):
+            raise RotationError('%s: metadata.%s must be a string or a number, not a %s' % (where, key, type(value).__name__))
+        if key in TIME_KEYS:
+            value = _iso_option(value, '%s: metadata.%s' % (where, key))
+        slot[key] = value
+    if parse_iso(slot['created_at']) > now + datetime.timedelta(seconds=MAX_FUTURE_SKEW):
+        raise RotationError('%s: metadata.created_at %s is in the future' % (where, slot['created_at']))
+    for key in secret:
+        if not isinstance(key, str) or not key:
+            raise RotationError('%s: secret keys must be non-empty strings' % where)
+        if key in METADATA_KEYS:
+            raise RotationError('%s: secret.%s is a metadata key, not a secret field: pass it in metadata (or as the id '
+                                'option for id)' % (where, key))
+    slot.update(secret)
+    return slot
+
+
+def public_slot(slot):
+    """The metadata of a slot (ids, dates, ...) without any secret field; ``None`` stays ``None``."""
+    if not isinstance(slot, dict):
+        return None
+    return dict((key, slot[key]) for key in METADATA_KEYS if key in slot)
+
+
+def secret_fields(slot):
+    """Names of the secret fields of a slot."""
+    return sorted(key for key in (slot or {}) if key not in METADATA_KEYS)
+
+
+def public_view(data, name=None, path=None, version=None, history=True):
+    """The ledger entry without secret fields: what results, diffs and reports may show."""
+    if data is None:
+        return None
+    view = {'kind': data.get('kind'), 'phase': data.get('phase'), 'rotation_id': data.get('rotation_id'),
+            'updated_at': data.get('updated_at')}
+    for slot in SLOTS:
+        view[slot] = public_slot(data.get(slot))
+    if history:
+        view['history'] = list(data.get('history') or [])
+    if name is not None:
+        view['name'] = name
+    if path is not None:
+        view['path'] = path
+    if version is not None:
+        view['version'] = version
+    return view
+
+
+def expected_phase(data):
+    if data.get('pending'):
+        return 'staged'
+    if data.get('previous'):
+        return 'promoted'
+    return 'idle'
+
+
+def check_entry(data):
+    """Consistency problems of a stored entry (empty list when it is a valid ledger entry)."""
+    if not isinstance(data, dict):
+        return ['not a dict']
+    problems = []
+    if data.get('kind') not in KINDS:
+        problems.append('kind %r is not one of %s' % (data.get('kind'), ', '.join(KINDS)))
+    if data.get('phase') not in PHASES:
+        problems.append('phase %r is not one of %s' % (data.get('phase'), ', '.join(PHASES)))
+    ids = []
+    for slot in SLOTS:
+        value = data.get(slot)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get('id'), str) or not value.get('id'):
+            problems.append('%s has no id' % slot)
+            continue
+        ids.append(value['id'])
+        for key in ('created_at',) + (('retired_at',) if slot == 'previous' else ()):
+            if key in value:
+                try:
+                    parse_iso(value[key])
+                except (TypeError, ValueError):
+                    problems.append('%s.%s is not a time' % (slot, key))
+    if len(ids) != len(set(ids)):
+        problems.append('the same id is in two slots')
+    if data.get('phase') in PHASES and data.get('phase') != expected_phase(data):
+        problems.append('phase %s does not match the slots (expected %s)' % (data.get('phase'), expected_phase(data)))
+    history = data.get('history')
+    if not isinstance(history, list):
+        problems.append('history is not a list')
+    else:
+        versions = [entry.get('version') for entry in history if isinstance(entry, dict)]
+        if len(versions) != len(history):
+            problems.append('history has entries that are not dicts')
+        elif any(not isinstance(v, int) for v in versions) or any(b < a for a, b in zip(versions, versions[1:])):
+            problems.append('history versions are not increasing')
+    return problems
+
+
+# --------------------------------------------------------------------------------------------- transitions
+
+class Request:
+    """What one item of a task asks for (the item's options, validated for the action)."""
+
+    def __init__(self, action, name, kind=None, secret_id=None, secret=None, metadata=None, rotation_id=None,
+                 allow_unretired=False, force=False):
+        self.action, self.name, self.kind = action, name, kind
+        self.secret_id, self.secret, self.metadata, self.rotation_id = secret_id, secret, metadata, rotation_id
+        self.allow_unretired, self.force = allow_unretired, force
+
+    def validate(self):
+        where = self.name if self.name else 'item'
+        check_name(self.name)
+        if self.kind is not None and self.kind not in KINDS:
+            raise RotationError('%s: invalid kind %r; use one of %s' % (where, self.kind, ', '.join(KINDS)))
+        if self.action not in ('stage', 'init'):
+            for option in ('secret', 'metadata'):
+                if getattr(self, option):
+                    raise RotationError('%s: %s is only used with action=stage or action=init, not %s' % (where, option, self.action))
+        if self.metadata is not None and not isinstance(self.metadata, dict):
+            raise RotationError('%s: metadata must be a dict' % where)
+        if self.rotation_id is not None and (not isinstance(self.rotation_id, str) or not self.rotation_id
+                                             or len(self.rotation_id) > 128):
+            raise RotationError('%s: rotation_id must be a non-empty string of at most 128 characters' % where)
+        return self
+
+
+def _history_entry(action, rotation_id, from_id, to_id, now):
+    return {'action': action, 'rotation_id': rotation_id, 'from_id': from_id, 'to_id': to_id, 'at': to_iso(now)}
+
+
+def _slot_id(data, slot):
+    value = (data or {}).get(slot)
+    return value.get('id') if isinstance(value, dict) else None
+
+
+def plan(data, request, now):
+    """Decide what ``request`` does to the stored entry ``data`` (``None`` when missing).
+
+    Returns ``(new_data, reason, msg, extra)``: ``new_data`` is ``None`` when nothing changes; ``extra`` holds
+    result fields (``resumed``, ``aborted``, ``warnings``). Raises :class:`RotationError` for illegal transitions.
+    The stored entry is never modified in place.
+    """
+    action, name = request.action, request.name
+    if data is not None:
+        problems = check_entry(data)
+        if problems:
+            raise RotationError('%s is not a valid ledger entry (%s); fix or delete it by hand' % (name, '; '.join(problems)))
+        if request.kind and data['kind'] != request.kind:
+            raise RotationError('%s is a ledger entry of kind %s, not %s' % (name, data['kind'], request.kind))
+    new = copy.deepcopy(data) if data is not None else None
+    cur, pend, prev = _slot_id(data, 'current'), _slot_id(data, 'pending'), _slot_id(data, 'previous')
+    extra = {}
+
+    if action == 'read':
+        return None, 'read' if data is not None else 'missing', ('read %s' % name if data is not None else
+                                                                 '%s has no ledger entry' % name), extra
+
+    if data is None and action in ('promote', 'retire', 'abort'):
+        raise RotationError('%s has no ledger entry: nothing to %s (stage or init it first)' % (name, action))
+
+    if action == 'init':
+        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name)
+        if data is None:
+            new = {'kind': request.kind or 'generic', 'current': slot, 'pending': None, 'previous': None, 'phase': 'idle',
+                   'rotation_id': request.rotation_id, 'history': []}
+            new['history'].append(_history_entry('init', request.rotation_id, None, slot['id'], now))
+            return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), extra
+        same = cur == slot['id'] and all(data['current'].get(k) == v for k, v in request.secret.items()) and \
+            secret_fields(data['current']) == secret_fields(slot)
+        if same:
+            return None, 'already_adopted', '%s already has %s as current' % (name, cur), extra
+        if cur is None:
+            new['current'] = slot
+            new['phase'] = expected_phase(new)
+            new['history'].append(_history_entry('init', request.rotation_id or data.get('rotation_id'), None, slot['id'], now))
+            return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), extra
+        if not request.force:
+            if cur == slot['id']:
+                raise RotationError('%s already has current id %s with other secret values; set force: true to overwrite '
+                                    'them' % (name, cur))
+            raise RotationError('%s already has current id %s: init only adopts a secret into a new entry; rotate with '
+                                'stage and promote, or set force: true to overwrite current' % (name, cur))
+        if pend:
+            raise RotationError('%s has pending %s staged: abort it before forcing init' % (name, pend))
+        new['current'] = slot
+        new['history'].append(_history_entry('init', request.rotation_id or data.get('rotation_id'), cur, slot['id'], now))
+        return new, 'forced', 'replaced current %s of %s with %s (force)' % (cur, name, slot['id']), extra
+
+    if action == 'stage':
+        if pend:
+            extra['resumed'] = True
+            if request.secret_id and request.secret_id != pend:
+                extra['warnings'] = ['%s already has pending %s (staged %s); the given id %s was not recorded: '
+                                     'finish or abort that rotation first' % (name, pend, data['pending'].get('created_at'),
+                                                                              request.secret_id)]
+            return None, 'resumed', 'resumed the staged rotation of %s: pending %s' % (name, pend), extra
+        if prev and not request.allow_unretired:
+            raise RotationError('%s is promoted but previous %s is not retired yet (phase promoted): retire it before staging '
+                                'a new rotation, or set allow_unretired: true' % (name, prev))
+        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name)
+        if slot['id'] in (cur, prev):
+            raise RotationError('%s: id %s is already the %s secret; a rotation needs a new id'
+                                % (name, slot['id'], 'current' if slot['id'] == cur else 'previous'))
+        if new is None:
+            new = {'kind': request.kind or 'generic', 'current': None, 'pending': None, 'previous': None, 'phase': 'idle',
+                   'rotation_id': None, 'history': []}
+        new['pending'] = slot
+        new['phase'] = 'staged'
+        new['rotation_id'] = request.rotation_id or str(uuid.uuid4())
+        new['history'].append(_history_entry('stage', new['rotation_id'], cur, slot['id'], now))
+        return new, 'staged', 'staged %s for %s' % (slot['id'], name), extra
+
+    if action == 'promote':
+        if not pend:
+            if request.secret_id:
+                if request.secret_id == cur:
+                    return None, 'already_promoted', '%s already has %s as current' % (name, cur), extra
+                raise RotationError('%s has nothing staged to promote and current is %s, not %s' % (name, cur, request.secret_id))
+            if request.rotation_id and request.rotation_id == data.get('rotation_id') and cur:
+                return None, 'already_promoted', 'rotation %s of %s is already promoted (current %s)' % (
+                    request.rotation_id, name, cur), extra
+            last = (data.get('history') or [{}])[-1]
+            if cur and last.get('action') == 'promote' and last.get('to_id') == cur:
+                return None, 'already_promoted', '%s is already promoted to %s' % (name, cur), extra
+            if data['phase'] == 'promoted':
+                return None, 'already_promoted', '%s is already promoted to %s; previous %s awaits retire' % (name, cur, prev), extra
+            raise RotationError('%s has nothing staged to promote (phase %s, current %s): stage a new secret first'
+                                % (name, data['phase'], cur or 'none'))
+        if request.secret_id and request.secret_id != pend:
+            raise RotationError('%s: pending is %s, not %s; nothing was promoted' % (name, pend, request.secret_id))
+        if request.rotation_id and request.rotation_id != data.get('rotation_id'):
+            raise RotationError('%s: the staged rotation is %s, not %s; nothing was promoted' % (name, data.get('rotation_id'),
+                                                                                                 request.rotation_id))
+        if prev:
+            new['history'].append(_history_entry('retire', data.get('rotation_id'), prev, None, now))
+            extra['warnings'] = ['%s: previous %s was dropped from the ledger by this promotion (allow_unretired); make sure '
+                                 'it is revoked' % (name, prev)]
+        if data.get('current'):
+            new['previous'] = dict(data['current'], retired_at=to_iso(now))
+        else:
+            new['previous'] = None
+        new['current'] = data['pending']
+        new['pending'] = None
+        new['phase'] = expected_phase(new)
+        new['history'].append(_history_entry('promote', data.get('rotation_id'), cur, pend, now))
+        return new, 'promoted', 'promoted %s to current of %s%s' % (pend, name, ' (previous %s)' % cur if cur else ''), extra
+
+    if action == 'retire':
+        if not prev:
+            if request.secret_id and request.secret_id in (cur, pend):
+                raise RotationError('%s: %s is the %s secret, it cannot be retired' % (
+                    name, request.secret_id, 'current' if request.secret_id == cur else 'pending'))
+            return None, 'nothing_to_retire', '%s has no previous secret to retire' % name, extra
+        if request.secret_id and request.secret_id != prev:
+            raise RotationError('%s: previous is %s, not %s; nothing was retired' % (name, prev, request.secret_id))
+        new['previous'] = None
+        new['phase'] = expected_phase(new)
+        new['history'].append(_history_entry('retire', data.get('rotation_id'), prev, None, now))
+        extra['retired'] = public_slot(data['previous'])
+        return new, 'retired', 'retired previous %s of %s' % (prev, name), extra
+
+    if action == 'abort':
+        if not pend:
+            return None, 'nothing_pending', '%s has no pending secret to abort' % name, extra
+        if request.secret_id and request.secret_id != pend:
+            raise RotationError('%s: pending is %s, not %s; nothing was aborted' % (name, pend, request.secret_id))
+        new['pending'] = None
+        new['phase'] = expected_phase(new)
+        new['history'].append(_history_entry('abort', data.get('rotation_id'), pend, None, now))
+        extra['aborted'] = public_slot(data['pending'])
+        return new, 'aborted', 'aborted pending %s of %s (revoke it if it is still valid)' % (pend, name), extra
+
+    raise RotationError('unknown action %r; use one of %s' % (action, ', '.join(ACTIONS)))
+
+
+def finish_write(new, version, history_limit, now):
+    """Stamp ``new`` for writing over ``version`` (0 when missing): updated_at, history version, bound."""
+    new['updated_at'] = to_iso(now)
+    new['history'][-1]['version'] = version + 1
+    for entry in new['history']:
+        entry.setdefault('version', version + 1)
+    if len(new['history']) > history_limit:
+        del new['history'][:len(new['history']) - history_limit]
+    return new
+
+
+# --------------------------------------------------------------------------------------------- report
+
+def normalize_policy(policy):
+    """The per-kind policy in seconds: the defaults, with each kind given in ``policy`` replacing its default.
+
+    A kind's value is a dict with ``max_age`` and/or ``renew_before`` (durations), or a duration string,
+    shorthand for ``{max_age: ...}``.
+    """
+    result = copy.deepcopy(DEFAULT_POLICY)
+    if policy is None:
+        return result
+    if not isinstance(policy, dict):
+        raise RotationError('policy must be a dict of kind -> {max_age, renew_before}')
+    for kind, rule in policy.items():
+        if kind not in KINDS:
+            raise RotationError('policy: unknown kind %r; use %s' % (kind, ', '.join(KINDS)))
+        if not isinstance(rule, dict):
+            rule = {'max_age': rule}
+        unknown = sorted(set(rule) - set(POLICY_KEYS))
+        if unknown:
+            raise RotationError('policy.%s: unknown key %s; use max_age and/or renew_before' % (kind, ', '.join(unknown)))
+        parsed = dict((key, parse_duration(value, name='policy.%s.%s' % (kind, key)))
+                      for key, value in rule.items() if value is not None)
+        if not parsed:
+            raise RotationError('policy.%s: give max_age and/or renew_before' % kind)
+        result[kind] = parsed
+    return result
+
+
+def _seconds(later, earlier):
+    return int((later - earlier).total_seconds())
+
+
+def _human(seconds):
+    if seconds is None:
+        return None
+    return ('-' if seconds < 0 else '') + format_duration(abs(seconds))
+
+
+def _time(value):
+    try:
+        return parse_iso(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def report_entry(name, path, data, version, kv_versions, policy, stuck_after, history_entries, now):
+    """One line of the report for the entry ``data`` (may be invalid) with KV version metadata ``kv_versions``."""
+    if data is None:
+        problems = ['the latest version is deleted'] if version else ['there is no ledger entry']
+    else:
+        problems = check_entry(data)
+    data = data if isinstance(data, dict) else {}
+    current, pending, previous = [data.get(slot) if isinstance(data.get(slot), dict) else None for slot in SLOTS]
+    kind = data.get('kind')
+    entry = {'name': name, 'path': path, 'kind': kind, 'phase': data.get('phase'), 'version': version,
+             'updated_at': data.get('updated_at'), 'rotation_id': data.get('rotation_id'),
+             'current_id': (current or {}).get('id'), 'created_at': (current or {}).get('created_at'),
+             'rotated_at': None, 'age': None, 'age_human': None, 'expires_at': None, 'next_due': None,
+             'due_in': None, 'due_in_human': None, 'overdue': False,
+             'pending': pending is not None, 'pending_id': (pending or {}).get('id'),
+             'pending_since': (pending or {}).get('created_at'), 'pending_age': None, 'stuck': False,
+             'previous': previous is not None, 'previous_id': (previous or {}).get('id'),
+             'previous_since': (previous or {}).get('retired_at'),
+             'problems': problems, 'flags': [], 'history': []}
+    promotes = [h for h in data.get('history') or [] if isinstance(h, dict) and h.get('action') in ('promote', 'init')
+                and h.get('to_id') == entry['current_id']]
+    entry['rotated_at'] = promotes[-1].get('at') if promotes else entry['created_at']
+    created = _time(entry['created_at'])
+    if created:
+        entry['age'] = _seconds(now, created)
+        entry['age_human'] = _human(entry['age'])
+    expires = _time((current or {}).get('not_after') or (current or {}).get('expires_at'))
+    entry['expires_at'] = to_iso(expires)
+    rule = policy.get(kind) or {}
+    candidates = []
+    if created and rule.get('max_age'):
+        candidates.append(created + datetime.timedelta(seconds=rule['max_age']))
+    if expires and rule.get('renew_before'):
+        candidates.append(expires - datetime.timedelta(seconds=rule['renew_before']))
+    if candidates:
+        due = min(candidates)
+        entry['next_due'] = to_iso(due)
+        entry['due_in'] = _seconds(due, now)
+        entry['due_in_human'] = _human(entry['due_in'])
+        entry['overdue'] = entry['due_in'] <= 0
+    pending_since = _time(entry['pending_since'])
+    if pending_since:
+        entry['pending_age'] = _seconds(now, pending_since)
+        entry['stuck'] = entry['pending_age'] > stuck_after
+    flags = entry['flags']
+    if problems:
+        flags.append('invalid')
+    if entry['overdue']:
+        flags.append('overdue')
+    if entry['stuck']:
+        flags.append('stuck')
+    if current is None and not problems:
+        flags.append('no_current')
+    if current is not None and not candidates:
+        flags.append('no_due_date')
+    # History: the last N KV versions, each joined with the ledger's own record of that write.
+    by_version = dict((h.get('version'), h) for h in data.get('history') or [] if isinstance(h, dict))
+    numbers = sorted((int(v) for v in (kv_versions or {})), reverse=True)[:history_entries]
+    for number in numbers:
+        meta = kv_versions.get(str(number)) or kv_versions.get(number) or {}
+        record = by_version.get(number) or {}
+        entry['history'].append({'version': number, 'created_time': to_iso(_time(meta.get('created_time'))),
+                                 'deleted': bool(meta.get('deletion_time')), 'destroyed': bool(meta.get('destroyed')),
+                                 'action': record.get('action'), 'rotation_id': record.get('rotation_id'),
+                                 'from_id': record.get('from_id'), 'to_id': record.get('to_id'), 'at': record.get('at')})
+    recorded = [v for v in by_version if isinstance(v, int)]
+    oldest = min(recorded) if recorded else None
+    if not problems and any(h['action'] is None and (oldest is None or h['version'] > oldest) for h in entry['history']):
+        flags.append('unrecorded_write')
+    return entry
+
+
+def compute_report(raw_entries, policy, stuck_after, history_entries, now, kv_mount=None, prefix=None):
+    """The report over ``raw_entries``: a list of ``(name, path, data, version, kv_versions)``."""
+    entries = [report_entry(name, path, data, version, kv_versions, policy, stuck_after, history_entries, now)
+               for name, path, data, version, kv_versions in raw_entries]
+    by_kind = {}
+    for entry in entries:
+        by_kind[entry['kind'] or 'unknown'] = by_kind.get(entry['kind'] or 'unknown', 0) + 1
+    summary = {'total': len(entries), 'overdue': sum(e['overdue'] for e in entries), 'stuck': sum(e['stuck'] for e in entries),
+               'pending': sum(e['pending'] for e in entries), 'previous': sum(e['previous'] for e in entries),
+               'invalid': sum(bool(e['problems']) for e in entries), 'by_kind': by_kind,
+               'overdue_names': [e['name'] for e in entries if e['overdue']],
+               'stuck_names': [e['name'] for e in entries if e['stuck']]}
+    return {'generated_at': to_iso(now), 'kv_mount': kv_mount, 'prefix': prefix,
+            'policy': dict((kind, dict((key, format_duration(value)) for key, value in rule.items()))
+                           for kind, rule in sorted(policy.items())),
+            'stuck_after': format_duration(stuck_after), 'summary': summary, 'entries': entries}
+
+
+def _cell(value):
+    text = '' if value is None else str(value)
+    return text.replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ')
+
+
+def report_markdown(report):
+    """The report as Markdown: a header, the summary and one table row per entry (no secret is in a report)."""
+    summary = report['summary']
+    lines = ['# Rotation report', '',
+             'Generated %s from `%s/%s`. Policy: %s; pending is stuck after %s.' % (
+                 report['generated_at'], report.get('kv_mount'), report.get('prefix'),
+                 ', '.join('%s %s' % (kind, ' '.join('%s=%s' % (k, v) for k, v in sorted(rule.items())))
+                           for kind, rule in sorted(report['policy'].items())), report['stuck_after']),
+             '',
+             '%d %s: %d overdue, %d stuck, %d with pending, %d with previous, %d invalid.' % (
+                 summary['total'], 'entry' if summary['total'] == 1 else 'entries', summary['overdue'], summary['stuck'],
+                 summary['pending'], summary['previous'],
+                 summary['invalid']),
+             '',
+             '| Name | Kind | Phase | Current | Created | Age | Next due | Pending | Previous | Flags | Last change |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
+    for e in report['entries']:
+        last = e['history'][0] if e['history'] else {}
+        last_text = 'v%s %s %s' % (last.get('version'), last.get('action') or 'unrecorded',
+                                   last.get('created_time') or '') if last else ''
+        pending = '%s (%s)' % (e['pending_id'], _human(e['pending_age'])) if e['pending'] else ''
+        previous = e['previous_id'] if e['previous'] else ''
+        lines.append('| ' + ' | '.join(_cell(v) for v in (
+            e['name'], e['kind'], e['phase'], e['current_id'], e['created_at'], e['age_human'],
+            ('%s (%s)' % (e['next_due'], e['due_in_human'])) if e['next_due'] else '', pending, previous,
+            ', '.join(e['flags']), last_text.strip())) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+# --------------------------------------------------------------------------------------------- KV v2 store
+
+class LedgerStore:
+    """Reads and check-and-set writes of ledger entries in a KV v2 mount."""
+
+    def __init__(self, client, opts, kv_mount, prefix):
+        self.client, self.opts, self.kv_mount, self.prefix = client, opts, kv_mount, prefix
+        self.kv = client.secrets.kv.v2
+
+    def path(self, name):
+        return '%s/%s' % (self.prefix, name)
+
+    def full_path(self, name):
+        return '%s/%s' % (self.kv_mount, self.path(name))
+
+    def check_mount(self):
+        """Fail clearly when kv_mount is a KV version 1 mount or not KV at all (best effort, needs no extra policy)."""
+        try:
+            info = self.client.adapter.get('/v1/sys/internal/ui/mounts/%s' % self.kv_mount)
+        except Exception:  # pylint: disable=broad-except  # not allowed or not there: the read will tell
+            return
+        data = (info or {}).get('data') if isinstance(info, dict) else None
+        if not data or not data.get('type'):
+            return
+        if data.get('type') not in ('kv', 'generic') or str((data.get('options') or {}).get('version')) != '2':
+            raise RotationError('kv_mount %s is a %s mount%s, but the ledger needs a KV version 2 mount' % (
+                self.kv_mount, data.get('type'), ' of version %s' % (data.get('options') or {}).get('version', 1)
+                if data.get('type') in ('kv', 'generic') else ''))
+
+    def _not_found(self, exc):
+        errors = ' '.join(str(e) for e in (getattr(exc, 'errors', None) or []))
+        if 'no handler for route' in errors:
+            raise RotationError('kv_mount %s does not exist (no secrets engine is mounted there)' % self.kv_mount)
+
+    def read(self, name):
+        """Return ``(data, version)``: ``data`` is ``None`` for a missing entry (version 0) or a deleted latest version."""
+        path = self.path(name)
+        with vault_errors('reading ledger entry %s' % self.full_path(name), self.opts):
+            try:
+                response = self.kv.read_secret_version(path=path, mount_point=self.kv_mount, raise_on_deleted_version=False)
+            except hvac.exceptions.InvalidPath as exc:
+                self._not_found(exc)
+                return None, 0
+        body = (response or {}).get('data') or {}
+        version = int((body.get('metadata') or {}).get('version') or 0)
+        return body.get('data'), version
+
+    def write(self, name, data, cas):
+        """Write ``data`` only if the entry is still at version ``cas``; return the new version."""
+        with vault_errors('writing ledger entry %s' % self.full_path(name), self.opts):
+            try:
+                response = self.kv.create_or_update_secret(path=self.path(name), secret=data, cas=cas, mount_point=self.kv_mount)
+            except hvac.exceptions.InvalidRequest as exc:
+                if 'check-and-set' in ' '.join(str(e) for e in (getattr(exc, 'errors', None) or [])):
+                    raise ConcurrentRotationError(
+                        '%s: %s - ledger entry %s changed after it was read at version %d; nothing was changed, '
+                        'run again when the other rotation has finished' % (name, IN_PROGRESS, self.full_path(name), cas))
+                raise
+        return int(((response or {}).get('data') or {}).get('version') or cas + 1)
+
+    def versions(self, name):
+        """KV version metadata of an entry: ``{"3": {created_time, deletion_time, destroyed}, ...}``."""
+        with vault_errors('reading metadata of ledger entry %s' % self.full_path(name), self.opts):
+            try:
+                response = self.kv.read_secret_metadata(path=self.path(name), mount_point=self.kv_mount)
+            except hvac.exceptions.InvalidPath:
+                return {}
+        return ((response or {}).get('data') or {}).get('versions') or {}
+
+    def names(self):
+        """Every entry name under the prefix (sub-folders included), sorted."""
+        found, folders = [], ['']
+        depth = 0
+        while folders and depth < MAX_REPORT_DEPTH:
+            depth += 1
+            next_folders = []
+            for folder in folders:
+                path = self.prefix + ('/' + folder.rstrip('/') if folder else '')
+                with vault_errors('listing ledger entries under %s/%s' % (self.kv_mount, path), self.opts):
+                    try:
+                        response = self.kv.list_secrets(path=path, mount_point=self.kv_mount)
+                    except hvac.exceptions.InvalidPath as exc:
+                        self._not_found(exc)
+                        continue
+                for key in ((response or {}).get('data') or {}).get('keys') or []:
+                    if key.endswith('/'):
+                        next_folders.append(folder + key)
+                    else:
+                        found.append(folder + key)
+            folders = next_folders
+        return sorted(found)
+
+
+# --------------------------------------------------------------------------------------------- module runner
+
+ITEM_KEYS = ('name', 'kind', 'id', 'secret', 'metadata', 'rotation_id')
+
+
+_PRESENT = {'staged': 'stage', 'promoted': 'promote', 'retired': 'retire', 'aborted': 'abort', 'adopted': 'adopt',
+            'replaced': 'replace'}
+
+
+def _would(msg):
+    """``promoted B to ...`` -> ``would promote B to ...`` (check mode)."""
+    verb, _sep, rest = msg.partition(' ')
+    return 'would %s %s' % (_PRESENT.get(verb, verb), rest)
+
+
+class Ledger:
+    """Run one ``rotation_state`` task: validate everything, then read/plan/write each item with check-and-set.
+
+    ``client``/``opts`` may be given (tests); otherwise they come from the connection options in ``params``.
+    ``before_write`` is called after the read and before the write of each item (tests use it to line up
+    concurrent writers).
+    """
+
+    def __init__(self, params, check_mode=False, diff=False, client=None, opts=None, before_write=None, now=None):
+        self.params, self.check_mode, self.diff = params, check_mode, diff
+        self.client, self.opts, self.before_write, self._now = client, opts, before_write, now
+
+    def now(self):
+        return self._now or utcnow()
+
+    # -- input
+    def _options(self):
+        p = self.params
+        action = p.get('action') or 'read'
+        if action not in ACTIONS:
+            raise RotationError('invalid action %r; use one of %s' % (action, ', '.join(ACTIONS)))
+        self.action = action
+        self.kv_mount = check_path_option(p.get('kv_mount') or 'secret', 'kv_mount')
+        self.prefix = check_path_option(p.get('prefix') or 'rotation', 'prefix')
+        history_limit = p.get('history_limit')
+        self.history_limit = 20 if history_limit is None else history_limit
+        if not isinstance(self.history_limit, int) or not 1 <= self.history_limit <= 1000:
+            raise RotationError('history_limit must be between 1 and 1000, got %r' % (history_limit,))
+        history_entries = p.get('history_entries')
+        self.history_entries = 5 if history_entries is None else history_entries
+        if not isinstance(self.history_entries, int) or not 0 <= self.history_entries <= 100:
+            raise RotationError('history_entries must be between 0 and 100, got %r' % (history_entries,))
+        self.policy = normalize_policy(p.get('policy'))
+        self.stuck_after = parse_duration(p.get('stuck_after') if p.get('stuck_after') is not None else '1d', name='stuck_after')
+
+        items = p.get('items')
+        if items and p.get('name'):
+            raise RotationError('give either name or items, not both')
+        if action == 'report' or (action == 'read' and not items and not p.get('name')):
+            if action == 'report' and items:
+                raise RotationError('action=report reads every entry under the prefix; it takes no items (use names)')
+            self.names_filter = [check_name(n, 'names entry') for n in (p.get('names') or [])]
+            return []
+        if p.get('names'):
+            raise RotationError('names is only used with action=report')
+        if items is not None and not items:
+            raise RotationError('items is empty')
+        requests = []
+        for index, item in enumerate(items or [None]):
+            values = dict((key, p.get(key)) for key in ITEM_KEYS)
+            if item is not None:
+                if not isinstance(item, dict):
+                    raise RotationError('items[%d] must be a dict' % index)
+                unknown = sorted(set(item) - set(ITEM_KEYS))
+                if unknown:
+                    raise RotationError('items[%d]: unknown key %s; items take %s' % (index, ', '.join(unknown), ', '.join(ITEM_KEYS)))
+                if not item.get('name'):
+                    raise RotationError('items[%d]: name is required' % index)
+                values.update(dict((k, v) for k, v in item.items() if v is not None))
+            elif not values['name']:
+                raise RotationError('name is required for action=%s (or give items)' % action)
+            request = Request(action, values['name'], values['kind'], values['id'], values['secret'], values['metadata'],
+                              values['rotation_id'], bool(p.get('allow_unretired')), bool(p.get('force'))).validate()
+            if action in ('stage', 'init'):
+                # Validate the slot now, so that bad input in any item fails before the first write.
+                make_slot(request.secret_id, request.secret, request.metadata, self.now(), request.name)
+            requests.append(request)
+        names = [r.name for r in requests]
+        duplicates = sorted(set(n for n in names if names.count(n) > 1))
+        if duplicates:
+            raise RotationError('items name the same entry twice: %s' % ', '.join(duplicates))
+        return requests
+
+    def _connect(self):
+        if self.client is None:
+            self.client, self.opts = get_vault_connection(self.params)
+        self.store = LedgerStore(self.client, self.opts, self.kv_mount, self.prefix)
+        self.store.check_mount()
+
+    # -- run
+    def run(self):
+        requests = self._options()
+        self._connect()
+        if not requests:
+            return self._report() if self.action == 'report' else self._read_all()
+        results = []
+        for request in requests:
+            try:
+                results.append(self._one(request))
+            except KNOWN_ERRORS as exc:  # this item failed (nothing written for it); the others go on
+                results.append({'name': request.name, 'path': self.store.full_path(request.name), 'changed': False,
+                                'failed': True, 'reason': 'in_progress' if isinstance(exc, ConcurrentRotationError) else 'error',
+                                'msg': str(exc)})
+        return self._summarize(results, single=not self.params.get('items'))
+
+    def _one(self, request):
+        data, version = self.store.read(request.name)
+        new, reason, msg, extra = plan(data, request, self.now())
+        result = {'name': request.name, 'path': self.store.full_path(request.name), 'changed': new is not None,
+                  'failed': False, 'reason': reason, 'resumed': bool(extra.pop('resumed', False)),
+                  'exists': data is not None, 'version': version}
+        warnings = extra.pop('warnings', [])
+        result.update(extra)
+        after, after_version = data, version
+        if new is not None:
+            finish_write(new, version, self.history_limit, self.now())
+            if self.check_mode:
+                msg = _would(msg)
+                after, after_version = new, version + 1
+            else:
+                if self.before_write:
+                    self.before_write()
+                after_version = self.store.write(request.name, new, version)
+                after = new
+            result['exists'] = True
+        result['msg'] = msg
+        result['version'] = after_version
+        result['entry'] = public_view(after, request.name, self.store.full_path(request.name), after_version)
+        if self.action in ('read', 'stage'):
+            result['ledger'] = copy.deepcopy(after)
+        if self.diff:
+            result['diff'] = {'before': public_view(data, history=False) or {}, 'after': public_view(after, history=False) or {},
+                              'before_header': self.store.full_path(request.name),
+                              'after_header': self.store.full_path(request.name)}
+        if warnings:
+            result['warnings'] = warnings
+        return result
+
+    def _summarize(self, results, single):
+        failed = [r for r in results if r['failed']]
+        changed = any(r['changed'] for r in results)
+        warnings = [w for r in results for w in r.get('warnings', [])]
+        if single:
+            result = dict(results[0])
+            result['results'] = results
+        else:
+            done = sum(1 for r in results if r['changed'])
+            verb = 'would change' if self.check_mode else 'changed'
+            msg = '%s %d of %d ledger entries' % (verb, done, len(results))
+            if failed:
+                msg = '%d of %d items failed (%s); %s' % (len(failed), len(results), ', '.join(r['name'] for r in failed), msg)
+            result = {'changed': changed, 'failed': bool(failed), 'msg': msg, 'results': results,
+                      'reason': 'batch'}
+        result['changed'] = changed
+        result['failed'] = bool(failed)
+        if warnings:
+            result['warnings'] = warnings
+        elif 'warnings' in result:
+            del result['warnings']
+        if self.diff and not single:
+            result['diff'] = [r['diff'] for r in results if 'diff' in r]
+        return result
+
+    def _names(self):
+        # Given names are read directly (no LIST permission needed); a missing one shows up as invalid.
+        if getattr(self, 'names_filter', None):
+            return sorted(set(self.names_filter))
+        return self.store.names()
+
+    def _read_all(self):
+        entries = []
+        for name in self._names():
+            data, version = self.store.read(name)
+            entries.append(public_view(data, name, self.store.full_path(name), version) if data is not None else
+                           {'name': name, 'path': self.store.full_path(name), 'version': version, 'deleted': version > 0})
+        return {'changed': False, 'reason': 'read', 'entries': entries,
+                'msg': 'read %d ledger entries under %s/%s' % (len(entries), self.kv_mount, self.prefix)}
+
+    def _report(self):
+        raw = []
+        for name in self._names():
+            data, version = self.store.read(name)
+            raw.append((name, self.store.full_path(name), data, version, self.store.versions(name)))
+        report = compute_report(raw, self.policy, self.stuck_after, self.history_entries, self.now(),
+                                self.kv_mount, self.prefix)
+        s = report['summary']
+        return {'changed': False, 'reason': 'report', 'report': report, 'report_markdown': report_markdown(report),
+                'msg': 'report of %d ledger %s under %s/%s: %d overdue, %d stuck' % (
+                    s['total'], 'entry' if s['total'] == 1 else 'entries', self.kv_mount, self.prefix, s['overdue'], s['stuck'])}
