@@ -1,0 +1,723 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Safe rotation of AWS IAM access keys (the logic of the ``iam_key_rotate`` module).
+
+* **rotated**: when the user's newest Active key is older than ``max_age`` (or there is none, or ``force``),
+  make room under the 2-keys-per-user quota without ever deleting an Active key, create a new key, verify it
+  with STS GetCallerIdentity under bounded exponential backoff (IAM is eventually consistent), optionally
+  store it in Vault KV v2 with check-and-set, then leave the old key ``active``, make it ``inactive`` or
+  ``deleted``. A new key that fails verification or cannot be stored is deleted again.
+* **deactivated**: deactivate given keys (or all Active keys but the newest), refusing a key last used after
+  a cutover time; the deactivation time is recorded in an IAM user tag per key id.
+* **purged**: delete Inactive keys whose recorded deactivation is older than ``grace_period`` and that were
+  not used since.
+
+The pure decisions (due-ness, quota pre-flight, purge eligibility, backoff schedule, tag parsing) are module
+level functions so unit tests drive them without AWS. Private to the collection.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+import time
+
+from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection, aws_errors, describe_aws_error
+from ansible_collections.secops.rotation.plugins.module_utils._common import (
+    KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
+from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
+from ansible_collections.secops.rotation.plugins.module_utils._vault import (
+    HVAC_IMPORT_ERROR, VaultConnectionOptions, get_vault_connection, missing_hvac_message, vault_errors)
+from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError
+
+try:
+    import botocore.config
+except ImportError:  # reported by AwsConnection with a clear message
+    pass
+
+if HVAC_IMPORT_ERROR is None:
+    import hvac.exceptions
+
+# IAM user tag that records when this collection deactivated a key: one tag per key id, value UTC ISO 8601.
+TAG_PREFIX = 'secops-rotation:deactivated:'
+# IAM allows two access keys per user (a hard quota).
+KEY_QUOTA = 2
+ACCESS_KEY_ID_RE = re.compile(r'^[A-Z0-9]{16,128}$')
+USER_NAME_RE = re.compile(r'^[\w+=,.@-]{1,64}$')
+STATES = ('rotated', 'deactivated', 'purged')
+OLD_KEY_CHOICES = ('active', 'inactive', 'deleted')
+NEW_KEY_PLACEHOLDER = '(new key)'
+
+# Bounded exponential backoff of the verification: first retry after 0.5 s, doubling, at most 8 s apart.
+BACKOFF_INITIAL = 0.5
+BACKOFF_FACTOR = 2.0
+BACKOFF_CAP = 8.0
+
+# Options that make sense only with some states (name -> states).
+STATE_ONLY = {
+    'old_key': ('rotated',),
+    'store_path': ('rotated',),
+    'cutover': ('deactivated',),
+    'key_ids': ('deactivated', 'purged'),
+}
+ITEM_KEYS = ('user_name', 'max_age', 'force', 'old_key', 'key_ids', 'cutover', 'grace_period', 'store_path')
+
+
+# --------------------------------------------------------------------------------------------------------
+# Pure helpers (unit tested)
+# --------------------------------------------------------------------------------------------------------
+
+def backoff_delays(timeout, initial=BACKOFF_INITIAL, factor=BACKOFF_FACTOR, cap=BACKOFF_CAP):
+    """The pauses between verification attempts: exponential, capped, adding up to exactly ``timeout``.
+
+    An attempt is made at 0 and after each pause, so there are ``len(delays) + 1`` attempts at most.
+    """
+    delays, total, delay = [], 0.0, float(initial)
+    while total < timeout:
+        step = min(delay, cap, timeout - total)
+        delays.append(step)
+        total += step
+        delay *= factor
+    return delays
+
+
+def tag_key(key_id):
+    """The user tag key that records the deactivation time of ``key_id``."""
+    return TAG_PREFIX + key_id
+
+
+def parse_tags(tags):
+    """``(recorded, invalid)`` from a user's tags: ``{key_id: datetime}`` and the key ids whose value is unreadable.
+
+    ``tags`` is IAM's list of ``{'Key', 'Value'}``; tags of other tools are ignored.
+    """
+    recorded, invalid = {}, []
+    for tag in tags or []:
+        key = tag.get('Key', '')
+        if not key.startswith(TAG_PREFIX):
+            continue
+        key_id = key[len(TAG_PREFIX):]
+        try:
+            recorded[key_id] = parse_iso(tag.get('Value', ''))
+        except (TypeError, ValueError):
+            invalid.append(key_id)
+    return recorded, invalid
+
+
+def parse_time_option(value, name, now):
+    """A point in time given as ISO 8601 (``2026-11-26T10:00:00Z``) or as a duration before ``now`` (``2h``)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return parse_iso(value)
+    text = str(value).strip()
+    if re.match(r'^\d{4}-\d{2}-\d{2}', text):
+        try:
+            return parse_iso(text)
+        except ValueError:
+            pass
+        raise RotationError('%s: invalid time %r; use ISO 8601 like 2026-11-26T10:00:00Z, or a duration before now like 2h'
+                            % (name, value))
+    try:
+        return now - datetime.timedelta(seconds=parse_duration(text, name=name, allow_zero=True))
+    except DurationError:
+        raise RotationError('%s: invalid time %r; use ISO 8601 like 2026-11-26T10:00:00Z, or a duration before now like 2h'
+                            % (name, value))
+
+
+def _seconds(moment):
+    """``moment`` to the second: IAM's last-used times have sub-second parts, the tags do not."""
+    return moment.replace(microsecond=0) if moment is not None else None
+
+
+def used_after(key, moment):
+    """True when ``key`` was last used after ``moment`` (compared to the second)."""
+    return key.get('last_used') is not None and moment is not None and _seconds(key['last_used']) > _seconds(moment)
+
+
+def newest_active(keys):
+    """The newest Active key of a list of key dicts (``None`` without one)."""
+    active = [key for key in keys if key['status'] == 'Active']
+    return max(active, key=lambda key: key['created']) if active else None
+
+
+def rotation_due(keys, now, max_age, force=False):
+    """``(due, reason, newest)``: reason is ``missing``, ``forced``, ``age`` or ``not_due``."""
+    newest = newest_active(keys)
+    if newest is None:
+        return True, 'missing', None
+    if force:
+        return True, 'forced', newest
+    if (now - newest['created']).total_seconds() >= max_age:
+        return True, 'age', newest
+    return False, 'not_due', newest
+
+
+def purge_check(key, now, grace):
+    """Can the Inactive ``key`` be deleted? ``(ok, why, purge_after)``.
+
+    Only if its deactivation was recorded, is older than ``grace`` seconds and the key was not used since.
+    """
+    if key['status'] != 'Inactive':
+        return False, 'it is Active', None
+    deactivated = key.get('deactivated_at')
+    if deactivated is None:
+        return False, 'its deactivation time is not recorded (no %s tag)' % tag_key(key['id']), None
+    purge_after = deactivated + datetime.timedelta(seconds=grace)
+    if used_after(key, deactivated):
+        return False, ('it was used at %s, after its deactivation at %s' % (to_iso(key['last_used']), to_iso(deactivated))), None
+    if now < purge_after:
+        return False, ('it was deactivated at %s and the grace period of %s ends at %s'
+                       % (to_iso(deactivated), format_duration(grace), to_iso(purge_after))), purge_after
+    return True, 'inactive since %s, unused since' % to_iso(deactivated), purge_after
+
+
+def plan_room(keys, now, grace, quota=KEY_QUOTA):
+    """Keys to delete so that one more key fits under the quota, oldest deactivation first.
+
+    Never an Active key. Raises :class:`RotationError` naming every key and why it cannot go.
+    """
+    needed = len(keys) - quota + 1
+    if needed <= 0:
+        return []
+    deletable, blocked = [], []
+    for key in sorted(keys, key=lambda k: (k.get('deactivated_at') or now, k['created'])):
+        ok, why, dummy = purge_check(key, now, grace)
+        if ok:
+            deletable.append(key)
+        else:
+            blocked.append('%s (%s): %s' % (key['id'], key['status'], why))
+    if len(deletable) >= needed:
+        return deletable[:needed]
+    actives = [key for key in keys if key['status'] == 'Active']
+    hint = ''
+    if len(actives) >= quota:
+        hint = ('; an Active key is never deleted to make room: deactivate the one nothing uses any more '
+                '(state=deactivated) and purge it after the grace period (state=purged)')
+    raise RotationError('cannot make room for a new access key: IAM allows %d keys per user and none of them may be removed: %s%s'
+                        % (quota, '; '.join(blocked), hint))
+
+
+def key_view(key):
+    """A key as returned to the user (no secret)."""
+    return dict(access_key_id=key['id'], status=key['status'], created_at=to_iso(key.get('created')),
+                last_used_at=to_iso(key.get('last_used')), deactivated_at=to_iso(key.get('deactivated_at')))
+
+
+def diff_view(user_name, keys):
+    """What diff mode shows for a user: key ids, statuses and recorded deactivation times."""
+    return dict(user_name=user_name, keys=[dict(access_key_id=key['id'], status=key['status'],
+                                                deactivated_at=to_iso(key.get('deactivated_at'))) for key in keys])
+
+
+# --------------------------------------------------------------------------------------------------------
+# The rotator
+# --------------------------------------------------------------------------------------------------------
+
+class IamKeyRotator:
+    """Drive one task: validate every item, then handle each user with the same boto3 session.
+
+    ``aws`` (an :class:`AwsConnection`), ``vault`` (a ``(client, opts)`` pair), ``sleep`` and ``monotonic`` can
+    be injected by tests.
+    """
+
+    def __init__(self, params, check_mode=False, diff=False, aws=None, vault=None, sleep=time.sleep, monotonic=time.monotonic):
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self._aws = aws
+        self._vault = vault
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.warnings = []
+
+    # ---- input -------------------------------------------------------------------------------------------
+
+    def validate(self):
+        """Check every option and item before the first API call; returns the expanded items."""
+        p = self.params
+        state = p.get('state') or 'rotated'
+        if state not in STATES:
+            raise RotationError('state must be one of %s, got %r' % (', '.join(STATES), state))
+        self.state = state
+        if p.get('now'):
+            try:
+                self.now = parse_iso(p['now'])
+            except (TypeError, ValueError):
+                raise RotationError('now: invalid time %r; use ISO 8601 like 2026-11-26T10:00:00Z' % (p['now'],))
+        else:
+            self.now = utcnow()
+        self.verify_timeout = parse_duration(p.get('verify_timeout') if p.get('verify_timeout') is not None else 60,
+                                             name='verify_timeout')
+        sts = p.get('sts_endpoint_url')
+        if sts and not re.match(r'^https?://\S+$', sts):
+            raise RotationError('invalid sts_endpoint_url %r: it must start with http:// or https://' % sts)
+        if state == 'purged' and p.get('force'):
+            raise RotationError('force is not supported with state=purged; set grace_period to shorten the wait')
+        if not p.get('user_name') and not p.get('users'):
+            raise RotationError('one of user_name or users is required (user_name is the IAM user; '
+                                'username is the Vault userpass login)')
+        items = expand_batch(p, 'users', ITEM_KEYS)
+        seen = set()
+        for index, item in enumerate(items):
+            where = 'users[%d]' % index if p.get('users') else 'user_name'
+            self._validate_item(item, where, state)
+            if item['user_name'] in seen:
+                raise RotationError('%s: user %s is given more than once' % (where, item['user_name']))
+            seen.add(item['user_name'])
+        paths = {}
+        for item in items:
+            if item['store']:
+                path = item['store']['path']
+                if path in paths:
+                    raise RotationError('store_path %s is used for both %s and %s: put {user_name} in store_path so each user '
+                                        'gets its own secret' % (path, paths[path], item['user_name']))
+                paths[path] = item['user_name']
+        if paths and self._vault is None:
+            # The Vault options matter only with a store: check them (offline) before anything happens.
+            if missing_hvac_message():
+                raise VaultClientError(missing_hvac_message())
+            VaultConnectionOptions(self.params)
+        return items
+
+    def _validate_item(self, item, where, state):
+        name = item.get('user_name')
+        if not name or not isinstance(name, str) or not USER_NAME_RE.match(name):
+            raise RotationError('%s: invalid IAM user name %r: 1 to 64 letters, digits and +=,.@_-' % (where, name))
+        label = 'user %s' % name
+
+        def opt(option):  # "max_age" for a single user, "users[3].max_age" in a batch
+            return option if where == 'user_name' else '%s.%s' % (where, option)
+
+        for option, states in STATE_ONLY.items():
+            if item.get(option) not in (None, []) and state not in states:
+                raise RotationError('%s: %s is only used with state=%s, not state=%s'
+                                    % (label, option, ' or state='.join(states), state))
+        item['_max_age'] = parse_duration(item['max_age'] if item.get('max_age') is not None else '90d', name=opt('max_age'))
+        item['_grace'] = parse_duration(item['grace_period'] if item.get('grace_period') is not None else '24h',
+                                        name=opt('grace_period'), allow_zero=True)
+        item['force'] = bool(item.get('force'))
+        old_key = item.get('old_key') or 'active'
+        if old_key not in OLD_KEY_CHOICES:
+            raise RotationError('%s: old_key must be one of %s, got %r' % (label, ', '.join(OLD_KEY_CHOICES), old_key))
+        item['old_key'] = old_key
+        key_ids = item.get('key_ids') or []
+        for key_id in key_ids:
+            if not isinstance(key_id, str) or not ACCESS_KEY_ID_RE.match(key_id):
+                raise RotationError('%s: invalid access key id %r in key_ids (16 to 128 upper-case letters and digits, like '
+                                    'AKIAIOSFODNN7EXAMPLE)' % (label, key_id))
+        item['key_ids'] = list(key_ids)
+        item['_cutover'] = parse_time_option(item.get('cutover'), opt('cutover'), self.now)
+        item['store'] = None
+        if item.get('store_path'):
+            path = str(item['store_path']).replace('{user_name}', name).strip('/')
+            if not path or '//' in path or '{' in path or '}' in path:
+                raise RotationError('%s: invalid store_path %r: a KV v2 secret path like aws/{user_name}'
+                                    % (label, item['store_path']))
+            mount = (self.params.get('store_mount') or 'secret').strip('/')
+            if not mount:
+                raise RotationError('store_mount must not be empty')
+            item['store'] = dict(mount=mount, path=path)
+
+    # ---- connections -------------------------------------------------------------------------------------
+
+    @property
+    def aws(self):
+        if self._aws is None:
+            self._aws = AwsConnection(self.params)
+        return self._aws
+
+    @property
+    def iam(self):
+        return self.aws.client('iam')
+
+    def vault(self):
+        if self._vault is None:
+            self._vault = get_vault_connection(self.params)
+        return self._vault
+
+    # ---- reading a user ----------------------------------------------------------------------------------
+
+    def load_user(self, name):
+        """``(arn, keys, invalid_tags)``: the user's keys with creation, last use and recorded deactivation."""
+        iam = self.iam
+        with aws_errors('reading IAM user %s' % name):
+            try:
+                arn = iam.get_user(UserName=name)['User']['Arn']
+            except Exception as exc:  # pylint: disable=broad-except
+                if getattr(exc, 'response', {}).get('Error', {}).get('Code') == 'NoSuchEntity':
+                    raise RotationError('IAM user %s not found' % name)
+                raise
+        with aws_errors('listing the access keys of %s' % name):
+            listed = iam.list_access_keys(UserName=name)['AccessKeyMetadata']
+        with aws_errors('reading the tags of %s' % name):
+            tags = []
+            for page in iam.get_paginator('list_user_tags').paginate(UserName=name):
+                tags.extend(page.get('Tags', []))
+        recorded, invalid = parse_tags(tags)
+        keys = []
+        for meta in listed:
+            key = dict(id=meta['AccessKeyId'], status=meta['Status'], created=parse_iso(meta['CreateDate']),
+                       last_used=None, deactivated_at=recorded.get(meta['AccessKeyId']) if meta['Status'] == 'Inactive' else None)
+            with aws_errors('reading when %s of %s was last used' % (key['id'], name)):
+                used = iam.get_access_key_last_used(AccessKeyId=key['id']).get('AccessKeyLastUsed', {})
+            if used.get('LastUsedDate'):
+                key['last_used'] = parse_iso(used['LastUsedDate'])
+            keys.append(key)
+        keys.sort(key=lambda k: k['created'])
+        existing = set(k['id'] for k in keys)
+        active = set(k['id'] for k in keys if k['status'] == 'Active')
+        # Tags of keys that are gone or Active again say nothing true any more.
+        stale = sorted(key_id for key_id in set(recorded) | set(invalid) if key_id not in existing or key_id in active)
+        if invalid:
+            self.warnings.append('user %s: unreadable %s* tag value for %s; it is ignored' % (name, TAG_PREFIX, ', '.join(invalid)))
+        return arn, keys, stale
+
+    # ---- writes ------------------------------------------------------------------------------------------
+
+    def _deactivate(self, name, key):
+        with aws_errors('deactivating access key %s of %s' % (key['id'], name)):
+            if key['status'] != 'Inactive':
+                self.iam.update_access_key(UserName=name, AccessKeyId=key['id'], Status='Inactive')
+            key['status'] = 'Inactive'
+        self._record(name, key)
+
+    def _record(self, name, key):
+        key['deactivated_at'] = self.now
+        with aws_errors('recording the deactivation time of %s in a tag of %s' % (key['id'], name)):
+            self.iam.tag_user(UserName=name, Tags=[{'Key': tag_key(key['id']), 'Value': to_iso(self.now)}])
+
+    def _delete(self, name, key_id, untag=True):
+        with aws_errors('deleting access key %s of %s' % (key_id, name)):
+            self.iam.delete_access_key(UserName=name, AccessKeyId=key_id)
+        if untag:
+            self._untag(name, [key_id])
+
+    def _untag(self, name, key_ids):
+        if key_ids:
+            with aws_errors('removing the deactivation tags of %s from %s' % (', '.join(key_ids), name)):
+                self.iam.untag_user(UserName=name, TagKeys=[tag_key(key_id) for key_id in key_ids])
+
+    def verify_key(self, name, arn, key_id, secret):
+        """Call STS GetCallerIdentity with the new key until it answers with the user's ARN or the timeout ends.
+
+        Returns ``(attempts, seconds)``; raises :class:`RotationError` with the last problem otherwise.
+        """
+        timeout = self.verify_timeout
+        per_call = max(1, min(int(self.params.get('aws_timeout') or 30), int(timeout)))
+        config = botocore.config.Config(retries={'total_max_attempts': 1, 'mode': 'standard'},
+                                        connect_timeout=per_call, read_timeout=per_call)
+        sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), config=config)
+        start = self.monotonic()
+        deadline = start + timeout
+        delays = backoff_delays(timeout)
+        attempts, problem = 0, None
+        while True:
+            attempts += 1
+            try:
+                identity = sts.get_caller_identity()
+                if identity.get('Arn') == arn:
+                    return attempts, round(self.monotonic() - start, 3)
+                problem = 'STS answered with %s instead of %s' % (identity.get('Arn'), arn)
+            except Exception as exc:  # pylint: disable=broad-except
+                if not hasattr(exc, 'response') and not exc.__class__.__module__.startswith('botocore'):
+                    raise
+                problem = describe_aws_error(exc, 'STS GetCallerIdentity')
+            remaining = deadline - self.monotonic()
+            if not delays or remaining <= 0:
+                break
+            self.sleep(max(0.0, min(delays.pop(0), remaining)))
+        raise RotationError('the new access key %s of %s did not verify within %s (%d attempts): %s'
+                            % (key_id, name, format_duration(timeout), attempts, problem))
+
+    def store(self, item, name, arn, key_id, secret, previous_id):
+        """Write the new key to Vault KV v2 with check-and-set on the version read; returns the new version."""
+        client, opts = self.vault()
+        mount, path = item['store']['mount'], item['store']['path']
+        where = '%s/%s' % (mount, path)
+        with vault_errors('reading the metadata of KV v2 secret %s' % where, opts):
+            try:
+                version = client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)['data']['current_version']
+            except hvac.exceptions.InvalidPath:
+                version = 0
+        data = dict(user_name=name, user_arn=arn, access_key_id=key_id, secret_access_key=secret,
+                    previous_access_key_id=previous_id, created_at=to_iso(self.now))
+        with vault_errors('writing KV v2 secret %s' % where, opts):
+            try:
+                written = client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, cas=version, mount_point=mount)
+            except hvac.exceptions.InvalidRequest as exc:
+                if 'check-and-set' in str(exc):
+                    raise RotationError('KV v2 secret %s changed while the key was rotated (check-and-set on version %d failed): '
+                                        'is another rotation running?' % (where, version))
+                raise
+        return dict(mount=mount, path=path, version=written['data']['version'])
+
+    # ---- states ------------------------------------------------------------------------------------------
+
+    def rotate(self, item, result):
+        name = item['user_name']
+        arn, keys, dummy = self.load_user(name)
+        result['user_arn'] = arn
+        before = [dict(key) for key in keys]
+        due, reason, newest = rotation_due(keys, self.now, item['_max_age'], item['force'])
+        result['reason'] = reason
+        if not due:
+            age = format_duration(int((self.now - newest['created']).total_seconds()))
+            result['msg'] = 'user %s: key %s is %s old, below max_age %s' % (name, newest['id'], age, format_duration(item['_max_age']))
+            return before, keys
+        room = plan_room(keys, self.now, item['_grace'])
+        old = newest
+        why = {'missing': 'no Active key', 'forced': 'forced',
+               'age': 'key %s is older than %s' % (old['id'] if old else '', format_duration(item['_max_age']))}[reason]
+        # (what check mode says, what the result says) for each step
+        plan = [('delete Inactive key %s (past the grace period, unused)' % key['id'],
+                 'deleted Inactive key %s (past the grace period, unused)' % key['id']) for key in room]
+        create_step = len(plan)
+        plan.append(('create and verify a new key', 'created and verified a new key'))
+        if item['store']:
+            where = '%s/%s' % (item['store']['mount'], item['store']['path'])
+            plan.append(('store it at %s' % where, 'stored it at %s' % where))
+        if old is not None:
+            plan.append({'active': ('keep old key %s active' % old['id'], 'kept old key %s active' % old['id']),
+                         'inactive': ('deactivate old key %s' % old['id'], 'deactivated old key %s' % old['id']),
+                         'deleted': ('delete old key %s' % old['id'], 'deleted old key %s' % old['id'])}[item['old_key']])
+        result['changed'] = True
+        result['deleted_key_ids'] = [key['id'] for key in room]
+        result['old_access_key_id'] = old['id'] if old else None
+        result['old_key'] = item['old_key'] if old else None
+        after = [key for key in keys if key not in room]
+        if self.check_mode:
+            new = dict(id=NEW_KEY_PLACEHOLDER, status='Active', created=self.now, last_used=None, deactivated_at=None)
+            if old is not None and item['old_key'] == 'inactive':
+                old = dict(old, status='Inactive', deactivated_at=self.now)
+                after = [old if key['id'] == old['id'] else key for key in after]
+            elif old is not None and item['old_key'] == 'deleted':
+                after = [key for key in after if key['id'] != old['id']]
+            result['msg'] = 'would rotate the access key of %s (%s): %s' % (name, why, ', '.join(step[0] for step in plan))
+            return before, after + [new]
+        if item['store']:
+            self.vault()  # log in before the first change: an unreachable Vault fails here, with nothing created
+        # Make room: only Inactive keys past the grace period and unused since their deactivation.
+        result['changed'] = bool(room)
+        for key in room:
+            self._delete(name, key['id'])
+        with aws_errors('creating an access key for %s' % name):
+            created = self.iam.create_access_key(UserName=name)['AccessKey']
+        new_id, secret = created['AccessKeyId'], created['SecretAccessKey']
+        result['changed'] = True
+        new = dict(id=new_id, status='Active', created=parse_iso(created['CreateDate']), last_used=None, deactivated_at=None)
+        result['access_key_id'] = new_id
+        result['created_at'] = to_iso(new['created'])
+        stored = old_changed = False
+        try:
+            if self.params.get('verify', True) is not False:
+                attempts, seconds = self.verify_key(name, arn, new_id, secret)
+                result.update(verified=True, verify_attempts=attempts, verify_seconds=seconds)
+            else:
+                result['verified'] = False
+            if item['store']:
+                result['stored'] = self.store(item, name, arn, new_id, secret, old['id'] if old else None)
+                stored = True
+            if old is not None and item['old_key'] == 'inactive':
+                self._deactivate(name, old)
+                old_changed = True
+            elif old is not None and item['old_key'] == 'deleted':
+                self._delete(name, old['id'], untag=False)
+                old_changed = True
+                after = [key for key in after if key['id'] != old['id']]
+        except KNOWN_ERRORS as exc:
+            old_changed = old_changed or (old is not None and old['status'] != 'Active')
+            if stored or old_changed:
+                # Something depends on the new key now (it is in Vault, or the old key no longer works): keep it.
+                if self.params.get('return_secret', True) is not False:
+                    result['secret_access_key'] = secret
+                raise RotationError('%s; the new key %s was kept because %s' % (
+                    exc, new_id, 'it is stored in Vault' if stored else 'the old key %s is no longer Active' % old['id']))
+            try:
+                self._delete(name, new_id, untag=False)
+            except KNOWN_ERRORS as undo:
+                raise RotationError('%s; deleting the new key %s failed too: %s' % (exc, new_id, undo))
+            result['access_key_id'] = None
+            result['rolled_back_key_id'] = new_id
+            result['changed'] = bool(room)  # keys deleted to make room stay deleted
+            raise RotationError('%s; the new key %s was deleted again' % (exc, new_id))
+        if self.params.get('return_secret', True) is not False:
+            result['secret_access_key'] = secret
+        after.append(new)
+        plan[create_step] = (None, '%s %s' % ('created and verified' if result['verified'] else 'created (not verified)', new_id))
+        result['msg'] = 'rotated the access key of %s (%s): %s' % (name, why, ', '.join(past for dummy, past in plan))
+        return before, after
+
+    def deactivate(self, item, result):
+        name = item['user_name']
+        arn, keys, dummy = self.load_user(name)
+        result['user_arn'] = arn
+        before = [dict(key) for key in keys]
+        by_id = dict((key['id'], key) for key in keys)
+        unknown = [key_id for key_id in item['key_ids'] if key_id not in by_id]
+        if unknown:
+            raise RotationError('user %s has no access key %s (its keys: %s)' % (name, ', '.join(unknown), ', '.join(by_id) or 'none'))
+        newest = newest_active(keys)
+        if item['key_ids']:
+            targets = [by_id[key_id] for key_id in item['key_ids']]
+        else:
+            targets = [key for key in keys if key['status'] == 'Active' and key is not newest]
+        refused = []
+        cutover = item['_cutover']
+        for key in targets:
+            if key['status'] == 'Active' and used_after(key, cutover) and not item['force']:
+                refused.append('%s was last used at %s, after the cutover %s: it is still in use somewhere'
+                               % (key['id'], to_iso(key['last_used']), to_iso(cutover)))
+        remaining = [key for key in keys if key['status'] == 'Active' and key not in targets]
+        if keys and not remaining and [key for key in targets if key['status'] == 'Active'] and not item['force']:
+            refused.append('that would leave %s without an Active key' % name)
+        if refused:
+            result['reason'] = 'in_use'
+            raise RotationError('refusing to deactivate keys of %s: %s; nothing was changed (force=true overrides)'
+                                % (name, '; '.join(refused)))
+        to_deactivate = [key for key in targets if key['status'] == 'Active']
+        to_record = [key for key in targets if key['status'] == 'Inactive' and (key['deactivated_at'] is None or item['force'])]
+        result['deactivated_key_ids'] = [key['id'] for key in to_deactivate]
+        result['recorded_key_ids'] = [key['id'] for key in to_record]
+        if not to_deactivate and not to_record:
+            result['reason'] = 'not_due'
+            result['msg'] = 'user %s: nothing to deactivate (%s)' % (
+                name, 'keys %s are already inactive' % ', '.join(key['id'] for key in targets) if targets else 'no Active key besides the newest')
+            return before, keys
+        result['changed'] = True
+        result['reason'] = 'forced' if item['force'] else 'deactivated'
+        parts = []
+        if to_deactivate:
+            parts.append('deactivate %s' % ', '.join(key['id'] for key in to_deactivate))
+        if to_record:
+            parts.append('record the deactivation time of %s' % ', '.join(key['id'] for key in to_record))
+        after = [dict(key) for key in keys]
+        for key in after:
+            if key['id'] in result['deactivated_key_ids'] + result['recorded_key_ids']:
+                key.update(status='Inactive', deactivated_at=self.now)
+        if self.check_mode:
+            result['msg'] = 'would %s of %s' % (' and '.join(parts), name)
+            return before, after
+        for key in to_deactivate:
+            self._deactivate(name, key)
+        for key in to_record:
+            self._record(name, key)
+        result['msg'] = '%s of %s' % (' and '.join(parts).replace('deactivate ', 'deactivated ').replace('record ', 'recorded '), name)
+        return before, after
+
+    def purge(self, item, result):
+        name = item['user_name']
+        arn, keys, stale = self.load_user(name)
+        result['user_arn'] = arn
+        before = [dict(key) for key in keys]
+        by_id = dict((key['id'], key) for key in keys)
+        unknown = [key_id for key_id in item['key_ids'] if key_id not in by_id]
+        if unknown:
+            raise RotationError('user %s has no access key %s (its keys: %s)' % (name, ', '.join(unknown), ', '.join(by_id) or 'none'))
+        candidates = [by_id[key_id] for key_id in item['key_ids']] if item['key_ids'] else keys
+        candidates = [key for key in candidates if key['status'] == 'Inactive']
+        deleted, waiting, record = [], [], []
+        for key in candidates:
+            if key['deactivated_at'] is None:
+                record.append(key)
+                waiting.append(dict(access_key_id=key['id'], deactivated_at=to_iso(self.now),
+                                    purge_after=to_iso(self.now + datetime.timedelta(seconds=item['_grace'])),
+                                    last_used_at=to_iso(key['last_used']),
+                                    why='its deactivation time was not recorded: recorded now, the grace period starts now'))
+                continue
+            ok, why, purge_after = purge_check(key, self.now, item['_grace'])
+            if ok:
+                deleted.append(key)
+            else:
+                waiting.append(dict(access_key_id=key['id'], deactivated_at=to_iso(key['deactivated_at']),
+                                    purge_after=to_iso(purge_after), last_used_at=to_iso(key['last_used']), why=why))
+        result['deleted_key_ids'] = [key['id'] for key in deleted]
+        result['recorded_key_ids'] = [key['id'] for key in record]
+        result['waiting'] = waiting
+        result['removed_tags'] = stale
+        after = [dict(key) for key in keys if key not in deleted]
+        for key in after:
+            if key['id'] in result['recorded_key_ids']:
+                key['deactivated_at'] = self.now
+        result['changed'] = bool(deleted or record or stale)
+        result['reason'] = 'purged' if deleted else ('waiting' if waiting else 'not_due')
+        summary = []
+        if deleted:
+            summary.append('delete %s' % ', '.join(key['id'] for key in deleted))
+        if record:
+            summary.append('record the deactivation time of %s' % ', '.join(key['id'] for key in record))
+        if stale:
+            summary.append('remove stale deactivation tags of %s' % ', '.join(stale))
+        wait_text = '; waiting: %s' % '; '.join('%s (%s)' % (w['access_key_id'], w['why']) for w in waiting
+                                                if w['access_key_id'] not in result['recorded_key_ids']) if waiting else ''
+        if not result['changed']:
+            result['msg'] = 'user %s: nothing to purge%s' % (name, wait_text or ' (no Inactive key)')
+            return before, after
+        if self.check_mode:
+            result['msg'] = 'would %s of %s%s' % (' and '.join(summary), name, wait_text)
+            return before, after
+        for key in deleted:
+            self._delete(name, key['id'], untag=False)
+        self._untag(name, [key['id'] for key in deleted] + stale)
+        for key in record:
+            self._record(name, key)
+        text = ' and '.join(summary).replace('delete ', 'deleted ').replace('record ', 'recorded ').replace('remove ', 'removed ')
+        result['msg'] = '%s of %s%s' % (text, name, wait_text)
+        return before, after
+
+    # ---- the task ----------------------------------------------------------------------------------------
+
+    def run_item(self, item):
+        name = item['user_name']
+        result = dict(user_name=name, changed=False, failed=False, reason=None, msg='', access_key_id=None)
+        if self.state == 'rotated':
+            result.update(verified=None, deleted_key_ids=[], old_access_key_id=None, old_key=None, stored=None)
+        try:
+            before, after = getattr(self, {'rotated': 'rotate', 'deactivated': 'deactivate', 'purged': 'purge'}[self.state])(item, result)
+            result['keys'] = [key_view(key) for key in after]
+            if self.diff and result['changed']:
+                result['diff'] = dict(before_header='IAM user %s' % name, after_header='IAM user %s' % name,
+                                      before=diff_view(name, before), after=diff_view(name, after))
+        except KNOWN_ERRORS as exc:
+            result['failed'] = True
+            result['msg'] = str(exc)
+            result['reason'] = result.get('reason') or 'error'
+        return result
+
+    def run(self):
+        items = self.validate()
+        self.aws  # pylint: disable=pointless-statement  # one session for the task; bad options fail here, before any call
+        results = [self.run_item(item) for item in items]
+        failed = [r for r in results if r['failed']]
+        changed = [r for r in results if r['changed']]
+        verb = {'rotated': 'rotated', 'deactivated': 'changed', 'purged': 'purged'}[self.state]
+        if len(results) == 1:
+            top = dict(results[0])
+            top.pop('failed')
+            results[0].pop('diff', None)
+        else:
+            top = dict(changed=bool(changed), reason=self._batch_reason(results))
+            prefix = 'would have ' if self.check_mode else ''
+            top['msg'] = '%s%s %d of %d users' % (prefix, verb, len(changed), len(results))
+            if failed:
+                top['msg'] = 'failed for %d of %d users: %s; %s' % (len(failed), len(results), '; '.join(
+                    '%s: %s' % (r['user_name'], r['msg']) for r in failed), top['msg'])
+            diffs = [r.pop('diff') for r in results if 'diff' in r]
+            if self.diff:
+                top['diff'] = diffs
+        top['changed'] = bool(changed)
+        top['results'] = results
+        if failed:
+            top['failed'] = True
+        if self.warnings:
+            top['warnings'] = self.warnings
+        return top
+
+    @staticmethod
+    def _batch_reason(results):
+        reasons = [r['reason'] for r in results if r['reason']]
+        distinct = sorted(set(reasons))
+        return distinct[0] if len(distinct) == 1 else 'mixed'

@@ -1,0 +1,529 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: iam_key_rotate
+short_description: Rotate AWS IAM access keys safely, with verification, quota pre-flight and grace-period purge
+version_added: 0.1.0
+description:
+  - Rotates the access key of one or many IAM users when the newest Active key is older than O(max_age)
+    (or the user has no Active key, or O(force=true)). Otherwise nothing is touched (RV(reason=not_due)).
+  - B(Quota pre-flight.) IAM allows two access keys per user. An Active key is never deleted to make room.
+    An Inactive key is deleted to make room only if its deactivation was recorded by this module (an IAM user
+    tag C(secops-rotation:deactivated:<key id>)) more than O(grace_period) ago and the key was not used since
+    (C(GetAccessKeyLastUsed)). Otherwise the task fails with a message that names each key and why it cannot
+    be removed, and nothing is changed.
+  - B(Verification.) The new key is verified with STS C(GetCallerIdentity) signed by the new key, which must
+    answer with the user's ARN. IAM is eventually consistent, so failed attempts are retried with bounded
+    exponential backoff (0.5 s, 1 s, 2 s, 4 s, then every 8 s) until O(verify_timeout). If the key never
+    verifies it is deleted again and the task fails.
+  - B(Old key.) O(old_key) decides what happens to the previous Active key after the new one verified. It
+    stays V(active) (blue-green overlap; deactivate it later with O(state=deactivated)), becomes V(inactive)
+    or is V(deleted). A deactivation is recorded in a user tag so that O(state=purged) can delete the key after
+    the grace period.
+  - B(State deactivated.) Deactivates the keys in O(key_ids) (default all Active keys but the newest), refusing
+    a key last used after O(cutover) (it is still in use somewhere) and refusing to leave the user without an
+    Active key, unless O(force=true). For a key that is already Inactive without a recorded deactivation time,
+    records the time (starts the grace period); with O(force=true), records it again (restarts it).
+  - B(State purged.) Deletes the Inactive keys whose recorded deactivation is older than O(grace_period) and
+    that were not used since; reports the keys still waiting with their times. An Inactive key without a
+    recorded deactivation time (deactivated by hand) gets one now, so a later run can purge it.
+    Deactivation tags of keys that no longer exist or are Active again are removed.
+  - B(Optional store.) With O(store_path), the new key id and secret are written to a Vault/OpenBao KV v2
+    secret with check-and-set on the version read, so services and Vault Agent templates can read it. The
+    fields are C(access_key_id), C(secret_access_key), C(user_name), C(user_arn), C(previous_access_key_id) and
+    C(created_at). If the write fails (for example another rotation wrote the secret meanwhile), the new key
+    is deleted and the task fails. The Vault connection options are only used when O(store_path) is set.
+  - B(Batch.) O(users) rotates many users in one task with one boto3 session; each user gets its own result,
+    and a failure of one user rolls back only what was created for that user.
+author:
+  - secops.rotation developers (@secops)
+extends_documentation_fragment:
+  - secops.rotation.aws
+  - secops.rotation.vault
+attributes:
+  check_mode:
+    description: Predicts what would be deleted, created, deactivated and stored; reads IAM, changes nothing.
+    support: full
+  diff_mode:
+    description: Shows each user's key ids, statuses and recorded deactivation times before and after; never a secret.
+    support: full
+options:
+  state:
+    description:
+      - V(rotated) rotates keys that are due; V(deactivated) deactivates old keys; V(purged) deletes keys that
+        have been inactive longer than O(grace_period).
+    type: str
+    default: rotated
+    choices: [rotated, deactivated, purged]
+  user_name:
+    description:
+      - The IAM user whose keys are handled. Mutually exclusive with O(users); one of them is required.
+      - Not to be confused with O(username), the Vault userpass login for the optional store.
+    type: str
+    aliases: [iam_user]
+  users:
+    description:
+      - Several users in one task. Each item takes the task's top-level value of every option it does not set.
+    type: list
+    elements: dict
+    suboptions:
+      user_name:
+        description: The IAM user.
+        type: str
+        required: true
+        aliases: [iam_user]
+      max_age:
+        description: Overrides O(max_age) for this user.
+        type: raw
+      force:
+        description: Overrides O(force) for this user.
+        type: bool
+      old_key:
+        description: Overrides O(old_key) for this user.
+        type: str
+        choices: [active, inactive, deleted]
+      key_ids:
+        description: Overrides O(key_ids) for this user.
+        type: list
+        elements: str
+      cutover:
+        description: Overrides O(cutover) for this user.
+        type: str
+      grace_period:
+        description: Overrides O(grace_period) for this user.
+        type: raw
+      store_path:
+        description: Overrides O(store_path) for this user.
+        type: str
+  max_age:
+    description:
+      - With O(state=rotated), rotate when the newest Active key is at least this old.
+      - A duration such as V(90d), V(2160h), V(1h30m) or a number of seconds.
+    type: raw
+    default: 90d
+  force:
+    description:
+      - With O(state=rotated), rotate even if the newest key is younger than O(max_age) (RV(reason=forced)).
+      - With O(state=deactivated), deactivate even a key used after O(cutover) or the last Active key, and
+        record the deactivation time of an already Inactive key again.
+      - Not supported with O(state=purged); shorten O(grace_period) instead.
+    type: bool
+    default: false
+  old_key:
+    description:
+      - With O(state=rotated), what happens to the previous Active key once the new key verified (and was stored).
+      - V(active) keeps it working next to the new one (blue-green; deactivate it later with O(state=deactivated)
+        once nothing uses it). V(inactive) deactivates it and records the time. V(deleted) deletes it.
+      - V(inactive) and V(deleted) break every application that still uses the old key; use them only when the
+        new key reaches the applications by other means first.
+      - When not set, V(active).
+    type: str
+    choices: [active, inactive, deleted]
+  key_ids:
+    description:
+      - With O(state=deactivated), the access key ids to deactivate (default all Active keys but the newest).
+      - With O(state=purged), only these keys are considered (default all Inactive keys).
+      - Not used with O(state=rotated).
+    type: list
+    elements: str
+  cutover:
+    description:
+      - With O(state=deactivated), refuse to deactivate a key last used after this time (it is still in use).
+      - An ISO 8601 time (V(2026-11-26T10:00:00Z)) or a duration before now (V(15m) means "refuse a key used in the
+        last 15 minutes"). Without it, the last use is not checked.
+      - IAM updates the last-used time with a delay (AWS documents up to several hours); choose the cutover accordingly.
+    type: str
+  grace_period:
+    description:
+      - How long a key must have been inactive (per its deactivation tag) before O(state=purged) deletes it, or a
+        rotation deletes it to make room. A duration such as V(24h) or V(7d); V(0) means immediately.
+    type: raw
+    default: 24h
+  verify:
+    description:
+      - Verify the new key with STS C(GetCallerIdentity) before anything else happens. Turn off only for an
+        endpoint without STS.
+    type: bool
+    default: true
+  verify_timeout:
+    description:
+      - How long to keep trying to verify the new key (a duration such as V(60s) or V(2m)), with exponential
+        backoff between attempts (0.5 s doubling, at most 8 s apart).
+    type: raw
+    default: 60s
+  sts_endpoint_url:
+    description:
+      - STS endpoint used to verify the new key. Defaults to O(endpoint_url) (or boto3's configuration).
+    type: str
+  store_path:
+    description:
+      - Write the new key to this KV v2 secret path (under O(store_mount)) with check-and-set.
+      - V({user_name}) is replaced by the IAM user name, so one O(store_path) serves a batch.
+      - Needs the Vault connection options (O(url), O(token) or another O(auth_method), ...).
+    type: str
+  store_mount:
+    description:
+      - Mount point of the KV v2 secrets engine for O(store_path).
+    type: str
+    default: secret
+  return_secret:
+    description:
+      - Return the new secret access key in RV(secret_access_key). Set to V(false) when O(store_path) is the only
+        place it should go.
+    type: bool
+    default: true
+  now:
+    description:
+      - Take this ISO 8601 time as the current time for every decision (age, grace period, cutover given as a
+        duration, recorded deactivation times).
+      - For tests and what-if runs in check mode (V(now=2026-12-24T00:00:00Z) shows what a run on that day
+        would do). Do not set it in production runs.
+    type: str
+notes:
+  - Tasks that register the result of a rotation receive the new secret access key and must set C(no_log=true).
+  - The module belongs to both action groups C(group/secops.rotation.aws) and C(group/secops.rotation.vault).
+  - The deactivation time is kept in an IAM user tag per key (C(secops-rotation:deactivated:<key id>) = UTC ISO 8601),
+    which needs C(iam:TagUser), C(iam:UntagUser) and C(iam:ListUserTags) besides C(iam:GetUser), C(iam:ListAccessKeys),
+    C(iam:GetAccessKeyLastUsed), C(iam:CreateAccessKey), C(iam:UpdateAccessKey) and C(iam:DeleteAccessKey).
+seealso:
+  - name: How-to guide
+    description: IAM key rotation with this collection, including tests and the clock option.
+    link: https://github.com/secops/rotation/blob/main/docs/iam_keys.md
+'''
+
+EXAMPLES = r'''
+- name: Rotate the key of a service user when it is older than 90 days, keep the old key working
+  secops.rotation.iam_key_rotate:
+    user_name: svc-billing
+    max_age: 90d
+  register: billing_key
+  no_log: true  # the result holds the new secret access key
+
+- name: Rotate and store the new key in Vault KV v2 (secret/aws/svc-billing), do not return the secret
+  secops.rotation.iam_key_rotate:
+    user_name: svc-billing
+    store_path: aws/{user_name}
+    return_secret: false
+    url: https://vault.example.com:8200
+    auth_method: approle
+    role_id: "{{ vault_role_id }}"
+    secret_id: "{{ vault_secret_id }}"
+  register: stored_key
+  no_log: true
+
+- name: Rotate 3 users in one task, deactivating their old keys
+  secops.rotation.iam_key_rotate:
+    users:
+      - user_name: svc-a
+      - user_name: svc-b
+      - user_name: svc-c
+        max_age: 30d
+    old_key: inactive
+  register: batch
+  no_log: true
+
+- name: After every application switched, deactivate old keys unless they were used in the last 15 minutes
+  secops.rotation.iam_key_rotate:
+    state: deactivated
+    user_name: svc-billing
+    cutover: 15m
+
+- name: Delete keys inactive for more than 24 hours and unused since
+  secops.rotation.iam_key_rotate:
+    state: purged
+    users: "{{ service_users }}"  # a list like [{user_name: svc-a}, {user_name: svc-b, grace_period: 7d}]
+    grace_period: 24h
+
+- name: What would a purge do in two days? (check mode with the clock option)
+  secops.rotation.iam_key_rotate:
+    state: purged
+    user_name: svc-billing
+    now: "{{ '%Y-%m-%dT%H:%M:%SZ' | ansible.builtin.strftime(now().timestamp() + 172800, utc=true) }}"
+  check_mode: true
+'''
+
+RETURN = r'''
+changed:
+  description: Whether any key, tag or stored secret was (or in check mode would be) changed.
+  returned: always
+  type: bool
+msg:
+  description:
+    - What was done or, in check mode, what would be done, and why; on failure, what went wrong. Never a secret.
+    - For a batch, a summary (C(rotated 3 of 20 users)) that names the failed users.
+  returned: always
+  type: str
+  sample: "rotated the access key of svc-billing (key AKIA... is older than 90d): created and verified AKIA..., kept old key AKIA... active"
+reason:
+  description:
+    - Why the module acted or not. V(missing) (no Active key), V(age) (older than O(max_age)), V(forced),
+      V(not_due) (nothing to do), V(deactivated), V(in_use) (refused, used after the cutover), V(purged),
+      V(waiting) (keys still in their grace period), V(error). For a batch, the common reason or V(mixed).
+  returned: always
+  type: str
+  sample: age
+results:
+  description:
+    - One entry per user, in the order given. For a single O(user_name) its fields are also at the top level.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    user_name:
+      description: The IAM user.
+      type: str
+    user_arn:
+      description: ARN of the IAM user.
+      type: str
+    changed:
+      description: Whether this user's keys or tags were (would be) changed.
+      type: bool
+    failed:
+      description: Whether this user failed (what was created for it was rolled back).
+      type: bool
+    reason:
+      description: See RV(reason).
+      type: str
+    msg:
+      description: See RV(msg).
+      type: str
+    access_key_id:
+      description: The new access key id (V(null) if none was created, in check mode, or after a rollback).
+      type: str
+    secret_access_key:
+      description:
+        - B(Secret.) The new secret access key. Only after a rotation and with O(return_secret=true).
+          Register with C(no_log=true).
+      type: str
+    created_at:
+      description: Creation time of the new key, UTC ISO 8601.
+      type: str
+    verified:
+      description: Whether the new key answered STS GetCallerIdentity with the user's ARN (V(false) with O(verify=false)).
+      type: bool
+    verify_attempts:
+      description: Attempts the verification took.
+      type: int
+    verify_seconds:
+      description: Seconds the verification took.
+      type: float
+    old_access_key_id:
+      description: The previous newest Active key (V(null) if there was none).
+      type: str
+    old_key:
+      description: What happened to it, see O(old_key).
+      type: str
+    deleted_key_ids:
+      description: Keys deleted (to make room, or purged).
+      type: list
+      elements: str
+    deactivated_key_ids:
+      description: Keys deactivated by O(state=deactivated).
+      type: list
+      elements: str
+    recorded_key_ids:
+      description: Inactive keys whose deactivation time was recorded by this run.
+      type: list
+      elements: str
+    waiting:
+      description: With O(state=purged), Inactive keys not deleted yet, with their times and why.
+      type: list
+      elements: dict
+      contains:
+        access_key_id:
+          description: The key.
+          type: str
+        deactivated_at:
+          description: Recorded deactivation time.
+          type: str
+        purge_after:
+          description: When the grace period ends (V(null) when the key was used after its deactivation).
+          type: str
+        last_used_at:
+          description: Last use of the key.
+          type: str
+        why:
+          description: Why the key is not deleted yet.
+          type: str
+    removed_tags:
+      description: With O(state=purged), key ids whose stale deactivation tag was removed.
+      type: list
+      elements: str
+    rolled_back_key_id:
+      description: A new key that was created and then deleted again because verification or the store failed.
+      type: str
+    stored:
+      description: Where the new key was written in Vault (V(null) without O(store_path)).
+      type: dict
+      contains:
+        mount:
+          description: KV v2 mount.
+          type: str
+        path:
+          description: Secret path.
+          type: str
+        version:
+          description: The KV version written.
+          type: int
+    keys:
+      description: The user's keys after the run (predicted in check mode, where a new key shows as V((new key))).
+      type: list
+      elements: dict
+      contains:
+        access_key_id:
+          description: Key id.
+          type: str
+        status:
+          description: V(Active) or V(Inactive).
+          type: str
+        created_at:
+          description: Creation time, UTC ISO 8601.
+          type: str
+        last_used_at:
+          description: Last use per GetAccessKeyLastUsed (V(null) if never used).
+          type: str
+        deactivated_at:
+          description: Recorded deactivation time of an Inactive key.
+          type: str
+user_name:
+  description: The IAM user (single O(user_name) only).
+  returned: when O(user_name) is given
+  type: str
+  sample: svc-billing
+user_arn:
+  description: ARN of the IAM user (single O(user_name) only).
+  returned: when O(user_name) is given and the user exists
+  type: str
+  sample: arn:aws:iam::123456789012:user/svc-billing
+access_key_id:
+  description: The new access key id (single O(user_name) only).
+  returned: when O(user_name) is given
+  type: str
+  sample: AKIAIOSFODNN7EXAMPLE
+secret_access_key:
+  description:
+    - B(Secret.) The new secret access key (single O(user_name) only). Register the task with C(no_log=true).
+  returned: after a rotation with O(return_secret=true)
+  type: str
+created_at:
+  description: Creation time of the new key.
+  returned: after a rotation
+  type: str
+  sample: "2026-11-26T11:00:00Z"
+verified:
+  description: See RV(results[].verified).
+  returned: when O(user_name) is given and O(state=rotated)
+  type: bool
+verify_attempts:
+  description: See RV(results[].verify_attempts).
+  returned: after a verified rotation
+  type: int
+  sample: 1
+verify_seconds:
+  description: See RV(results[].verify_seconds).
+  returned: after a verified rotation
+  type: float
+  sample: 0.02
+old_access_key_id:
+  description: See RV(results[].old_access_key_id).
+  returned: when O(user_name) is given and O(state=rotated)
+  type: str
+old_key:
+  description: See RV(results[].old_key).
+  returned: when O(user_name) is given and O(state=rotated)
+  type: str
+deleted_key_ids:
+  description: See RV(results[].deleted_key_ids).
+  returned: when O(user_name) is given and O(state=rotated) or O(state=purged)
+  type: list
+  elements: str
+deactivated_key_ids:
+  description: See RV(results[].deactivated_key_ids).
+  returned: when O(user_name) is given and O(state=deactivated)
+  type: list
+  elements: str
+recorded_key_ids:
+  description: See RV(results[].recorded_key_ids).
+  returned: when O(user_name) is given and O(state=deactivated) or O(state=purged)
+  type: list
+  elements: str
+waiting:
+  description: See RV(results[].waiting).
+  returned: when O(user_name) is given and O(state=purged)
+  type: list
+  elements: dict
+removed_tags:
+  description: See RV(results[].removed_tags).
+  returned: when O(user_name) is given and O(state=purged)
+  type: list
+  elements: str
+rolled_back_key_id:
+  description: See RV(results[].rolled_back_key_id).
+  returned: when a new key was deleted again
+  type: str
+stored:
+  description: See RV(results[].stored).
+  returned: when O(user_name) is given and O(state=rotated)
+  type: dict
+keys:
+  description: See RV(results[].keys).
+  returned: when O(user_name) is given and the user could be read
+  type: list
+  elements: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.secops.rotation.plugins.module_utils._aws import aws_argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._iam import IamKeyRotator
+from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+
+
+def argument_spec():
+    user_options = dict(
+        user_name=dict(type='str', required=True, aliases=['iam_user']),
+        max_age=dict(type='raw'),
+        force=dict(type='bool'),
+        old_key=dict(type='str', choices=['active', 'inactive', 'deleted'], no_log=False),
+        key_ids=dict(type='list', elements='str', no_log=False),
+        cutover=dict(type='str'),
+        grace_period=dict(type='raw'),
+        store_path=dict(type='str'),
+    )
+    own = dict(
+        state=dict(type='str', default='rotated', choices=['rotated', 'deactivated', 'purged']),
+        user_name=dict(type='str', aliases=['iam_user']),
+        users=dict(type='list', elements='dict', options=user_options),
+        max_age=dict(type='raw', default='90d'),
+        force=dict(type='bool', default=False),
+        old_key=dict(type='str', choices=['active', 'inactive', 'deleted'], no_log=False),
+        key_ids=dict(type='list', elements='str', no_log=False),
+        cutover=dict(type='str'),
+        grace_period=dict(type='raw', default='24h'),
+        verify=dict(type='bool', default=True),
+        verify_timeout=dict(type='raw', default='60s'),
+        sts_endpoint_url=dict(type='str'),
+        store_path=dict(type='str'),
+        store_mount=dict(type='str', default='secret'),
+        return_secret=dict(type='bool', default=True, no_log=False),
+        now=dict(type='str'),
+    )
+    return merge_argument_specs(own, aws_argument_spec(), vault_argument_spec())
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[('user_name', 'users')], required_one_of=[('user_name', 'users')])
+    run_module(module, lambda: IamKeyRotator(module.params, check_mode=module.check_mode, diff=module._diff).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,465 @@
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""secops.rotation.iam_key_rotate against the lab's moto IAM/STS server (and OpenBao for the optional store).
+
+What moto does (measured, moto 5.2): GetAccessKeyLastUsed of a never-used key has no LastUsedDate
+(ServiceName/Region "N/A"); any request signed by a key, STS included and even when the key is Inactive,
+sets LastUsedDate; STS GetCallerIdentity signed by a fresh key answers with the user's ARN (by a deleted or
+unknown key: the default ``user/moto`` ARN); the secret is not checked. So "used after X" is driven by
+signing a request with the key, and "deactivated long ago" by tag values in the past or the ``now`` option.
+"""
+
+import concurrent.futures
+import datetime
+import json
+import socket
+import time
+import uuid
+
+import hvac
+import pytest
+
+from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection
+from ansible_collections.secops.rotation.plugins.module_utils._common import to_iso, utcnow
+from lab.runner import run_module, run_playbook
+
+MODULE = 'iam_key_rotate'
+FQCN = 'secops.rotation.iam_key_rotate'
+TAG = 'secops-rotation:deactivated:'
+
+
+@pytest.fixture(scope='module')
+def aws(lab):
+    return AwsConnection({'endpoint_url': lab['AWS_ENDPOINT_URL'], 'access_key': lab['AWS_ACCESS_KEY_ID'],
+                          'secret_key': lab['AWS_SECRET_ACCESS_KEY']})
+
+
+@pytest.fixture(scope='module')
+def iam(aws):
+    return aws.client('iam')
+
+
+@pytest.fixture
+def env(lab):
+    return dict(lab)
+
+
+def new_user(iam, keys=1, prefix='iamrot'):
+    name = '%s-%s' % (prefix, uuid.uuid4().hex[:10])
+    iam.create_user(UserName=name)
+    ids = [iam.create_access_key(UserName=name)['AccessKey']['AccessKeyId'] for dummy in range(keys)]
+    return name, ids
+
+
+def snapshot(iam, name):
+    """Everything the module could change for a user: its keys with status, and its tags."""
+    keys = sorted((k['AccessKeyId'], k['Status']) for k in iam.list_access_keys(UserName=name)['AccessKeyMetadata'])
+    tags = sorted((t['Key'], t['Value']) for t in iam.list_user_tags(UserName=name)['Tags'])
+    return keys, tags
+
+
+def statuses(iam, name):
+    return dict((k['AccessKeyId'], k['Status']) for k in iam.list_access_keys(UserName=name)['AccessKeyMetadata'])
+
+
+def tags_of(iam, name):
+    return dict((t['Key'], t['Value']) for t in iam.list_user_tags(UserName=name)['Tags'])
+
+
+def use_key(aws, iam, name, key_id):
+    """Sign a request with the key (moto records it as the key's last use). The secret is not checked by moto."""
+    aws.client_for_keys('sts', key_id, 'unused-by-moto').get_caller_identity()
+    assert iam.get_access_key_last_used(AccessKeyId=key_id)['AccessKeyLastUsed'].get('LastUsedDate')
+
+
+def iso(delta_seconds=0):
+    return to_iso(utcnow() + datetime.timedelta(seconds=delta_seconds))
+
+
+def dead_endpoint():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return 'http://127.0.0.1:%d' % sock.getsockname()[1]
+
+
+def run(args, env, **kwargs):
+    result = run_module(MODULE, args, env=env, **kwargs)
+    assert 'Traceback' not in result.stdout + result.stderr
+    return result
+
+
+# ---- rotate ---------------------------------------------------------------------------------------------
+
+def test_rotate_an_old_key_keeps_it_active_then_rerun_is_a_no_op(aws, iam, env):
+    name, (old,) = new_user(iam)
+    arn = iam.get_user(UserName=name)['User']['Arn']
+    # The key is minutes old; "100 days later" through the clock option makes it older than max_age.
+    result = run({'user_name': name, 'max_age': '90d', 'now': iso(100 * 86400)}, env)
+    assert result['changed'] is True and result['reason'] == 'age' and not result.get('failed'), result['msg']
+    new = result['access_key_id']
+    assert new and new != old and result['verified'] is True and result['verify_attempts'] >= 1
+    assert result['old_access_key_id'] == old and result['old_key'] == 'active'
+    assert statuses(iam, name) == {old: 'Active', new: 'Active'}
+    assert result['user_arn'] == arn
+    secret = result['secret_access_key']
+    assert len(secret) >= 40 and secret not in result['msg'] and secret not in result.stderr
+    assert aws.client_for_keys('sts', new, secret).get_caller_identity()['Arn'] == arn
+    assert [k['access_key_id'] for k in result['keys']] == [old, new]
+    assert result['results'][0]['access_key_id'] == new
+
+    before = snapshot(iam, name)
+    again = run({'user_name': name, 'max_age': '90d'}, env)
+    assert again['changed'] is False and again['reason'] == 'not_due' and again['access_key_id'] is None
+    assert 'secret_access_key' not in again
+    assert snapshot(iam, name) == before
+
+
+@pytest.mark.parametrize('old_key', ['inactive', 'deleted'])
+def test_rotate_deactivates_or_deletes_the_old_key(iam, env, old_key):
+    name, (old,) = new_user(iam)
+    result = run({'user_name': name, 'force': True, 'old_key': old_key}, env, diff=True)
+    assert result['changed'] and result['reason'] == 'forced' and result['old_key'] == old_key, result['msg']
+    new = result['access_key_id']
+    if old_key == 'inactive':
+        assert statuses(iam, name) == {old: 'Inactive', new: 'Active'}
+        recorded = tags_of(iam, name)[TAG + old]
+        assert abs((datetime.datetime.strptime(recorded, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+                    - utcnow()).total_seconds()) < 60
+        assert 'deactivated old key %s' % old in result['msg']
+    else:
+        assert statuses(iam, name) == {new: 'Active'}
+        assert 'deleted old key %s' % old in result['msg']
+    after = result['diff']['after']['keys']
+    assert new in [k['access_key_id'] for k in after]
+    assert result['secret_access_key'] not in json.dumps(result['diff'])
+
+
+def test_user_without_a_key_gets_one(iam, env):
+    name, dummy = new_user(iam, keys=0)
+    result = run({'user_name': name}, env)
+    assert result['changed'] and result['reason'] == 'missing' and result['old_access_key_id'] is None
+    assert statuses(iam, name) == {result['access_key_id']: 'Active'}
+
+
+def test_two_active_keys_fail_naming_both_and_change_nothing(iam, env):
+    name, (first, second) = new_user(iam, keys=2)
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'force': True}, env)
+    assert result.get('failed') and result['changed'] is False
+    assert first in result['msg'] and second in result['msg']
+    assert 'an Active key is never deleted to make room' in result['msg']
+    assert snapshot(iam, name) == before
+
+
+def _active_and_inactive(iam, deactivated_at):
+    name, (active, inactive) = new_user(iam, keys=2)
+    iam.update_access_key(UserName=name, AccessKeyId=inactive, Status='Inactive')
+    if deactivated_at:
+        iam.tag_user(UserName=name, Tags=[{'Key': TAG + inactive, 'Value': deactivated_at}])
+    return name, active, inactive
+
+
+def test_inactive_key_in_its_grace_period_is_not_deleted_to_make_room(iam, env):
+    name, active, inactive = _active_and_inactive(iam, iso(-3600))
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'force': True, 'grace_period': '24h'}, env)
+    assert result.get('failed') and inactive in result['msg'] and 'grace period of 1d ends at' in result['msg']
+    assert snapshot(iam, name) == before
+
+
+def test_inactive_key_used_after_its_deactivation_is_not_deleted_to_make_room(aws, iam, env):
+    name, active, inactive = _active_and_inactive(iam, iso(-2 * 86400))
+    use_key(aws, iam, name, inactive)  # something still tries to use it
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'force': True}, env)
+    assert result.get('failed') and ('%s (Inactive): it was used at' % inactive) in result['msg']
+    assert 'after its deactivation at' in result['msg']
+    assert snapshot(iam, name) == before
+
+
+def test_inactive_key_without_a_record_is_not_deleted_to_make_room(iam, env):
+    name, active, inactive = _active_and_inactive(iam, None)
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'force': True}, env)
+    assert result.get('failed') and 'its deactivation time is not recorded' in result['msg']
+    assert snapshot(iam, name) == before
+
+
+def test_expired_unused_inactive_key_is_deleted_then_the_key_rotates(iam, env):
+    name, active, inactive = _active_and_inactive(iam, iso(-2 * 86400))
+    check = run({'user_name': name, 'force': True}, env, check=True)
+    assert check['changed'] and check['deleted_key_ids'] == [inactive] and 'would rotate' in check['msg']
+    assert TAG + inactive in tags_of(iam, name) and inactive in statuses(iam, name)
+    result = run({'user_name': name, 'force': True}, env)
+    assert result['changed'] and result['deleted_key_ids'] == [inactive], result['msg']
+    assert statuses(iam, name) == {active: 'Active', result['access_key_id']: 'Active'}
+    assert TAG + inactive not in tags_of(iam, name)
+
+
+def test_verification_that_never_succeeds_deletes_the_new_key(iam, env):
+    name, (old,) = new_user(iam)
+    before = snapshot(iam, name)
+    started = time.monotonic()
+    result = run({'user_name': name, 'force': True, 'old_key': 'deleted', 'sts_endpoint_url': dead_endpoint(),
+                  'verify_timeout': '2s'}, env)
+    elapsed = time.monotonic() - started
+    assert result.get('failed') and result['changed'] is False
+    assert 'did not verify within 2s' in result['msg'] and 'cannot reach AWS endpoint' in result['msg']
+    assert 'was deleted again' in result['msg'] and result['rolled_back_key_id'] and result['access_key_id'] is None
+    assert 'secret_access_key' not in result
+    assert snapshot(iam, name) == before  # new key gone, old key untouched although old_key=deleted
+    assert 2 <= elapsed < 20
+
+
+def test_store_in_vault_kv_v2_with_check_and_set(iam, env):
+    name, (old,) = new_user(iam)
+    path = 'iamrot/%s' % name
+    result = run({'user_name': name, 'force': True, 'store_path': 'iamrot/{user_name}', 'return_secret': False,
+                  'old_key': 'deleted'}, env)
+    assert result['changed'] and result['stored'] == {'mount': 'secret', 'path': path, 'version': 1}, result['msg']
+    assert 'secret_access_key' not in result
+    client = hvac.Client(url=env['VAULT_ADDR'], token=env['VAULT_TOKEN'])
+    data = client.secrets.kv.v2.read_secret_version(path=path, mount_point='secret', raise_on_deleted_version=True)['data']['data']
+    assert data['access_key_id'] == result['access_key_id'] and data['previous_access_key_id'] == old
+    assert len(data['secret_access_key']) >= 40 and data['user_name'] == name
+    assert statuses(iam, name) == {result['access_key_id']: 'Active'}
+    # the second rotation writes version 2 (check-and-set on version 1)
+    again = run({'user_name': name, 'force': True, 'store_path': path, 'old_key': 'deleted'}, env)
+    assert not again.get('failed'), again['msg']
+    assert again['stored']['version'] == 2 and again['secret_access_key'] not in again['msg']
+    data = client.secrets.kv.v2.read_secret_version(path=path, mount_point='secret', raise_on_deleted_version=True)['data']['data']
+    assert data['access_key_id'] == again['access_key_id'] and data['previous_access_key_id'] == result['access_key_id']
+
+
+def test_store_failure_deletes_the_new_key(iam, env):
+    name, (old,) = new_user(iam)
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'force': True, 'store_path': 'x/{user_name}', 'store_mount': 'no-such-mount-%s' % name}, env)
+    assert result.get('failed') and 'KV v2 secret no-such-mount-' in result['msg'] and 'was deleted again' in result['msg']
+    assert snapshot(iam, name) == before
+
+
+# ---- deactivate / purge ---------------------------------------------------------------------------------
+
+def test_deactivated_refuses_a_key_used_after_the_cutover(aws, iam, env):
+    name, (old, new) = new_user(iam, keys=2)
+    use_key(aws, iam, name, old)
+    before = snapshot(iam, name)
+    refused = run({'user_name': name, 'state': 'deactivated', 'cutover': iso(-3600)}, env)
+    assert refused.get('failed') and refused['reason'] == 'in_use'
+    assert '%s was last used at' % old in refused['msg'] and 'still in use' in refused['msg']
+    assert snapshot(iam, name) == before
+    # after the cutover nothing used it (cutover "0" = now): deactivate the old key, keep the newest
+    check = run({'user_name': name, 'state': 'deactivated', 'cutover': '0'}, env, check=True, diff=True)
+    assert check['changed'] and check['msg'] == 'would deactivate %s of %s' % (old, name)
+    assert [(k['access_key_id'], k['status']) for k in check['diff']['after']['keys']] == [(old, 'Inactive'), (new, 'Active')]
+    assert snapshot(iam, name) == before
+    result = run({'user_name': name, 'state': 'deactivated', 'cutover': '0'}, env)
+    assert result['changed'] and result['deactivated_key_ids'] == [old], result['msg']
+    assert statuses(iam, name) == {old: 'Inactive', new: 'Active'} and TAG + old in tags_of(iam, name)
+    after = snapshot(iam, name)
+    assert run({'user_name': name, 'state': 'deactivated'}, env)['changed'] is False
+    assert snapshot(iam, name) == after
+
+
+def test_deactivated_refuses_the_last_active_key_unless_forced(iam, env):
+    name, (only,) = new_user(iam)
+    result = run({'user_name': name, 'state': 'deactivated', 'key_ids': [only]}, env)
+    assert result.get('failed') and 'without an Active key' in result['msg'] and statuses(iam, name) == {only: 'Active'}
+    forced = run({'user_name': name, 'state': 'deactivated', 'key_ids': [only], 'force': True}, env)
+    assert forced['changed'] and statuses(iam, name) == {only: 'Inactive'}
+
+
+def test_purged_deletes_only_keys_past_the_grace_period(aws, iam, env):
+    name, (old, new) = new_user(iam, keys=2)
+    assert run({'user_name': name, 'state': 'deactivated'}, env)['deactivated_key_ids'] == [old]
+    before = snapshot(iam, name)
+    waiting = run({'user_name': name, 'state': 'purged', 'grace_period': '24h'}, env)
+    assert waiting['changed'] is False and waiting['reason'] == 'waiting'
+    assert waiting['waiting'][0]['access_key_id'] == old and waiting['waiting'][0]['purge_after']
+    assert snapshot(iam, name) == before
+    # two days later (clock option): check mode predicts, then the purge deletes the key and its tag
+    later = iso(2 * 86400)
+    check = run({'user_name': name, 'state': 'purged', 'now': later}, env, check=True, diff=True)
+    assert check['changed'] and check['deleted_key_ids'] == [old] and check['msg'].startswith('would delete')
+    assert [k['access_key_id'] for k in check['diff']['after']['keys']] == [new]
+    assert snapshot(iam, name) == before
+    result = run({'user_name': name, 'state': 'purged', 'now': later}, env)
+    assert result['changed'] and result['reason'] == 'purged' and result['deleted_key_ids'] == [old]
+    assert statuses(iam, name) == {new: 'Active'} and TAG + old not in tags_of(iam, name)
+
+
+def test_purged_with_tags_in_the_past_and_keys_used_after_deactivation(aws, iam, env):
+    name, (active, expired) = new_user(iam, keys=2)
+    dummy, (other_active, used) = new_user(iam, keys=2)
+    for user, key in ((name, expired), (dummy, used)):
+        iam.update_access_key(UserName=user, AccessKeyId=key, Status='Inactive')
+        iam.tag_user(UserName=user, Tags=[{'Key': TAG + key, 'Value': iso(-3 * 86400)}])
+    use_key(aws, iam, dummy, used)
+    result = run({'users': [{'user_name': name}, {'user_name': dummy}], 'state': 'purged'}, env)
+    first, second = result['results']
+    assert first['deleted_key_ids'] == [expired] and statuses(iam, name) == {active: 'Active'}
+    assert second['changed'] is False and second['waiting'][0]['access_key_id'] == used
+    assert 'after its deactivation' in second['waiting'][0]['why'] and second['waiting'][0]['purge_after'] is None
+    assert used in statuses(iam, dummy)
+    assert result['msg'] == 'purged 1 of 2 users'
+
+
+def test_purged_records_a_hand_deactivated_key_then_waits(iam, env):
+    name, active, inactive = _active_and_inactive(iam, None)
+    result = run({'user_name': name, 'state': 'purged'}, env)
+    assert result['changed'] and result['recorded_key_ids'] == [inactive] and result['deleted_key_ids'] == []
+    assert TAG + inactive in tags_of(iam, name) and inactive in statuses(iam, name)
+    assert run({'user_name': name, 'state': 'purged'}, env)['changed'] is False
+
+
+# ---- batch ----------------------------------------------------------------------------------------------
+
+def test_batch_of_20_users_check_mode_then_rotation_in_one_task(iam, env):
+    users = [new_user(iam, prefix='iamrot-b%02d' % index) for index in range(20)]
+    before = dict((name, snapshot(iam, name)) for name, dummy in users)
+    args = {'users': [{'user_name': name} for name, dummy in users], 'force': True, 'old_key': 'inactive'}
+    check = run(args, env, check=True)
+    assert check['changed'] and len(check['results']) == 20 and check['msg'] == 'would have rotated 20 of 20 users'
+    assert all(r['msg'].startswith('would rotate') and r['access_key_id'] is None for r in check['results'])
+    assert dict((name, snapshot(iam, name)) for name, dummy in users) == before
+    started = time.monotonic()
+    result = run(args, env)
+    elapsed = time.monotonic() - started
+    assert result['changed'] and result['msg'] == 'rotated 20 of 20 users' and not result.get('failed')
+    for (name, (old,)), entry in zip(users, result['results']):
+        assert entry['user_name'] == name and entry['verified'] and entry['old_access_key_id'] == old
+        assert statuses(iam, name) == {old: 'Inactive', entry['access_key_id']: 'Active'}
+    assert elapsed < 60
+
+
+def test_batch_with_one_failing_user_fails_and_keeps_the_others(iam, env):
+    good, (good_old,) = new_user(iam)
+    bad, bad_keys = new_user(iam, keys=2)
+    bad_before = snapshot(iam, bad)
+    result = run({'users': [{'user_name': good}, {'user_name': bad}], 'force': True}, env)
+    assert result.get('failed') and result['msg'].startswith('failed for 1 of 2 users: %s: cannot make room' % bad)
+    assert result['results'][0]['changed'] and not result['results'][0]['failed']
+    assert result['results'][1]['failed'] and result['results'][1]['changed'] is False
+    assert len(statuses(iam, good)) == 2 and snapshot(iam, bad) == bad_before
+
+
+# ---- bad input --------------------------------------------------------------------------------------------
+
+BAD_INPUT = [
+    ({'user_name': None}, 'one of the following is required: user_name, users'),
+    ({'users': [{'user_name': 'x'}]}, 'parameters are mutually exclusive: user_name|users'),
+    ({'max_age': '90x'}, "max_age: invalid duration '90x'"),
+    ({'max_age': 0}, 'max_age: invalid duration 0: must be greater than zero'),
+    ({'grace_period': '-1h'}, "grace_period: invalid duration '-1h'"),
+    ({'verify_timeout': 'soon'}, "verify_timeout: invalid duration 'soon'"),
+    ({'state': 'gone'}, 'value of state must be one of: rotated, deactivated, purged, got: gone'),
+    ({'old_key': 'archived'}, 'value of old_key must be one of: active, inactive, deleted, got: archived'),
+    ({'state': 'purged', 'old_key': 'deleted'}, 'old_key is only used with state=rotated, not state=purged'),
+    ({'state': 'purged', 'force': True}, 'force is not supported with state=purged'),
+    ({'cutover': '1h'}, 'cutover is only used with state=deactivated, not state=rotated'),
+    ({'state': 'deactivated', 'cutover': 'last tuesday'}, "cutover: invalid time 'last tuesday'"),
+    ({'state': 'deactivated', 'key_ids': ['nope']}, "invalid access key id 'nope' in key_ids"),
+    ({'state': 'deactivated', 'key_ids': ['AKIAIOSFODNN7EXAMPLE']}, 'has no access key AKIAIOSFODNN7EXAMPLE'),
+    ({'now': 'tomorrow'}, "now: invalid time 'tomorrow'"),
+    ({'sts_endpoint_url': 'ftp://sts.example'}, "invalid sts_endpoint_url 'ftp://sts.example'"),
+    ({'endpoint_url': 'iam.example'}, "invalid endpoint_url 'iam.example'"),
+    ({'access_key': 'AKIAONLYKEY'}, 'access_key and secret_key must be given together'),
+    ({'store_path': 'a//b'}, "invalid store_path 'a//b'"),
+    ({'store_path': 'aws/{user_name}', 'url': 'vault.example'}, "invalid Vault url 'vault.example'"),
+    ({'user_name': 'no-such-user-{uuid}'}, 'IAM user no-such-user-'),
+    ({'user_name': 'bad name!'}, "invalid IAM user name 'bad name!'"),
+    ({'users': [{'user_name': 'dup'}, {'user_name': 'dup'}], 'user_name': None}, 'user dup is given more than once'),
+    ({'users': [{'max_age': '1d'}], 'user_name': None}, 'missing required arguments: user_name found in users'),
+]
+
+
+def test_bad_input_fails_clearly_and_changes_nothing(iam, env):
+    name, (key,) = new_user(iam)
+    before = snapshot(iam, name)
+
+    def one(case):
+        args, message = case
+        full = {'user_name': name}
+        full.update(args)
+        if isinstance(full.get('user_name'), str):
+            full['user_name'] = full['user_name'].replace('{uuid}', uuid.uuid4().hex[:8])
+        full = dict((k, v) for k, v in full.items() if v is not None)
+        result = run_module(MODULE, full, env=env)
+        return args, message, result
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(one, BAD_INPUT))
+    assert len(outcomes) >= 12
+    for args, message, result in outcomes:
+        assert result.get('failed') is True, (args, result.get('msg'))
+        assert message in result['msg'], (args, result['msg'])
+        assert 'Traceback' not in result.stdout + result.stderr, args
+        assert result.get('changed') is not True, args
+    assert snapshot(iam, name) == before
+
+
+# ---- through ansible-playbook ---------------------------------------------------------------------------
+
+def test_playbook_at_vvvv_never_shows_the_secret_and_uses_both_action_groups(iam, lab):
+    name, (old,) = new_user(iam)
+    second, dummy = new_user(iam)
+    third, dummy3 = new_user(iam)
+    fourth, dummy4 = new_user(iam)
+    plays = [{
+        'name': 'Rotate IAM keys', 'hosts': 'localhost', 'gather_facts': False,
+        'module_defaults': {
+            'group/secops.rotation.aws': {'endpoint_url': lab['AWS_ENDPOINT_URL'], 'access_key': lab['AWS_ACCESS_KEY_ID'],
+                                          'secret_key': lab['AWS_SECRET_ACCESS_KEY'], 'region': 'us-east-1'},
+            'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']},
+        },
+        'tasks': [
+            {'name': 'Rotate and store', FQCN: {'user_name': name, 'force': True, 'old_key': 'inactive',
+                                                'store_path': 'iamrot/{user_name}'},
+             'register': 'rotated', 'no_log': True},
+            {'name': 'Batch in check mode', FQCN: {'users': [{'user_name': second}, {'user_name': third}], 'force': True},
+             'check_mode': True, 'diff': True, 'register': 'predicted'},
+            {'name': 'Purge, nothing due yet', FQCN: {'user_name': name, 'state': 'purged'}, 'register': 'purged'},
+            {'name': 'Real batch, secrets in every results entry', FQCN: {'users': [{'user_name': third}, {'user_name': fourth}],
+                                                                        'force': True},
+             'register': 'batch', 'no_log': True},
+            {'name': 'Store only, no secret returned, so no no_log needed',
+             FQCN: {'user_name': second, 'force': True, 'store_path': 'iamrot/{user_name}', 'return_secret': False},
+             'register': 'store_only'},
+        ],
+    }]
+    env = dict((k, v) for k, v in lab.items() if not k.startswith(('AWS_', 'VAULT_')))
+    play = run_playbook(plays, env=env, verbosity=4, diff=True, register=['rotated', 'predicted', 'purged', 'store_only', 'batch'])
+    assert play.rc == 0, play.output[-3000:]
+    rotated = play.results['rotated']
+    secret = rotated['secret_access_key']
+    assert rotated['changed'] and rotated['verified'] and rotated['stored']['path'] == 'iamrot/%s' % name
+    assert len(secret) >= 40 and secret not in play.output
+    predicted = play.results['predicted']
+    assert predicted['changed'] and [r['user_name'] for r in predicted['results']] == [second, third]
+    batch_secrets = [r['secret_access_key'] for r in play.results['batch']['results']]
+    assert len(batch_secrets) == 2 and all(len(x) >= 40 and x not in play.output for x in batch_secrets)
+    assert play.results['purged']['reason'] == 'waiting'
+    assert 'Traceback' not in play.output and '(new key)' in play.output  # the diff is shown
+    stored = hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN']).secrets.kv.v2.read_secret_version(
+        path='iamrot/%s' % name, mount_point='secret', raise_on_deleted_version=True)['data']['data']
+    assert stored['secret_access_key'] == secret
+    store_only = play.results['store_only']
+    assert store_only['changed'] and 'secret_access_key' not in store_only
+    assert store_only['access_key_id'] in play.output  # this task's result is printed in full at -vvvv ...
+    only_in_vault = hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN']).secrets.kv.v2.read_secret_version(
+        path='iamrot/%s' % second, mount_point='secret', raise_on_deleted_version=True)['data']['data']['secret_access_key']
+    assert len(only_in_vault) >= 40 and only_in_vault not in play.output  # ... but the secret is not in it
+
+
+def test_playbook_diff_mode_shows_key_ids_and_statuses(iam, lab):
+    name, (old,) = new_user(iam)
+    plays = [{'name': 'Diff', 'hosts': 'localhost', 'gather_facts': False,
+              'module_defaults': {'group/secops.rotation.aws': {'endpoint_url': lab['AWS_ENDPOINT_URL'], 'access_key': 'testing',
+                                                                'secret_key': 'testing'}},
+              'tasks': [{'name': 'Would rotate', FQCN: {'user_name': name, 'force': True, 'old_key': 'inactive'}}]}]
+    play = run_playbook(plays, check=True, diff=True)
+    assert play.rc == 0, play.output[-2000:]
+    # at verbosity 0 only the diff shows the keys: before A Active; after A Inactive and a new key
+    assert 'IAM user %s' % name in play.output and '(new key)' in play.output and '"Inactive"' in play.output
+    assert statuses(iam, name) == {old: 'Active'}
