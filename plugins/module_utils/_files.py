@@ -14,6 +14,9 @@ world-readable until the caller fixes the mode.
 
 Symbolic links are followed: the link's target is replaced and the link itself is kept.
 
+:func:`stage_write` does the same in two steps (prepare all, then rename back-to-back) for files that belong
+together, such as a private key and its certificate.
+
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
@@ -159,6 +162,73 @@ def atomic_write(path, content, mode=0o600, owner=None, group=None, backup=False
     On any failure the original file is left intact, no temporary file remains, and :class:`FileWriteError`
     is raised.
     """
+    return stage_write(path, content, mode=mode, owner=owner, group=group, backup=backup, check_mode=check_mode).commit()
+
+
+class StagedWrite:
+    """A write prepared by :func:`stage_write`. :meth:`commit` finishes it (one ``rename``, or the chmod/chown of
+    an unchanged file) and returns the :class:`WriteResult`; :meth:`discard` drops the temporary file and the backup,
+    leaving the destination as it was. ``result`` is the :class:`WriteResult` the commit will return."""
+
+    def __init__(self, result, real_path=None, tmp_path=None, fix_attrs=None):
+        self.result = result
+        self._real_path = real_path
+        self._tmp_path = tmp_path
+        self._fix_attrs = fix_attrs
+
+    def commit(self, sync=True):
+        """Rename the temporary file over the destination (or fix mode/owner); on failure nothing has changed.
+
+        ``sync=False`` skips the fsync of the directory after the rename, so that several commits follow each other
+        without delay; call :meth:`sync` afterwards to make the renames durable.
+        """
+        path = self.result.path
+        if self._fix_attrs is not None:
+            mode, uid, gid = self._fix_attrs
+            self._fix_attrs = None
+            try:
+                # chmod first (never widens access to the new owner beyond the requested mode), then chown, which
+                # may clear setuid/setgid bits, so chmod again.
+                os.chmod(self._real_path, mode)
+                _chown(self._real_path, uid, gid, preserve_only=False)
+                os.chmod(self._real_path, mode)
+            except OSError as e:
+                raise FileWriteError(path, 'cannot set mode/owner (%s)' % _why(e)) from e
+        elif self._tmp_path is not None:
+            try:
+                os.replace(self._tmp_path, self._real_path)
+            except OSError as e:
+                self.discard()
+                raise FileWriteError(path, 'renaming the temporary file into place failed (%s)' % _why(e)) from e
+            self._tmp_path = None
+            if sync:
+                self.sync()
+        return self.result
+
+    def sync(self):
+        """fsync the destination's directory (persists a rename); best effort."""
+        if self._real_path is not None:
+            _fsync_dir(os.path.dirname(self._real_path))
+
+    def discard(self):
+        """Drop the temporary file and the backup of a write that was not committed (safe to call twice)."""
+        if self._tmp_path is not None:
+            for leftover in (self._tmp_path, self.result.backup_file):
+                try:
+                    if leftover:
+                        os.unlink(leftover)
+                except OSError:
+                    pass
+        self._tmp_path = self._fix_attrs = None
+
+
+def stage_write(path, content, mode=0o600, owner=None, group=None, backup=False, check_mode=False):
+    """Do everything :func:`atomic_write` does except the final rename; return a :class:`StagedWrite`.
+
+    For files that belong together (a private key and its certificate): stage them all (temporary files written
+    and fsync'ed, backups made), then ``commit()`` them back-to-back so the renames are microseconds apart, or
+    ``discard()`` them all if staging one failed. Same arguments and errors as :func:`atomic_write`.
+    """
     data = content.encode('utf-8') if isinstance(content, str) else content
     if not isinstance(data, (bytes, bytearray)):
         raise FileWriteError(path, 'content must be str or bytes, not %s' % type(content).__name__)
@@ -190,19 +260,11 @@ def atomic_write(path, content, mode=0o600, owner=None, group=None, backup=False
     if before is not None and before == data:
         attrs_ok = (stat.S_IMODE(st.st_mode) == mode and uid in (None, st.st_uid) and gid in (None, st.st_gid))
         if attrs_ok or check_mode:
-            return result(not attrs_ok)
-        try:
-            # chmod first (never widens access to the new owner beyond the requested mode), then chown, which
-            # may clear setuid/setgid bits, so chmod again.
-            os.chmod(real_path, mode)
-            _chown(real_path, uid, gid, preserve_only=False)
-            os.chmod(real_path, mode)
-        except OSError as e:
-            raise FileWriteError(path, 'cannot set mode/owner (%s)' % _why(e)) from e
-        return result(True)
+            return StagedWrite(result(not attrs_ok))
+        return StagedWrite(result(True), real_path=real_path, fix_attrs=(mode, uid, gid))
 
     if check_mode:
-        return result(True)
+        return StagedWrite(result(True))
 
     tmp_path = backup_file = None
     step = 'creating a temporary file'
@@ -225,18 +287,14 @@ def atomic_write(path, content, mode=0o600, owner=None, group=None, backup=False
         if backup and before is not None:
             step = 'making a backup'
             backup_file = _backup(real_path, before, st)
-        step = 'renaming the temporary file into place'
-        os.replace(tmp_path, real_path)
-        tmp_path = None
-    except OSError as e:
-        raise FileWriteError(path, '%s failed (%s)' % (step, _why(e))) from e
-    finally:
-        if tmp_path is not None:  # failed: nothing changed, so drop the temporary file and the backup
-            for leftover in (tmp_path, backup_file):
-                try:
-                    if leftover:
-                        os.unlink(leftover)
-                except OSError:
-                    pass
-    _fsync_dir(directory)
-    return result(True, backup_file)
+    except BaseException as e:
+        for leftover in (tmp_path, backup_file):  # failed: nothing changed, so drop the temporary file and the backup
+            try:
+                if leftover:
+                    os.unlink(leftover)
+            except OSError:
+                pass
+        if isinstance(e, OSError):
+            raise FileWriteError(path, '%s failed (%s)' % (step, _why(e))) from e
+        raise
+    return StagedWrite(result(True, backup_file), real_path=real_path, tmp_path=tmp_path)

@@ -1,0 +1,872 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Renew TLS certificates from a Vault/OpenBao PKI mount, only when due, deployed atomically.
+
+:class:`PkiCertRenewer` is the logic of the ``secops.rotation.pki_cert_renew`` module:
+
+1. validate every item (durations, modes, paths, SANs, owners) before anything is read or changed;
+2. read what is deployed (certificate and key with ``cryptography``) and :func:`decide` a ``reason``:
+   ``forced``, ``missing``, ``invalid``, ``key_mismatch``, ``drift``, ``issuer_changed``, ``expiring``,
+   ``lifetime``, else ``not_due`` (or ``attributes`` when only a mode/owner had to be fixed);
+3. for the items that are due, issue a new certificate with ``<mount>/issue/<role>`` (one Vault client for the
+   whole batch, created only when something has to be issued or checked), write chain, key, certificate and
+   bundle with :func:`~._files.atomic_write` (key and certificate renamed back-to-back), roll every file back
+   and revoke the new serial if a write fails, and optionally revoke the previous serial.
+
+Private to the collection: the leading underscore means no compatibility promise to other collections.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import datetime
+import fcntl
+import ipaddress
+import os
+import re
+import stat
+import time
+import traceback
+
+CRYPTOGRAPHY_IMPORT_ERROR = None
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+except ImportError:
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.secops.rotation.plugins.module_utils._common import (
+    KNOWN_ERRORS, RotationError, expand_batch, to_iso, utcnow)
+from ansible_collections.secops.rotation.plugins.module_utils._duration import (
+    DurationError, format_duration, parse_duration)
+from ansible_collections.secops.rotation.plugins.module_utils._files import (
+    FileWriteError, _resolve_id, atomic_write, read_file_bytes, stage_write)
+from ansible_collections.secops.rotation.plugins.module_utils._vault import (
+    get_vault_connection, vault_errors)
+
+# Options an item of ``certificates`` can set; unset ones fall back to the task's top-level value.
+ITEM_KEYS = ('common_name', 'alt_names', 'ip_sans', 'uri_sans', 'ttl', 'mount', 'role', 'cert_path', 'key_path',
+             'chain_path', 'bundle_path', 'bundle_include_key', 'owner', 'group', 'key_mode', 'cert_mode', 'backup',
+             'force', 'renew_before', 'renew_at_fraction', 'check_issuer', 'revoke_previous', 'private_key_format',
+             'return_content')
+
+# The files of one certificate, in the order they are written: the chain first (only CA certificates), then
+# key and certificate back-to-back, then the bundle that repeats them.
+FILE_KINDS = ('chain', 'key', 'cert', 'bundle')
+PATH_OPTIONS = {'chain': 'chain_path', 'key': 'key_path', 'cert': 'cert_path', 'bundle': 'bundle_path'}
+
+# What triggers a renewal, most significant first (the first that applies is the ``reason``).
+RENEW_REASONS = ('forced', 'missing', 'invalid', 'key_mismatch', 'drift', 'issuer_changed', 'expiring', 'lifetime')
+
+DEFAULT_RENEW_BEFORE = '30d'
+_DNS_RE = re.compile(r'^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$')
+_URI_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:\S+$')
+
+
+def missing_cryptography_message():
+    """Message for a host without the cryptography library (None when it imports)."""
+    if CRYPTOGRAPHY_IMPORT_ERROR is None:
+        return None
+    return ('the Python library cryptography (>= 44) is required on the host that runs this module: '
+            'pip install cryptography')
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def format_serial(number):
+    """A certificate serial the way Vault writes it: lower-case hex bytes joined by colons (``1c:23:4d``)."""
+    text = '%x' % number
+    if len(text) % 2:
+        text = '0' + text
+    return ':'.join(text[i:i + 2] for i in range(0, len(text), 2))
+
+
+def days_between(later, earlier):
+    """Days from ``earlier`` to ``later`` (negative when ``later`` is in the past), to two decimals."""
+    return round((later - earlier).total_seconds() / 86400.0, 2)
+
+
+def _seconds_text(seconds):
+    """``12d3h`` for a positive number of seconds; ``expired 2d ago`` style handled by the caller."""
+    return format_duration(max(int(seconds), 0))
+
+
+def _normalize_mode(value, name):
+    """An int (taken as is) or an octal string (``'0640'``, ``'640'``) -> int in 0..0o777, else RotationError."""
+    if isinstance(value, bool) or value is None:
+        raise RotationError('%s: invalid mode %r; use a quoted octal string such as "0600"' % (name, value))
+    if isinstance(value, int):
+        mode = value
+    else:
+        text = str(value).strip()
+        if not text or not text.isdigit() or set(text) - set('01234567'):
+            raise RotationError('%s: invalid mode %r; use a quoted octal string such as "0600"' % (name, value))
+        mode = int(text, 8)
+    if not 0 <= mode <= 0o777:
+        raise RotationError('%s: invalid mode %r (%s in octal): only permission bits 0000-0777 are allowed; quote octal '
+                            'modes in YAML ("0600"), an unquoted 600 is a decimal number' % (name, value, oct(mode)))
+    return mode
+
+
+def _text_list(value, name):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(',')
+    if not isinstance(value, (list, tuple)):
+        raise RotationError('%s must be a list of strings, got %s' % (name, type(value).__name__))
+    result = []
+    for entry in value:
+        if not isinstance(entry, str):
+            raise RotationError('%s must be a list of strings, got the %s %r' % (name, type(entry).__name__, entry))
+        entry = entry.strip()
+        if not entry:
+            raise RotationError('%s contains an empty name' % name)
+        if entry not in result:
+            result.append(entry)
+    return result
+
+
+class CertSpec:
+    """One validated certificate request: what to ask Vault for, where the files go, when to renew."""
+
+    def __init__(self, item, index=None):
+        self.index = index
+        where = 'certificates[%d]: ' % index if index is not None else ''
+        errors = []
+
+        def fail(text):
+            errors.append(where + text)
+
+        self.common_name = item.get('common_name')
+        if not isinstance(self.common_name, str) or not self.common_name.strip():
+            fail('common_name is required')
+            self.common_name = ''
+        self.common_name = self.common_name.strip()
+        self.label = self.common_name or ('certificates[%d]' % index if index is not None else 'certificate')
+        if index is not None:
+            where = 'certificates[%d] (%s): ' % (index, self.common_name) if self.common_name else where
+
+        self.role = item.get('role')
+        if not self.role:
+            fail('role is required (the PKI role to issue from, as in <mount>/issue/<role>)')
+        self.mount = (item.get('mount') or 'pki').strip('/')
+        if not self.mount or '..' in self.mount.split('/'):
+            fail('invalid mount %r' % item.get('mount'))
+
+        self.alt_names = self.ip_sans = self.uri_sans = []
+        try:
+            self.alt_names = _text_list(item.get('alt_names'), 'alt_names')
+            self.ip_sans = _text_list(item.get('ip_sans'), 'ip_sans')
+            self.uri_sans = _text_list(item.get('uri_sans'), 'uri_sans')
+        except RotationError as exc:
+            fail(str(exc))
+        for name in self.alt_names:
+            if _is_ip(name):
+                fail('alt_names entry %r is an IP address: put IP addresses in ip_sans' % name)
+            elif '@' not in name and not _DNS_RE.match(name):
+                fail('alt_names entry %r is not a valid DNS name or email address' % name)
+        normalized_ips = []
+        for name in self.ip_sans:
+            try:
+                normalized_ips.append(str(ipaddress.ip_address(name)))
+            except ValueError:
+                fail('ip_sans entry %r is not an IP address' % name)
+        self.ip_sans = normalized_ips
+        for name in self.uri_sans:
+            if not _URI_RE.match(name):
+                fail('uri_sans entry %r is not a URI (scheme:rest, e.g. spiffe://example.org/app)' % name)
+
+        self.ttl = None
+        if item.get('ttl') not in (None, ''):
+            try:
+                self.ttl = parse_duration(item.get('ttl'), name='ttl')
+            except DurationError as exc:
+                fail(str(exc))
+        try:
+            self.renew_before = parse_duration(item.get('renew_before') if item.get('renew_before') not in (None, '')
+                                               else DEFAULT_RENEW_BEFORE, name='renew_before', allow_zero=True)
+        except DurationError as exc:
+            fail(str(exc))
+            self.renew_before = None
+        self.renew_at_fraction = item.get('renew_at_fraction')
+        if self.renew_at_fraction is not None:
+            try:
+                self.renew_at_fraction = float(self.renew_at_fraction)
+            except (TypeError, ValueError):
+                fail('renew_at_fraction must be a number between 0 and 1, got %r' % (self.renew_at_fraction,))
+                self.renew_at_fraction = None
+            else:
+                if not 0 < self.renew_at_fraction < 1:
+                    fail('renew_at_fraction must be greater than 0 and less than 1 (e.g. 0.67 renews after two thirds of '
+                         'the lifetime), got %r' % (item.get('renew_at_fraction'),))
+        if self.ttl is not None and self.renew_before is not None and self.renew_before >= self.ttl:
+            fail('renew_before (%s) must be shorter than ttl (%s), or every run would renew the certificate'
+                 % (format_duration(self.renew_before), format_duration(self.ttl)))
+
+        self.paths = {}
+        for kind in FILE_KINDS:
+            value = item.get(PATH_OPTIONS[kind])
+            if value in (None, ''):
+                if kind in ('cert', 'key'):
+                    fail('%s is required' % PATH_OPTIONS[kind])
+                continue
+            if not isinstance(value, str):
+                fail('%s must be a path, got %r' % (PATH_OPTIONS[kind], value))
+                continue
+            path = os.path.abspath(os.path.expanduser(value))
+            if os.path.isdir(path):
+                fail('%s %s is a directory; give the path of the file' % (PATH_OPTIONS[kind], path))
+            elif not os.path.isdir(os.path.dirname(path)):
+                fail('%s %s: directory %s does not exist' % (PATH_OPTIONS[kind], path, os.path.dirname(path)))
+            self.paths[kind] = path
+        seen = {}
+        for kind, path in self.paths.items():
+            if os.path.realpath(path) in seen:
+                fail('%s and %s are the same file (%s); each file needs its own path'
+                     % (PATH_OPTIONS[seen[os.path.realpath(path)]], PATH_OPTIONS[kind], path))
+            seen.setdefault(os.path.realpath(path), kind)
+        self.bundle_include_key = bool(item.get('bundle_include_key'))
+        if self.bundle_include_key and 'bundle' not in self.paths:
+            fail('bundle_include_key needs bundle_path')
+
+        self.key_mode = self.cert_mode = None
+        try:
+            self.key_mode = _normalize_mode('0600' if item.get('key_mode') is None else item.get('key_mode'), 'key_mode')
+            if self.key_mode & 0o007:
+                fail('key_mode %s gives every user of the host access to the private key; use 0600, or 0640 with group'
+                     % ('%04o' % self.key_mode))
+        except RotationError as exc:
+            fail(str(exc))
+        try:
+            self.cert_mode = _normalize_mode('0644' if item.get('cert_mode') is None else item.get('cert_mode'), 'cert_mode')
+        except RotationError as exc:
+            fail(str(exc))
+        self.owner, self.group = item.get('owner'), item.get('group')
+        for value, kind in ((self.owner, 'user'), (self.group, 'group')):
+            if value not in (None, ''):
+                try:
+                    _resolve_id('owner' if kind == 'user' else 'group', value, kind)
+                except FileWriteError:
+                    fail('%s %r does not exist on this host' % ('owner' if kind == 'user' else 'group', value))
+        self.owner = self.owner or None
+        self.group = self.group or None
+
+        self.private_key_format = item.get('private_key_format') or 'pem'
+        if self.private_key_format not in ('pem', 'pkcs8'):
+            fail('private_key_format must be pem or pkcs8, got %r' % (self.private_key_format,))
+        for flag in ('backup', 'force', 'check_issuer', 'revoke_previous', 'return_content'):
+            setattr(self, flag, bool(item.get(flag)))
+        if errors:
+            raise RotationError('; '.join(errors))
+
+    def mode_of(self, kind):
+        """The mode a file gets: the key (and a bundle holding it) key_mode, the others cert_mode."""
+        if kind == 'key' or (kind == 'bundle' and self.bundle_include_key):
+            return self.key_mode
+        return self.cert_mode
+
+    def issue_params(self):
+        """``extra_params`` of ``<mount>/issue/<role>`` (everything but common_name)."""
+        params = {}
+        if self.alt_names:
+            params['alt_names'] = ','.join(self.alt_names)
+        if self.ip_sans:
+            params['ip_sans'] = ','.join(self.ip_sans)
+        if self.uri_sans:
+            params['uri_sans'] = ','.join(self.uri_sans)
+        if self.ttl is not None:
+            params['ttl'] = '%ds' % self.ttl
+        if self.private_key_format == 'pkcs8':
+            params['private_key_format'] = 'pkcs8'
+        return params
+
+    def requested(self):
+        """The names asked for, in the shape of :func:`cert_names`."""
+        return {'common_name': self.common_name, 'alt_names': sorted(set(n.lower() for n in self.alt_names)),
+                'ip_sans': sorted(set(self.ip_sans)), 'uri_sans': sorted(set(self.uri_sans))}
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def validate_items(params):
+    """Every item of the task as a :class:`CertSpec`; all problems of all items in one RotationError."""
+    items = params.get('certificates')
+    if items is not None and not isinstance(items, list):
+        raise RotationError('certificates must be a list of certificate definitions')
+    if items:
+        for key in ('common_name', 'cert_path', 'key_path', 'chain_path', 'bundle_path'):
+            if params.get(key):
+                raise RotationError('%s cannot be set at the top level together with certificates: it would be the same for '
+                                    'every item; set it in each item' % key)
+    expanded = expand_batch(params, 'certificates', ITEM_KEYS)
+    specs, errors = [], []
+    for index, item in enumerate(expanded):
+        if not isinstance(item, dict):
+            errors.append('certificates[%d] must be a dictionary' % index)
+            continue
+        try:
+            specs.append(CertSpec(item, index if items else None))
+        except RotationError as exc:
+            errors.append(str(exc))
+    if not errors:
+        owners = {}
+        for spec in specs:
+            for kind, path in spec.paths.items():
+                real = os.path.realpath(path)
+                if real in owners and owners[real][0] is not spec:
+                    other, other_kind = owners[real]
+                    errors.append('certificates[%s] %s and certificates[%s] %s are the same file %s: each certificate needs '
+                                  'its own files' % (other.index, PATH_OPTIONS[other_kind], spec.index, PATH_OPTIONS[kind], path))
+                owners.setdefault(real, (spec, kind))
+    if errors:
+        raise RotationError('invalid input, nothing was changed: ' + '; '.join(errors))
+    return specs
+
+
+# ------------------------------------------------------------------------------------------ reading certs
+def load_certificate(data):
+    """The first certificate of PEM ``data`` (``bytes``), or ``None`` if there is none that parses."""
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+        cert.extensions  # pylint: disable=pointless-statement  # parsed lazily: a malformed extension raises here
+        cert.not_valid_after_utc  # pylint: disable=pointless-statement
+        return cert
+    except (ValueError, TypeError):
+        return None
+
+
+def load_private_key(data, full_check=True):
+    """A private key from PEM ``data``; ``None`` if it does not parse (also when it is encrypted).
+
+    ``full_check=False`` skips cryptography's RSA consistency check (about 30-40 ms per RSA key on the lab machine,
+    against 0.2 ms without). The keys on disk are only read to compare their public half with the certificate,
+    never to sign or decrypt anything, so a not-due run over many certificates stays fast; a key fresh from Vault
+    is checked fully.
+    """
+    try:
+        if full_check:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError):  # TypeError: encrypted key without a password
+        return None
+    except Exception:  # pylint: disable=broad-except  # UnsupportedAlgorithm and friends
+        return None
+
+
+def _public_der(key_or_cert):
+    return key_or_cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_matches(key, cert):
+    """True if ``key`` is the private key of ``cert``'s public key."""
+    return _public_der(key) == _public_der(cert)
+
+
+def cert_names(cert):
+    """CN and SANs of a certificate: ``{common_name, alt_names (DNS + email, lower-case), ip_sans, uri_sans}``."""
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_name = cns[0].value if cns else ''
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        dns, emails, ips, uris = [], [], [], []
+    else:
+        dns = san.get_values_for_type(x509.DNSName)
+        emails = san.get_values_for_type(x509.RFC822Name)
+        ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return {'common_name': common_name, 'alt_names': sorted(set(n.lower() for n in list(dns) + list(emails))),
+            'ip_sans': sorted(set(ips)), 'uri_sans': sorted(set(uris))}
+
+
+def cert_info(cert, now):
+    """What the module returns about a certificate (no secret): serial, dates, days remaining, names, issuer."""
+    info = {'serial': format_serial(cert.serial_number), 'not_before': to_iso(cert.not_valid_before_utc),
+            'not_after': to_iso(cert.not_valid_after_utc), 'days_remaining': days_between(cert.not_valid_after_utc, now),
+            'issuer': cert.issuer.rfc4514_string(), 'subject': cert.subject.rfc4514_string()}
+    info.update(cert_names(cert))
+    return info
+
+
+def name_drift(spec, cert):
+    """Differences between the request and the certificate, as short texts (empty list: no drift).
+
+    Vault adds the common name to the DNS (or email) SANs unless the role excludes it, so the common name is
+    ignored when the alternative names are compared.
+    """
+    have, want = cert_names(cert), spec.requested()
+    changes = []
+    if have['common_name'].lower() != want['common_name'].lower():
+        changes.append('common_name %s -> %s' % (have['common_name'] or '(none)', want['common_name']))
+    cn = want['common_name'].lower()
+    for key in ('alt_names', 'ip_sans', 'uri_sans'):
+        have_set = set(have[key]) - ({cn} if key == 'alt_names' else set())
+        want_set = set(want[key]) - ({cn} if key == 'alt_names' else set())
+        added, removed = sorted(want_set - have_set), sorted(have_set - want_set)
+        if added:
+            changes.append('%s +%s' % (key, ',+'.join(added)))
+        if removed:
+            changes.append('%s -%s' % (key, ',-'.join(removed)))
+    return changes
+
+
+def issued_by(cert, issuer):
+    """True if ``issuer`` (a certificate) signed ``cert``."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except Exception:  # pylint: disable=broad-except  # ValueError, TypeError, InvalidSignature
+        return False
+
+
+class Deployed:
+    """What is on disk for one :class:`CertSpec`: raw bytes and stat of every file, parsed cert and key."""
+
+    def __init__(self, spec):
+        self.data, self.stats, self.missing = {}, {}, []
+        for kind, path in spec.paths.items():
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                self.missing.append(kind)
+                continue
+            except OSError as exc:
+                raise RotationError('cannot read %s %s: %s' % (PATH_OPTIONS[kind], path, exc.strerror or exc))
+            if not stat.S_ISREG(st.st_mode):
+                raise RotationError('%s %s exists and is not a regular file' % (PATH_OPTIONS[kind], path))
+            try:
+                self.data[kind] = read_file_bytes(path)
+            except OSError as exc:
+                raise RotationError('cannot read %s %s: %s' % (PATH_OPTIONS[kind], path, exc.strerror or exc))
+            if self.data[kind] is None:
+                self.missing.append(kind)
+                del self.data[kind]
+            else:
+                self.stats[kind] = st
+        self.cert = load_certificate(self.data['cert']) if 'cert' in self.data else None
+        self.key = load_private_key(self.data['key'], full_check=False) if 'key' in self.data else None
+
+
+def decide(spec, deployed, now, issuer=None):
+    """Return ``(reason, detail)``: why the certificate must be renewed, or ``('not_due', detail)``.
+
+    ``issuer``: the mount's CA certificate when ``check_issuer`` is on (else ``None``: not checked).
+    ``detail`` is a short text for ``msg`` (names, days, paths; never key material).
+    """
+    cert, key, paths = deployed.cert, deployed.key, spec.paths
+    if spec.force:
+        return 'forced', 'force=true'
+    if deployed.missing:
+        return 'missing', ', '.join('%s %s does not exist' % (PATH_OPTIONS[k], paths[k]) for k in ('cert', 'key', 'chain', 'bundle')
+                                    if k in deployed.missing)
+    if cert is None:
+        return 'invalid', 'cert_path %s holds no PEM certificate' % paths['cert']
+    if key is None:
+        return 'invalid', 'key_path %s holds no readable unencrypted PEM private key' % paths['key']
+    if not key_matches(key, cert):
+        return 'key_mismatch', 'the key in %s does not belong to the certificate in %s' % (paths['key'], paths['cert'])
+    drift = name_drift(spec, cert)
+    if drift:
+        return 'drift', '; '.join(drift)
+    if issuer is not None and not issued_by(cert, issuer):
+        return 'issuer_changed', 'the certificate was not issued by the current CA of %s (%s)' % (
+            spec.mount, issuer.subject.rfc4514_string())
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    remaining = (not_after - now).total_seconds()
+    if remaining <= 0:
+        return 'expiring', 'expired %s ago' % _seconds_text(-remaining)
+    if remaining < spec.renew_before:
+        return 'expiring', '%s left, renew_before %s' % (_seconds_text(remaining), format_duration(spec.renew_before))
+    lifetime = (not_after - not_before).total_seconds()
+    if spec.renew_at_fraction is not None and lifetime > 0:
+        used = (now - not_before).total_seconds() / lifetime
+        if used >= spec.renew_at_fraction:
+            return 'lifetime', '%d%% of its lifetime used, renew_at_fraction %s' % (int(used * 100), spec.renew_at_fraction)
+    detail = '%s left (renews when fewer than %s are left' % (_seconds_text(remaining), format_duration(spec.renew_before))
+    if spec.renew_at_fraction is not None and lifetime > 0:
+        detail += ' or past %d%% of its lifetime' % int(spec.renew_at_fraction * 100)
+    return 'not_due', detail + ')'
+
+
+# ---------------------------------------------------------------------------------------------- locking
+LOCK_TIMEOUT = 120  # seconds to wait for another run that renews files in the same directory
+
+
+@contextlib.contextmanager
+def directory_lock(directories, timeout):
+    """Hold an exclusive ``flock`` on each directory (sorted, so two runs cannot deadlock) for one certificate.
+
+    Two runs of the module for the same files (overlapping schedules) would otherwise both issue, and their
+    renames could interleave into the key of one with the certificate of the other. The second run waits, then
+    finds the fresh certificate and reports ``not_due``. Advisory, between runs of this module; no file is created.
+    """
+    held = []
+    try:
+        for directory in directories:
+            try:
+                fd = os.open(directory, os.O_RDONLY)
+            except OSError as exc:
+                raise RotationError('cannot open directory %s: %s' % (directory, exc.strerror or exc))
+            held.append(fd)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise RotationError('another run has been renewing certificates in %s for more than %ds; try again '
+                                            'later' % (directory, timeout))
+                    time.sleep(0.05)
+                except OSError:  # a file system without flock support (some network file systems): no lock
+                    break
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # also releases the lock
+
+
+# ----------------------------------------------------------------------------------------------- renewer
+class PkiCertRenewer:
+    """Decide and renew the certificates of one task (a single item or ``certificates``).
+
+    ``connect(params)`` returns ``(client, opts)``; it defaults to the collection's Vault client factory and is
+    called at most once, and only when a certificate has to be issued, revoked or its issuer checked.
+    ``warn(text)`` reports warnings (the module passes ``module.warn``).
+    """
+
+    def __init__(self, params, check_mode=False, diff=False, connect=None, now=None, warn=None):
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self._connect = connect or get_vault_connection
+        self._connection = None
+        self._connection_error = None
+        self.now = now or utcnow()
+        self.warnings = []
+        self._warn = warn
+        self._issuers = {}
+        self.lock_timeout = LOCK_TIMEOUT
+
+    # -- Vault
+    def warn(self, text):
+        self.warnings.append(text)
+        if self._warn is not None:
+            self._warn(text)
+
+    def connection(self):
+        """``(client, opts)``, logging in once per task; a failed login fails every item that needs Vault."""
+        if self._connection_error is not None:
+            raise RotationError(self._connection_error)
+        if self._connection is None:
+            try:
+                self._connection = self._connect(self.params)
+            except KNOWN_ERRORS as exc:
+                self._connection_error = str(exc)
+                raise RotationError(self._connection_error)
+        return self._connection
+
+    def mount_issuer(self, mount):
+        """The default issuer (CA certificate) of ``mount``, read once per mount."""
+        if mount not in self._issuers:
+            client, opts = self.connection()
+            with vault_errors('reading the CA certificate of %s' % mount, opts):
+                pem = client.secrets.pki.read_ca_certificate(mount_point=mount)
+            issuer = load_certificate(pem.encode('utf-8') if isinstance(pem, str) else pem) if pem else None
+            if issuer is None:
+                raise RotationError('the PKI mount %s has no CA certificate (is a root or intermediate CA configured?)' % mount)
+            self._issuers[mount] = issuer
+        return self._issuers[mount]
+
+    def issue(self, spec):
+        client, opts = self.connection()
+        with vault_errors('issuing a certificate for %s from %s/issue/%s' % (spec.common_name, spec.mount, spec.role), opts):
+            response = client.secrets.pki.generate_certificate(name=spec.role, common_name=spec.common_name,
+                                                               extra_params=spec.issue_params(), mount_point=spec.mount)
+        for warning in (response or {}).get('warnings') or []:
+            self.warn('%s/issue/%s for %s: %s' % (spec.mount, spec.role, spec.common_name, warning))
+        data = (response or {}).get('data') or {}
+        if not data.get('certificate') or not data.get('private_key'):
+            raise RotationError('%s/issue/%s returned no certificate and private key for %s'
+                                % (spec.mount, spec.role, spec.common_name))
+        return data
+
+    def revoke(self, spec, serial, action):
+        client, opts = self.connection()
+        with vault_errors('%s %s on %s' % (action, serial, spec.mount), opts):
+            client.secrets.pki.revoke_certificate(serial_number=serial, mount_point=spec.mount)
+
+    # -- the task
+    def run(self):
+        specs = validate_items(self.params)
+        batch = bool(self.params.get('certificates'))
+        results, diffs = [], []
+        for spec in specs:
+            try:
+                result, item_diff = self.handle(spec)
+            except KNOWN_ERRORS as exc:
+                result, item_diff = self.item_result(spec, changed=False, failed=True, reason='error', msg=str(exc)), None
+            results.append(result)
+            if item_diff is not None:
+                diffs.append(item_diff)
+        return self.summarize(specs, results, diffs, batch)
+
+    def item_result(self, spec, **fields):
+        result = {'common_name': spec.common_name, 'cert_path': spec.paths.get('cert'), 'key_path': spec.paths.get('key'),
+                  'chain_path': spec.paths.get('chain'), 'bundle_path': spec.paths.get('bundle'),
+                  'changed': False, 'failed': False, 'serial': None, 'not_before': None, 'not_after': None,
+                  'days_remaining_before': None, 'days_remaining_after': None, 'previous_serial': None,
+                  'revoked_serial': None, 'backup_files': {}, 'alt_names': [], 'ip_sans': [], 'uri_sans': [],
+                  'issuer': None}
+        result.update(fields)
+        return result
+
+    def handle(self, spec):
+        if self.check_mode:
+            return self._handle(spec)
+        with directory_lock(sorted(set(os.path.dirname(os.path.realpath(p)) for p in spec.paths.values())),
+                            self.lock_timeout):
+            return self._handle(spec)
+
+    def _handle(self, spec):
+        deployed = Deployed(spec)
+        before = cert_info(deployed.cert, self.now) if deployed.cert is not None else None
+        issuer = self.mount_issuer(spec.mount) if spec.check_issuer and deployed.cert is not None else None
+        reason, detail = decide(spec, deployed, self.now, issuer)
+        if reason == 'not_due':
+            return self.keep(spec, deployed, before, detail)
+        return self.renew(spec, deployed, before, reason, detail)
+
+    @staticmethod
+    def _diff_view(spec, info):
+        if info is None:
+            return {'state': 'absent'}
+        keys = ('serial', 'not_before', 'not_after', 'common_name', 'alt_names', 'ip_sans', 'uri_sans', 'issuer')
+        return dict((key, info.get(key)) for key in keys)
+
+    def _make_diff(self, spec, before, after):
+        if not self.diff:
+            return None
+        return {'before': self._diff_view(spec, before), 'after': self._diff_view(spec, after),
+                'before_header': '%s (%s)' % (spec.paths['cert'], spec.common_name),
+                'after_header': '%s (%s)' % (spec.paths['cert'], spec.common_name)}
+
+    @staticmethod
+    def _fields(info):
+        fields = {}
+        if info is not None:
+            for key in ('serial', 'not_before', 'not_after', 'alt_names', 'ip_sans', 'uri_sans', 'issuer'):
+                fields[key] = info[key]
+            fields['days_remaining_after'] = info['days_remaining']
+        return fields
+
+    def keep(self, spec, deployed, before, detail):
+        """Not due: only make sure mode/owner/group of the existing files are what was asked."""
+        fixed = []
+        for kind in FILE_KINDS:
+            if kind in deployed.data:
+                written = atomic_write(spec.paths[kind], deployed.data[kind], mode=spec.mode_of(kind), owner=spec.owner,
+                                       group=spec.group, backup=False, check_mode=self.check_mode)
+                if written.changed:
+                    fixed.append(spec.paths[kind])
+        reason = 'attributes' if fixed else 'not_due'
+        if fixed:
+            msg = '%s %s mode/owner/group of %s; the certificate is not due: %s' % (
+                'would fix' if self.check_mode else 'fixed', spec.common_name, ', '.join(fixed), detail)
+        else:
+            msg = '%s is not due: %s' % (spec.common_name, detail)
+        result = self.item_result(spec, changed=bool(fixed), reason=reason, msg=msg,
+                                  days_remaining_before=before['days_remaining'], **self._fields(before))
+        if spec.return_content:
+            self._add_content(result, deployed.data.get('cert'), deployed.data.get('key'), deployed.data.get('chain'))
+        item_diff = None
+        if fixed and self.diff:
+            item_diff = {'before': {'files_with_other_mode_or_owner': fixed}, 'after': {'files_with_other_mode_or_owner': []},
+                         'before_header': spec.paths['cert'], 'after_header': spec.paths['cert']}
+        return result, item_diff
+
+    def renew(self, spec, deployed, before, reason, detail):
+        previous_serial = before['serial'] if before else None
+        days_before = before['days_remaining'] if before else None
+        if self.check_mode:
+            self.connection()  # a prediction that Vault cannot be reached or the login fails is no prediction
+            predicted = dict(spec.requested(), serial=None, issuer=before['issuer'] if before else None,
+                             # Vault adds the common name to the SANs unless the role excludes it
+                             alt_names=sorted(set(spec.requested()['alt_names']) | {spec.common_name.lower()}),
+                             not_before=to_iso(self.now),
+                             not_after=None if spec.ttl is None else to_iso(self.now + datetime.timedelta(seconds=spec.ttl)))
+            msg = 'would %s %s: %s (%s)' % ('renew' if before else 'issue', spec.common_name, reason, detail)
+            result = self.item_result(spec, changed=True, reason=reason, msg=msg, previous_serial=previous_serial,
+                                      days_remaining_before=days_before, not_after=predicted['not_after'],
+                                      days_remaining_after=None if spec.ttl is None else round(spec.ttl / 86400.0, 2),
+                                      alt_names=predicted['alt_names'], ip_sans=predicted['ip_sans'],
+                                      uri_sans=predicted['uri_sans'])
+            after = dict(predicted, serial='(new)', not_after=predicted['not_after'] or '(role ttl)')
+            return result, self._make_diff(spec, before, after)
+
+        data = self.issue(spec)
+        new_serial = data.get('serial_number')
+        try:
+            contents, new_cert = self._contents(spec, data)
+            backups = self._write_all(spec, deployed, contents)
+        except KNOWN_ERRORS as exc:
+            revoked = self._revoke_quietly(spec, new_serial)
+            raise RotationError('%s; the previous files were left in place and the new certificate %s %s'
+                                % (exc, new_serial, 'was revoked' if revoked else 'could not be revoked (see the warning)'))
+        after = cert_info(new_cert, self.now)
+        revoked = None
+        if spec.revoke_previous and previous_serial and previous_serial != after['serial']:
+            try:
+                self.revoke(spec, previous_serial, 'revoking the previous certificate')
+                revoked = previous_serial
+            except KNOWN_ERRORS as exc:
+                self.warn('%s was renewed but its previous certificate %s was not revoked: %s' % (
+                    spec.common_name, previous_serial, exc))
+        self._check_new(spec, new_cert, after)
+        msg = '%s %s: %s (%s); serial %s valid until %s' % (
+            'renewed' if before else 'issued', spec.common_name, reason, detail, after['serial'], after['not_after'])
+        if revoked:
+            msg += '; revoked previous serial %s' % revoked
+        result = self.item_result(spec, changed=True, reason=reason, msg=msg, previous_serial=previous_serial,
+                                  revoked_serial=revoked, days_remaining_before=days_before, backup_files=backups,
+                                  **self._fields(after))
+        if spec.return_content:
+            self._add_content(result, contents['cert'], contents['key'], contents['chain'])
+        return result, self._make_diff(spec, before, after)
+
+    @staticmethod
+    def _add_content(result, cert, key, chain):
+        def text(data):
+            return data.decode('utf-8') if isinstance(data, bytes) else data
+        result.update(certificate=text(cert), private_key=text(key), ca_chain=text(chain))
+
+    def _contents(self, spec, data):
+        """The bytes of every file from Vault's answer; checks that key and certificate belong together."""
+        cert_pem = data['certificate'].strip() + '\n'
+        key_pem = data['private_key'].strip() + '\n'
+        chain = data.get('ca_chain') or ([data['issuing_ca']] if data.get('issuing_ca') else [])
+        chain_pem = ''.join(c.strip() + '\n' for c in chain)
+        new_cert = load_certificate(cert_pem.encode('utf-8'))
+        new_key = load_private_key(key_pem.encode('utf-8'))
+        if new_cert is None or new_key is None or not key_matches(new_key, new_cert):
+            raise RotationError('Vault returned a certificate and private key that do not belong together')
+        bundle_pem = cert_pem + chain_pem + (key_pem if spec.bundle_include_key else '')
+        contents = {'cert': cert_pem.encode('utf-8'), 'key': key_pem.encode('utf-8'), 'chain': chain_pem.encode('utf-8'),
+                    'bundle': bundle_pem.encode('utf-8')}
+        return contents, new_cert
+
+    def _write_all(self, spec, deployed, contents):
+        """Write the files: stage them all (temporary files written and fsync'ed, backups made), then rename them
+        back-to-back - chain, key, certificate, bundle. A failure while staging changes nothing; a failed rename puts
+        back the files already renamed. Returns the backups made, by kind."""
+        staged = []
+        try:
+            for kind in FILE_KINDS:
+                if kind in spec.paths:
+                    staged.append((kind, stage_write(spec.paths[kind], contents[kind], mode=spec.mode_of(kind),
+                                                     owner=spec.owner, group=spec.group, backup=spec.backup)))
+        except FileWriteError:
+            for dummy, pending in staged:
+                pending.discard()
+            raise
+        committed = []
+        try:
+            for kind, pending in staged:
+                committed.append((kind, pending.commit(sync=False)))
+        except FileWriteError:
+            for dummy, pending in staged[len(committed):]:
+                pending.discard()
+            self._roll_back(spec, deployed, committed)
+            raise
+        finally:
+            synced = set()
+            for kind, pending in staged[:len(committed)]:
+                directory = os.path.dirname(os.path.realpath(spec.paths[kind]))
+                if directory not in synced:
+                    synced.add(directory)
+                    pending.sync()
+        return dict((kind, result.backup_file) for kind, result in committed if result.backup_file)
+
+    def _roll_back(self, spec, deployed, done):
+        for kind, result in reversed(done):
+            path = spec.paths[kind]
+            try:
+                if kind in deployed.data:
+                    st = deployed.stats[kind]
+                    atomic_write(path, deployed.data[kind], mode=stat.S_IMODE(st.st_mode), owner=st.st_uid, group=st.st_gid)
+                elif result.changed:
+                    os.unlink(path)
+                if result.backup_file:
+                    os.unlink(result.backup_file)
+            except (OSError, FileWriteError) as exc:
+                self.warn('could not restore %s after a failed renewal of %s: %s' % (path, spec.common_name, exc))
+
+    def _revoke_quietly(self, spec, serial):
+        """Revoke a certificate that was issued but not deployed; True if it was."""
+        if not serial:
+            return False
+        try:
+            self.revoke(spec, serial, 'revoking the unused new certificate')
+            return True
+        except KNOWN_ERRORS as exc:
+            self.warn('the new certificate %s of %s was not deployed and could not be revoked: %s' % (
+                serial, spec.common_name, exc))
+            return False
+
+    def _check_new(self, spec, cert, info):
+        """Warn when the new certificate would be renewed again on the next run (a renewal loop)."""
+        drift = name_drift(spec, cert)
+        if drift:
+            self.warn('the certificate issued for %s does not match the request (%s): the next run will renew it again; '
+                      'check the PKI role %s/roles/%s' % (spec.common_name, '; '.join(drift), spec.mount, spec.role))
+        remaining = (cert.not_valid_after_utc - self.now).total_seconds()
+        if remaining < spec.renew_before:
+            self.warn('the certificate issued for %s is valid for %s only, less than renew_before (%s): the next run will '
+                      'renew it again; lower renew_before or raise the max_ttl of %s/roles/%s'
+                      % (spec.common_name, _seconds_text(remaining), format_duration(spec.renew_before), spec.mount, spec.role))
+
+    # -- summary
+    def summarize(self, specs, results, diffs, batch):
+        failed = [r for r in results if r['failed']]
+        changed = [r for r in results if r['changed']]
+        renewed = [r for r in changed if r['reason'] != 'attributes']
+        reasons = {}
+        for r in results:
+            reasons[r['reason']] = reasons.get(r['reason'], 0) + 1
+        if not batch:
+            top = dict(results[0])
+            top['results'] = results
+            top['reasons'] = reasons
+            if self.diff and diffs:
+                top['diff'] = diffs[0]
+            return top
+        verb = 'would renew' if self.check_mode else 'renewed'
+        parts = ['%s %d of %d certificates' % (verb, len(renewed), len(results))]
+        if renewed:
+            counts = {}
+            for r in renewed:
+                counts[r['reason']] = counts.get(r['reason'], 0) + 1
+            parts[0] += ' (%s)' % ', '.join('%s: %d' % (k, counts[k]) for k in sorted(counts))
+        if reasons.get('not_due') or reasons.get('attributes'):
+            parts.append('%d not due' % (reasons.get('not_due', 0) + reasons.get('attributes', 0)))
+        top = {'changed': bool(changed), 'results': results, 'reasons': reasons,
+               'reason': list(reasons)[0] if len(reasons) == 1 else 'mixed'}
+        if failed:
+            parts.insert(0, '%d of %d certificates failed: %s' % (len(failed), len(results), '; '.join(
+                '%s (%s)' % (r['common_name'], r['msg']) for r in failed)))
+            top['failed'] = True
+        top['msg'] = '; '.join(parts)
+        if self.diff and diffs:
+            top['diff'] = diffs
+        return top

@@ -1,0 +1,569 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pki_cert_renew
+short_description: Renew a TLS certificate from a Vault/OpenBao PKI mount when it is due, and deploy it atomically
+version_added: 0.1.0
+description:
+  - Reads the certificate and private key deployed at O(cert_path) and O(key_path) on the host the module runs on
+    and decides whether they must be renewed. The first reason that applies is returned as RV(reason) -
+    V(forced) (O(force=true)), V(missing) (a file does not exist), V(invalid) (a file holds no PEM certificate or no
+    readable unencrypted private key), V(key_mismatch) (the key does not belong to the certificate), V(drift) (common
+    name, DNS/email, IP or URI SANs differ from the request), V(issuer_changed) (O(check_issuer=true) and the
+    mount's CA did not sign the certificate), V(expiring) (less than O(renew_before) left, or expired), V(lifetime)
+    (past O(renew_at_fraction) of its lifetime).
+  - Otherwise nothing is issued and the result is C(changed=false) with RV(reason=not_due); if only the mode, owner
+    or group of a file differ from what was asked, they are fixed in place with RV(reason=attributes).
+  - When due, a new key and certificate are issued with C(<mount>/issue/<role>) and written with the collection's
+    atomic file writer - each file goes to a temporary file in the same directory, gets its owner and mode before the
+    first byte, is fsync'ed and renamed over the old one, so no reader ever sees a half-written file or a key with a
+    looser mode. All files are prepared before the first rename; then chain, key, certificate and bundle are renamed
+    back-to-back. If preparing or renaming fails, the files already renamed are put back as they were, no temporary
+    or backup file is left, the new certificate is revoked, and the task fails.
+  - Optionally keeps a backup of every replaced file (O(backup)) and revokes the previous certificate once the new
+    files are in place (O(revoke_previous)).
+  - Vault is only contacted when something has to be issued or revoked, or O(check_issuer=true); a run where
+    every certificate is not due makes no Vault call at all.
+  - Several certificates can be handled in one task with O(certificates) (one Vault login for all). All input of
+    all items is validated before anything is read or changed.
+author:
+  - secops.rotation developers (@secops)
+extends_documentation_fragment:
+  - secops.rotation.vault
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Predicts the reason and the files that would change; issues, writes and revokes nothing. It logs in to
+      Vault when something would be issued, so that a bad token or address shows up in check mode too.
+  diff_mode:
+    support: full
+    details: Shows serial, validity dates, common name, SANs and issuer before and after; never key material.
+  platform:
+    support: full
+    platforms: posix
+  action_group:
+    description: Use C(group/secops.rotation.vault) in C(module_defaults) to set the connection options once.
+    support: full
+    membership: [secops.rotation.vault]
+options:
+  common_name:
+    description:
+      - Common name of the certificate (C(common_name) of C(<mount>/issue/<role>)).
+      - Required, at the top level for a single certificate or in each item of O(certificates).
+    type: str
+  alt_names:
+    description:
+      - DNS names and email addresses for the subject alternative names.
+      - Vault adds the common name to them unless the role excludes it; the drift check ignores the common name.
+      - IP addresses belong in O(ip_sans).
+    type: list
+    elements: str
+  ip_sans:
+    description:
+      - IP addresses for the subject alternative names. The role needs C(allow_ip_sans=true).
+    type: list
+    elements: str
+  uri_sans:
+    description:
+      - URIs for the subject alternative names, for example V(spiffe://example.org/app). The role needs
+        C(allowed_uri_sans) to allow them.
+    type: list
+    elements: str
+  ttl:
+    description:
+      - Requested lifetime, such as V(90d), V(2160h) or a number of seconds. Default is the role's C(ttl).
+      - Vault caps it at the role's and the mount's C(max_ttl).
+      - Must be longer than O(renew_before), or every run would renew.
+    type: str
+  mount:
+    description:
+      - Mount point of the PKI secrets engine.
+    type: str
+    default: pki
+  role:
+    description:
+      - PKI role to issue from (C(<mount>/issue/<role>)). Required, at the top level or in each item.
+    type: str
+  cert_path:
+    description:
+      - Path of the certificate file (PEM, the leaf certificate only). Required, at the top level for a single
+        certificate or in each item of O(certificates). Its directory must exist.
+    type: path
+  key_path:
+    description:
+      - Path of the private key file (PEM). Required like O(cert_path). Written with O(key_mode).
+    type: path
+  chain_path:
+    description:
+      - Optional path of a file with the CA chain (issuing CA first) as returned by Vault.
+    type: path
+  bundle_path:
+    description:
+      - Optional path of a combined file - the certificate followed by the CA chain (what nginx calls a full chain),
+        and the private key at the end if O(bundle_include_key=true) (what HAProxy wants).
+    type: path
+  bundle_include_key:
+    description:
+      - Append the private key to O(bundle_path). The bundle then gets O(key_mode) instead of O(cert_mode).
+    type: bool
+    default: false
+  owner:
+    description:
+      - Owner (name or uid) of all written files. Default keeps the owner of an existing file, else the user the
+        module runs as.
+    type: str
+  group:
+    description:
+      - Group (name or gid) of all written files. Default like O(owner).
+    type: str
+  key_mode:
+    description:
+      - Mode of the private key file (and of the bundle if it includes the key), as a quoted octal string.
+      - Modes that give other users (the last digit) any access are refused.
+    type: raw
+    default: '0600'
+  cert_mode:
+    description:
+      - Mode of the certificate, chain and bundle (without key) files, as a quoted octal string.
+    type: raw
+    default: '0644'
+  renew_before:
+    description:
+      - Renew when fewer than this is left before the certificate expires (reason V(expiring)). V(30d), V(720h), or
+        seconds. V(0) renews only expired certificates.
+    type: str
+    default: 30d
+  renew_at_fraction:
+    description:
+      - Also renew once this fraction of the certificate's lifetime (C(notAfter - notBefore)) has passed (reason
+        V(lifetime)), like cert-manager. For example V(0.67) renews a 90-day certificate after 60 days.
+      - Must be greater than 0 and less than 1. Not set means lifetime is not checked.
+    type: float
+  check_issuer:
+    description:
+      - Also renew when the certificate was not signed by the mount's current default CA (reason V(issuer_changed)),
+        for example after the CA was rotated or the certificate came from another CA.
+      - Reads C(<mount>/ca/pem), so Vault is contacted on every run.
+    type: bool
+    default: false
+  force:
+    description:
+      - Renew even if the certificate is not due (reason V(forced)).
+    type: bool
+    default: false
+  backup:
+    description:
+      - Keep a copy of every file that is replaced, named C(<file>.<YYYYmmddTHHMMSS>.<pid>~), with the old mode and
+        owner. The paths are returned in RV(backup_files).
+    type: bool
+    default: false
+  revoke_previous:
+    description:
+      - After the new files are in place, revoke the previous certificate with C(<mount>/revoke) so that it is on the
+        CRL. A failed revocation (for example a certificate from another CA) does not undo the renewal; it is
+        reported as a warning naming the serial.
+    type: bool
+    default: false
+  private_key_format:
+    description:
+      - Format of the private key, V(pem) (the key type's traditional PEM, for example C(RSA PRIVATE KEY)) or
+        V(pkcs8) (C(PRIVATE KEY)).
+    type: str
+    choices: [pem, pkcs8]
+    default: pem
+  return_content:
+    description:
+      - Return the certificate, chain and B(private key) in RV(certificate), RV(ca_chain) and RV(private_key).
+      - The private key is a secret, so a task that sets this must use C(no_log=true).
+    type: bool
+    default: false
+  certificates:
+    description:
+      - Several certificates in one task. Each item takes the options above; an option an item does not set falls
+        back to the task's top-level value (so O(role), O(mount), O(ttl), O(owner) ... can be set once).
+      - O(common_name), O(cert_path), O(key_path), O(chain_path) and O(bundle_path) must then be set in the items, not
+        at the top level. No two items may share a file.
+    type: list
+    elements: dict
+    suboptions:
+      common_name:
+        description: See O(common_name).
+        type: str
+      alt_names:
+        description: See O(alt_names).
+        type: list
+        elements: str
+      ip_sans:
+        description: See O(ip_sans).
+        type: list
+        elements: str
+      uri_sans:
+        description: See O(uri_sans).
+        type: list
+        elements: str
+      ttl:
+        description: See O(ttl).
+        type: str
+      mount:
+        description: See O(mount).
+        type: str
+      role:
+        description: See O(role).
+        type: str
+      cert_path:
+        description: See O(cert_path).
+        type: path
+      key_path:
+        description: See O(key_path).
+        type: path
+      chain_path:
+        description: See O(chain_path).
+        type: path
+      bundle_path:
+        description: See O(bundle_path).
+        type: path
+      bundle_include_key:
+        description: See O(bundle_include_key).
+        type: bool
+      owner:
+        description: See O(owner).
+        type: str
+      group:
+        description: See O(group).
+        type: str
+      key_mode:
+        description: See O(key_mode).
+        type: raw
+      cert_mode:
+        description: See O(cert_mode).
+        type: raw
+      renew_before:
+        description: See O(renew_before).
+        type: str
+      renew_at_fraction:
+        description: See O(renew_at_fraction).
+        type: float
+      check_issuer:
+        description: See O(check_issuer).
+        type: bool
+      force:
+        description: See O(force).
+        type: bool
+      backup:
+        description: See O(backup).
+        type: bool
+      revoke_previous:
+        description: See O(revoke_previous).
+        type: bool
+      private_key_format:
+        description: See O(private_key_format).
+        type: str
+        choices: [pem, pkcs8]
+      return_content:
+        description: See O(return_content).
+        type: bool
+requirements:
+  - cryptography >= 44 (Python library, on the host that runs the module)
+notes:
+  - Run the module on the host where the files live (each host usually has its own certificate); the host needs
+    network access to Vault and the Python libraries C(hvac) and C(cryptography).
+  - Runs of this module that renew files in the same directory (overlapping schedules, two playbooks) take turns
+    through an advisory C(flock) on the directory, waiting up to 120 seconds; the later run then finds the fresh
+    certificate and reports V(not_due) instead of issuing a second one. Check mode does not wait.
+  - The previous serial is only known from the file on disk; if the files were lost, O(revoke_previous) has nothing
+    to revoke.
+  - Key and certificate are two files. All files are prepared first (written, fsync'ed, backed up) and then renamed
+    one right after the other, so the time in which a reader could see the new key with the old certificate is about
+    one C(rename) system call (well under a millisecond on a local disk). Reload services after this task (a handler)
+    rather than having them read the files at arbitrary times.
+seealso:
+  - name: Renewing certificates with secops.rotation
+    description: How-to with examples (renewal policy, batches, reload handlers, revocation).
+    link: https://example.invalid/secops/rotation/tree/main/docs/pki_certs.md
+  - name: Vault PKI secrets engine API
+    description: The C(issue) and C(revoke) endpoints this module calls.
+    link: https://developer.hashicorp.com/vault/api-docs/secret/pki
+'''
+
+EXAMPLES = r'''
+- name: Keep the web server certificate fresh (renew 30 days before expiry)
+  secops.rotation.pki_cert_renew:
+    url: https://vault.example.com:8200
+    mount: pki_int
+    role: web
+    common_name: www.example.com
+    alt_names: [example.com]
+    ttl: 90d
+    cert_path: /etc/nginx/tls/www.crt
+    key_path: /etc/nginx/tls/www.key
+    bundle_path: /etc/nginx/tls/www-fullchain.crt
+    group: nginx
+    key_mode: '0640'
+    backup: true
+    revoke_previous: true
+  notify: Reload nginx
+
+- name: Renew after two thirds of the lifetime, and when the CA changed
+  secops.rotation.pki_cert_renew:
+    role: service
+    common_name: api.internal.example.com
+    ip_sans: [10.0.4.17]
+    renew_at_fraction: 0.67
+    check_issuer: true
+    cert_path: /etc/api/tls.crt
+    key_path: /etc/api/tls.key
+    chain_path: /etc/api/ca-chain.crt
+  register: api_cert
+
+- name: Show when the certificate expires
+  ansible.builtin.debug:
+    msg: "{{ api_cert.serial }} valid until {{ api_cert.not_after }} ({{ api_cert.days_remaining_after }} days)"
+
+- name: Many certificates in one task, shared settings at the top
+  secops.rotation.pki_cert_renew:
+    role: service
+    ttl: 30d
+    renew_before: 10d
+    owner: app
+    certificates:
+      - common_name: a.internal.example.com
+        cert_path: /etc/app/a.crt
+        key_path: /etc/app/a.key
+      - common_name: b.internal.example.com
+        alt_names: [b-alias.internal.example.com]
+        cert_path: /etc/app/b.crt
+        key_path: /etc/app/b.key
+  register: renewal
+
+- name: Return the new key too (secret, hence no_log)
+  secops.rotation.pki_cert_renew:
+    role: service
+    common_name: c.internal.example.com
+    cert_path: /etc/app/c.crt
+    key_path: /etc/app/c.key
+    return_content: true
+  register: cert_with_key
+  no_log: true
+
+- name: Settings for every Vault module of the collection in one place
+  module_defaults:
+    group/secops.rotation.vault:
+      url: https://vault.example.com:8200
+      auth_method: approle
+      role_id: "{{ vault_role_id }}"
+      secret_id: "{{ vault_secret_id }}"
+  block:
+    - name: Renew the certificate of this host, forced
+      secops.rotation.pki_cert_renew:
+        role: hosts
+        common_name: "{{ inventory_hostname }}"
+        cert_path: /etc/pki/host.crt
+        key_path: /etc/pki/host.key
+        force: true
+'''
+
+RETURN = r'''
+changed:
+  description: A certificate was issued and written, or (RV(reason=attributes)) a file's mode/owner was fixed.
+  returned: always
+  type: bool
+reason:
+  description:
+    - Why the certificate was (or would be) renewed - V(forced), V(missing), V(invalid), V(key_mismatch), V(drift),
+      V(issuer_changed), V(expiring), V(lifetime) - or V(not_due), V(attributes) (only mode/owner fixed), V(error)
+      (this item failed).
+    - For O(certificates), the reason shared by all items, else V(mixed); see RV(reasons) and RV(results).
+  returned: always
+  type: str
+  sample: expiring
+reasons:
+  description: How many certificates had each reason.
+  returned: always
+  type: dict
+  sample: {"missing": 2, "not_due": 18}
+msg:
+  description: What happened, for a person - the reason with its detail, the new serial and expiry. Never a secret.
+  returned: always
+  type: str
+  sample: "renewed www.example.com: expiring (12d3h left, renew_before 30d); serial 1c:23:4d valid until 2027-02-24T11:21:44Z"
+results:
+  description:
+    - One entry per certificate, in the order given (a single certificate gives one entry). Each entry has the keys
+      documented below as "returned - for a single certificate, and in each entry of RV(results)", plus C(changed),
+      C(failed), C(reason) and C(msg).
+  returned: always
+  type: list
+  elements: dict
+common_name:
+  description: The requested common name.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+  sample: www.example.com
+cert_path:
+  description: Absolute path of the certificate file.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+  sample: /etc/nginx/tls/www.crt
+key_path:
+  description: Absolute path of the private key file.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+chain_path:
+  description: Absolute path of the chain file, or V(null).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+bundle_path:
+  description: Absolute path of the bundle file, or V(null).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+serial:
+  description: Serial of the certificate now deployed (the new one after a renewal), in Vault's colon-separated hex.
+    V(null) in check mode when a new certificate would be issued.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+  sample: 1c:23:4d:77:e1:63:98:f3:fd:9a:24:fa:89:a4:fc:6d:61:6f:6e:f8
+previous_serial:
+  description: Serial of the certificate that was on disk before a renewal (V(null) if there was none or nothing was renewed).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+revoked_serial:
+  description: Serial revoked because of O(revoke_previous), else V(null).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+not_before:
+  description: Start of validity of the deployed certificate (UTC, ISO 8601).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+  sample: "2026-11-26T11:21:14Z"
+not_after:
+  description: End of validity of the deployed certificate (UTC, ISO 8601). In check mode, the predicted end when
+    O(ttl) is set.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+  sample: "2027-02-24T11:21:44Z"
+days_remaining_before:
+  description: Days the certificate on disk had left before this run (negative if expired; V(null) if there was none).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: float
+  sample: 12.13
+days_remaining_after:
+  description: Days the deployed certificate has left after this run (in check mode, O(ttl) in days if set).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: float
+  sample: 90.0
+alt_names:
+  description: DNS and email SANs of the deployed certificate (lower case, sorted; includes the common name when
+    Vault added it).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: list
+  elements: str
+ip_sans:
+  description: IP SANs of the deployed certificate.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: list
+  elements: str
+uri_sans:
+  description: URI SANs of the deployed certificate.
+  returned: for a single certificate, and in each entry of RV(results)
+  type: list
+  elements: str
+issuer:
+  description: Issuer DN of the deployed certificate (RFC 4514).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: str
+  sample: CN=example intermediate CA
+backup_files:
+  description: Backups made with O(backup=true), by file (V(key), V(cert), V(chain), V(bundle)).
+  returned: for a single certificate, and in each entry of RV(results)
+  type: dict
+  sample: {"cert": "/etc/nginx/tls/www.crt.20261126T112144.4242~", "key": "/etc/nginx/tls/www.key.20261126T112144.4242~"}
+certificate:
+  description: The deployed certificate (PEM).
+  returned: when O(return_content=true), except in check mode for a certificate that would be renewed
+  type: str
+ca_chain:
+  description: The CA chain (PEM) as written to O(chain_path) (from the file on disk if nothing was renewed).
+  returned: when O(return_content=true), except in check mode for a certificate that would be renewed
+  type: str
+private_key:
+  description:
+    - B(Secret.) The deployed private key (PEM). Register the task's result only with C(no_log=true).
+  returned: when O(return_content=true), except in check mode for a certificate that would be renewed
+  type: str
+diff:
+  description: With C(--diff), serial, dates, names and issuer before and after (a list for O(certificates)). No key material.
+  returned: when diff mode is on and something changed
+  type: raw
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._pki import (
+    CRYPTOGRAPHY_IMPORT_ERROR, PkiCertRenewer)
+from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+
+
+def _item_options():
+    return dict(
+        common_name=dict(type='str'),
+        alt_names=dict(type='list', elements='str'),
+        ip_sans=dict(type='list', elements='str'),
+        uri_sans=dict(type='list', elements='str'),
+        ttl=dict(type='str'),
+        mount=dict(type='str'),
+        role=dict(type='str'),
+        cert_path=dict(type='path'),
+        key_path=dict(type='path'),
+        chain_path=dict(type='path'),
+        bundle_path=dict(type='path'),
+        bundle_include_key=dict(type='bool'),
+        owner=dict(type='str'),
+        group=dict(type='str'),
+        key_mode=dict(type='raw', no_log=False),
+        cert_mode=dict(type='raw'),
+        renew_before=dict(type='str'),
+        renew_at_fraction=dict(type='float'),
+        check_issuer=dict(type='bool'),
+        force=dict(type='bool'),
+        backup=dict(type='bool'),
+        revoke_previous=dict(type='bool'),
+        private_key_format=dict(type='str', choices=['pem', 'pkcs8']),
+        return_content=dict(type='bool'),
+    )
+
+
+def main():
+    own = _item_options()
+    own.update(
+        mount=dict(type='str', default='pki'),
+        bundle_include_key=dict(type='bool', default=False),
+        key_mode=dict(type='raw', default='0600', no_log=False),
+        cert_mode=dict(type='raw', default='0644'),
+        renew_before=dict(type='str', default='30d'),
+        check_issuer=dict(type='bool', default=False),
+        force=dict(type='bool', default=False),
+        backup=dict(type='bool', default=False),
+        revoke_previous=dict(type='bool', default=False),
+        private_key_format=dict(type='str', choices=['pem', 'pkcs8'], default='pem'),
+        return_content=dict(type='bool', default=False),
+        certificates=dict(type='list', elements='dict', options=_item_options()),
+    )
+    module = AnsibleModule(argument_spec=merge_argument_specs(own, vault_argument_spec()), supports_check_mode=True)
+    if CRYPTOGRAPHY_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+    run_module(module, lambda: PkiCertRenewer(module.params, check_mode=module.check_mode, diff=module._diff,
+                                              warn=module.warn).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,449 @@
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""secops.rotation.pki_cert_renew against the lab's real OpenBao PKI engine (``pki/``, role ``lab``)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import concurrent.futures
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import time
+import uuid
+
+import hvac
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.verification import PolicyBuilder, Store
+
+from lab.runner import run_module, run_playbook
+
+MODULE = 'pki_cert_renew'
+
+
+@pytest.fixture(scope='module')
+def vault(lab):
+    return hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
+
+
+@pytest.fixture(scope='module')
+def lab_ca(lab):
+    with open(lab['LAB_PKI_CA'], 'rb') as handle:
+        return x509.load_pem_x509_certificate(handle.read())
+
+
+@pytest.fixture(scope='module')
+def uri_role(vault, lab):
+    """A role of the lab mount that also allows URI SANs, and only names under example.test."""
+    name = 'uri-%s' % uuid.uuid4().hex[:8]
+    vault.secrets.pki.create_or_update_role(name, extra_params={
+        'allowed_domains': ['example.test'], 'allow_subdomains': True, 'allow_ip_sans': True,
+        'allowed_uri_sans': ['spiffe://lab/*'], 'max_ttl': '720h'}, mount_point=lab['LAB_PKI_MOUNT'])
+    return name
+
+
+@pytest.fixture(scope='module')
+def other_mount(vault):
+    """A second PKI mount with its own root CA (for issuer_changed)."""
+    mount = 'pki-%s' % uuid.uuid4().hex[:8]
+    vault.sys.enable_secrets_engine('pki', path=mount, config={'max_lease_ttl': '87600h'})
+    vault.secrets.pki.generate_root('internal', 'secops other CA %s' % mount, extra_params={'ttl': '8760h', 'key_type': 'ec'},
+                                    mount_point=mount)
+    vault.secrets.pki.create_or_update_role('lab', extra_params={'allow_any_name': True, 'allow_ip_sans': True,
+                                                                 'max_ttl': '720h', 'key_type': 'ec'}, mount_point=mount)
+    yield mount
+    vault.sys.disable_secrets_engine(mount)
+
+
+def serial_count(vault, mount='pki'):
+    return len(vault.secrets.pki.list_certificates(mount_point=mount)['data']['keys'])
+
+
+def revoked_serials(vault, mount='pki'):
+    crl = x509.load_pem_x509_crl(vault.secrets.pki.read_crl(mount_point=mount).encode())
+    return set(r.serial_number for r in crl)
+
+
+def serial_int(serial):
+    return int(serial.replace(':', ''), 16)
+
+
+def snapshot(directory):
+    """name -> (inode, mtime_ns, mode, bytes) of every file in ``directory``."""
+    result = {}
+    for name in sorted(os.listdir(str(directory))):
+        st = os.stat(os.path.join(str(directory), name))
+        with open(os.path.join(str(directory), name), 'rb') as handle:
+            result[name] = (st.st_ino, st.st_mtime_ns, stat.S_IMODE(st.st_mode), handle.read())
+    return result
+
+
+def load(path):
+    with open(str(path), 'rb') as handle:
+        return handle.read()
+
+
+def no_traceback(run):
+    assert 'Traceback' not in run.stdout + run.stderr, run.stderr[-2000:]
+
+
+@pytest.fixture
+def certdir(tmp_path):
+    directory = tmp_path / 'tls'
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def renew(lab, certdir):
+    """Run the module with the lab's Vault env; ``args`` on top of a default single certificate in ``certdir``."""
+    suffix = uuid.uuid4().hex[:8]
+
+    def run(check=False, diff=False, **args):
+        base = dict(role=lab['LAB_PKI_ROLE'], common_name='app-%s.example.test' % suffix,
+                    cert_path=str(certdir / 'app.crt'), key_path=str(certdir / 'app.key'), ttl='48h', renew_before='1d')
+        base.update(args)
+        result = run_module(MODULE, base, check=check, diff=diff, env=lab)
+        no_traceback(result)
+        return result
+    return run
+
+
+# ------------------------------------------------------------------------------------------ acceptance
+def test_missing_files_are_issued_and_verify(renew, certdir, lab_ca, vault):
+    count = serial_count(vault)
+    result = renew(chain_path=str(certdir / 'chain.pem'), bundle_path=str(certdir / 'full.pem'), alt_names=['www.example.test'],
+                   ip_sans=['127.0.0.1'])
+    assert not result.get('failed'), result['msg']
+    assert (result['changed'], result['reason']) == (True, 'missing')
+    assert serial_count(vault) == count + 1
+    files = snapshot(certdir)
+    assert sorted(files) == ['app.crt', 'app.key', 'chain.pem', 'full.pem']
+    assert files['app.key'][2] == 0o600 and files['app.crt'][2] == 0o644
+    cert = x509.load_pem_x509_certificate(files['app.crt'][3])
+    key = serialization.load_pem_private_key(files['app.key'][3], password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    cert.verify_directly_issued_by(lab_ca)
+    chain = x509.load_pem_x509_certificates(files['chain.pem'][3])
+    assert chain == [lab_ca]
+    cert.verify_directly_issued_by(chain[0])
+    # full RFC 5280 path validation as a TLS client would do it: lab CA as the only trust anchor, name and time checked
+    verifier = PolicyBuilder().store(Store([lab_ca])).build_server_verifier(x509.DNSName('www.example.test'))
+    assert verifier.verify(cert, chain[:-1])[-1] == lab_ca
+    assert files['full.pem'][3] == files['app.crt'][3] + files['chain.pem'][3]
+    assert serial_int(result['serial']) == cert.serial_number
+    assert result['ip_sans'] == ['127.0.0.1'] and 'www.example.test' in result['alt_names']
+    assert 1.99 < result['days_remaining_after'] <= 2.01 and result['days_remaining_before'] is None
+    assert 'private_key' not in result and b'PRIVATE KEY' not in result.stdout.encode()
+
+
+def test_second_run_is_not_due_and_touches_nothing(renew, certdir, vault):
+    first = renew(chain_path=str(certdir / 'chain.pem'))
+    assert first['reason'] == 'missing'
+    before, count = snapshot(certdir), serial_count(vault)
+    again = renew(chain_path=str(certdir / 'chain.pem'))
+    assert (again['changed'], again['reason']) == (False, 'not_due')
+    assert again['serial'] == first['serial'] and again['msg'].endswith('(renews when fewer than 1d are left)')
+    assert snapshot(certdir) == before  # same inode, mtime, mode and content
+    assert serial_count(vault) == count  # nothing was issued
+    # not even a login: a not-due run works with a Vault that is unreachable
+    offline = renew(chain_path=str(certdir / 'chain.pem'), url='http://127.0.0.1:9', token='s.unused')
+    assert (offline['changed'], offline['reason']) == (False, 'not_due')
+    assert snapshot(certdir) == before
+
+
+def test_check_mode_predicts_drift_and_touches_nothing(renew, certdir, vault):
+    renew(alt_names=['a.example.test'])
+    before, count = snapshot(certdir), serial_count(vault)
+    result = renew(alt_names=['a.example.test', 'c.example.test'], ttl='72h', check=True, diff=True)
+    assert (result['changed'], result['reason']) == (True, 'drift')
+    assert result['msg'].startswith('would renew app-') and 'alt_names +c.example.test' in result['msg']
+    assert result['diff']['before']['alt_names'] != result['diff']['after']['alt_names']
+    assert 'c.example.test' in result['diff']['after']['alt_names'] and result['diff']['after']['serial'] == '(new)'
+    assert 'PRIVATE KEY' not in result.stdout
+    assert snapshot(certdir) == before and serial_count(vault) == count
+
+
+def test_pkcs8_key_format(renew, certdir):
+    result = renew(private_key_format='pkcs8')
+    assert result['reason'] == 'missing'
+    assert load(certdir / 'app.key').startswith(b'-----BEGIN PRIVATE KEY-----')
+    assert renew(private_key_format='pkcs8')['reason'] == 'not_due'
+
+
+def test_renew_before_larger_than_remaining_life_renews(renew, vault):
+    first = renew()
+    result = renew(renew_before='3d', ttl='30d')
+    assert (result['changed'], result['reason']) == (True, 'expiring')
+    assert result['previous_serial'] == first['serial'] and result['serial'] != first['serial']
+    assert result['days_remaining_before'] < 2.01 and result['days_remaining_after'] > 29.9
+    assert 'left, renew_before 3d' in result['msg']
+
+
+def test_lifetime_fraction_renews(renew):
+    renew()
+    # the certificate is backdated 30s by Vault: 30s of 48h is past 0.0001 of its lifetime
+    result = renew(renew_before='0', renew_at_fraction=0.0001)
+    assert (result['changed'], result['reason']) == (True, 'lifetime')
+    assert renew(renew_before='0', renew_at_fraction=0.5)['reason'] == 'not_due'
+
+
+def test_added_san_is_drift(renew, certdir):
+    renew(alt_names=['a.example.test'])
+    result = renew(alt_names=['a.example.test', 'b.example.test'], diff=True)
+    assert (result['changed'], result['reason']) == (True, 'drift')
+    assert 'alt_names +b.example.test' in result['msg']
+    assert 'b.example.test' not in result['diff']['before']['alt_names'] and 'b.example.test' in result['diff']['after']['alt_names']
+    cert = x509.load_pem_x509_certificate(load(certdir / 'app.crt'))
+    assert 'b.example.test' in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    ip = renew(alt_names=['a.example.test', 'b.example.test'], ip_sans=['10.9.8.7'])
+    assert (ip['reason'], ip['ip_sans']) == ('drift', ['10.9.8.7'])
+
+
+def test_replaced_key_is_key_mismatch(renew, certdir):
+    renew()
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                                  serialization.NoEncryption())
+    (certdir / 'app.key').write_bytes(other)
+    result = renew()
+    assert (result['changed'], result['reason']) == (True, 'key_mismatch')
+    cert = x509.load_pem_x509_certificate(load(certdir / 'app.crt'))
+    key = serialization.load_pem_private_key(load(certdir / 'app.key'), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+def test_invalid_cert_file_and_forced(renew, certdir):
+    renew()
+    (certdir / 'app.crt').write_text('garbage\n')
+    assert renew()['reason'] == 'invalid'
+    assert renew(force=True)['reason'] == 'forced'
+
+
+def test_backup_keeps_previous_pair_and_revoke_previous_puts_it_on_the_crl(renew, certdir, vault):
+    first = renew()
+    old = snapshot(certdir)
+    result = renew(force=True, backup=True, revoke_previous=True)
+    assert (result['changed'], result['reason'], result['revoked_serial']) == (True, 'forced', first['serial'])
+    assert set(result['backup_files']) == {'cert', 'key'}
+    assert load(result['backup_files']['cert']) == old['app.crt'][3]
+    assert load(result['backup_files']['key']) == old['app.key'][3]
+    assert stat.S_IMODE(os.stat(result['backup_files']['key']).st_mode) == 0o600
+    revoked = revoked_serials(vault)
+    assert serial_int(first['serial']) in revoked
+    assert serial_int(result['serial']) not in revoked
+    assert 'revoked previous serial %s' % first['serial'] in result['msg']
+
+
+def test_issuer_changed(renew, other_mount):
+    renew()
+    assert renew(mount=other_mount)['reason'] == 'not_due'  # not checked unless asked
+    result = renew(mount=other_mount, check_issuer=True)
+    assert (result['changed'], result['reason']) == (True, 'issuer_changed')
+    assert result['issuer'] == 'CN=secops other CA %s' % other_mount
+    assert renew(mount=other_mount, check_issuer=True)['reason'] == 'not_due'
+
+
+def test_uri_sans_and_role_restrictions(renew, uri_role, certdir):
+    result = renew(role=uri_role, common_name='svc.example.test', uri_sans=['spiffe://lab/svc'], ttl='24h', renew_before='1h')
+    assert result['reason'] == 'missing' and result['uri_sans'] == ['spiffe://lab/svc']
+    assert renew(role=uri_role, common_name='svc.example.test', uri_sans=['spiffe://lab/svc'], ttl='24h',
+                 renew_before='1h')['reason'] == 'not_due'
+    before = snapshot(certdir)
+    refused = renew(role=uri_role, common_name='svc.example.test', uri_sans=['spiffe://elsewhere/svc'], ttl='24h', renew_before='1h')
+    assert refused['failed'] and 'Vault rejected the request while issuing a certificate for svc.example.test' in refused['msg']
+    assert snapshot(certdir) == before
+
+
+def test_attributes_are_fixed_without_issuing(renew, certdir, vault):
+    renew()
+    os.chmod(str(certdir / 'app.key'), 0o644)
+    count, inode = serial_count(vault), os.stat(str(certdir / 'app.key')).st_ino
+    result = renew(owner='nobody')
+    assert (result['changed'], result['reason']) == (True, 'attributes')
+    st = os.stat(str(certdir / 'app.key'))
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_ino == inode
+    assert os.stat(str(certdir / 'app.crt')).st_uid == st.st_uid == _uid('nobody')
+    assert serial_count(vault) == count
+
+
+def _uid(name):
+    import pwd
+    return pwd.getpwnam(name).pw_uid
+
+
+@contextlib.contextmanager
+def read_only(directory):
+    """Make ``directory`` really read-only, also for root: ``chattr +i``, else a read-only bind mount, else skip."""
+    probe = os.path.join(str(directory), '.probe')
+
+    def blocked():
+        try:
+            with open(probe, 'w'):
+                pass
+        except OSError:
+            return True
+        os.unlink(probe)
+        return False
+
+    if shutil.which('chattr') and subprocess.run(['chattr', '+i', str(directory)], capture_output=True, check=False).returncode == 0:
+        try:
+            if blocked():
+                yield 'chattr +i'
+                return
+        finally:
+            subprocess.run(['chattr', '-i', str(directory)], check=True)
+    mounted = subprocess.run(['mount', '--bind', str(directory), str(directory)], capture_output=True, check=False).returncode == 0
+    if mounted:
+        try:
+            if subprocess.run(['mount', '-o', 'remount,ro,bind', str(directory)], capture_output=True, check=False).returncode == 0 \
+                    and blocked():
+                yield 'read-only bind mount'
+                return
+        finally:
+            subprocess.run(['umount', str(directory)], check=True)
+    pytest.skip('this machine cannot make a directory read-only for root (no chattr +i support, no bind mounts)')
+
+
+def test_read_only_directory_fails_clearly_and_leaves_files_intact(renew, certdir, vault):
+    first = renew()
+    before = snapshot(certdir)
+    with read_only(certdir):
+        result = renew(force=True, backup=True)
+        during = snapshot(certdir)
+    assert result['failed'] and result['reason'] == 'error'
+    assert 'cannot write %s' % (certdir / 'app.key') in result['msg'] and 'is not writable' in result['msg']
+    assert 'previous files were left in place' in result['msg']
+    assert during == before and snapshot(certdir) == before  # intact, and no temporary or backup file
+    new_serial = result['msg'].rsplit('the new certificate ', 1)[1].split(' ')[0]
+    assert new_serial != first['serial'] and serial_int(new_serial) in revoked_serials(vault)
+
+
+def test_batch_of_20_check_mode_issues_nothing_then_one_login_issues_all(lab, certdir, vault):
+    suffix = uuid.uuid4().hex[:8]
+    items = [dict(common_name='b%02d-%s.example.test' % (i, suffix), cert_path=str(certdir / ('%02d.crt' % i)),
+                  key_path=str(certdir / ('%02d.key' % i))) for i in range(20)]
+    args = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='1h', certificates=items)
+    count = serial_count(vault)
+    started = time.monotonic()
+    predicted = run_module(MODULE, args, check=True, diff=True, env=lab)
+    no_traceback(predicted)
+    assert predicted['changed'] and predicted['reasons'] == {'missing': 20}
+    assert predicted['msg'] == 'would renew 20 of 20 certificates (missing: 20)'
+    assert len(predicted['diff']) == 20 and all(d['after']['serial'] == '(new)' for d in predicted['diff'])
+    assert os.listdir(str(certdir)) == [] and serial_count(vault) == count
+    done = run_module(MODULE, args, env=lab)
+    issued_in = time.monotonic() - started
+    assert done['msg'] == 'renewed 20 of 20 certificates (missing: 20)', done['msg']
+    assert [r['common_name'] for r in done['results']] == [i['common_name'] for i in items]
+    assert len(os.listdir(str(certdir))) == 40 and serial_count(vault) == count + 20
+    assert len(set(r['serial'] for r in done['results'])) == 20
+    before = snapshot(certdir)
+    again = run_module(MODULE, args, env=lab)
+    assert (again['changed'], again['reason'], again['msg']) == (False, 'not_due', 'renewed 0 of 20 certificates; 20 not due')
+    assert snapshot(certdir) == before and serial_count(vault) == count + 20
+    assert issued_in < 60
+
+
+def test_two_overlapping_runs_issue_once(lab, renew, certdir, vault):
+    count = serial_count(vault)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda dummy: renew(), range(2)))
+    assert sorted(r['reason'] for r in runs) == ['missing', 'not_due']
+    assert serial_count(vault) == count + 1
+    assert runs[0]['serial'] == runs[1]['serial']
+    cert = x509.load_pem_x509_certificate(load(certdir / 'app.crt'))
+    key = serialization.load_pem_private_key(load(certdir / 'app.key'), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+# ------------------------------------------------------------------------------------------- bad input
+BAD_INPUT = [
+    (dict(common_name=None), 'common_name is required'),
+    (dict(role=None), 'role is required'),
+    (dict(renew_before='soon'), "renew_before: invalid duration 'soon'"),
+    (dict(ttl='12h', renew_before='1d'), 'renew_before (1d) must be shorter than ttl (12h), or every run would renew'),
+    (dict(renew_at_fraction=1.5), 'renew_at_fraction must be greater than 0 and less than 1'),
+    (dict(renew_at_fraction='most'), "renew_at_fraction"),
+    (dict(key_mode='0644'), 'key_mode 0644 gives every user of the host access to the private key'),
+    (dict(key_mode=600), 'key_mode: invalid mode 600 (0o1130 in octal)'),
+    (dict(alt_names=['10.1.2.3']), "alt_names entry '10.1.2.3' is an IP address: put IP addresses in ip_sans"),
+    (dict(ip_sans=['300.1.1.1']), "ip_sans entry '300.1.1.1' is not an IP address"),
+    (dict(uri_sans=['no-scheme']), "uri_sans entry 'no-scheme' is not a URI"),
+    (dict(owner='no-such-user-5x'), "owner 'no-such-user-5x' does not exist on this host"),
+    (dict(key_path='{dir}/app.crt'), 'key_path and cert_path are the same file'),
+    (dict(cert_path='{dir}/missing/app.crt'), 'directory {dir}/missing does not exist'),
+    (dict(bundle_include_key=True), 'bundle_include_key needs bundle_path'),
+    (dict(role='no-such-role'), 'Vault rejected the request while issuing a certificate for'),
+    (dict(mount='no-such-mount'), 'path not found while issuing a certificate for'),
+    (dict(token='s.not-a-real-token-5'), 'the Vault token was rejected'),
+    (dict(certificates=[dict(common_name='x.example.test', cert_path='/tmp/x.crt', key_path='/tmp/x.key')],
+          common_name=None, cert_path='{dir}/app.crt'), 'cert_path cannot be set at the top level together with certificates'),
+    (dict(certificates=[dict(common_name='x.example.test', cert_path='{dir}/x.crt', key_path='{dir}/x.key'),
+                        dict(common_name='y.example.test', cert_path='{dir}/x.crt', key_path='{dir}/y.key')],
+          common_name=None, cert_path=None, key_path=None),
+     'certificates[0] cert_path and certificates[1] cert_path are the same file'),
+]
+
+
+def _fill(value, directory):
+    if isinstance(value, str):
+        return value.replace('{dir}', str(directory))
+    if isinstance(value, list):
+        return [_fill(v, directory) for v in value]
+    if isinstance(value, dict):
+        return dict((k, _fill(v, directory)) for k, v in value.items())
+    return value
+
+
+@pytest.mark.parametrize('args, message', BAD_INPUT, ids=[m[:40] for dummy, m in BAD_INPUT])
+def test_bad_input_fails_clearly_and_changes_nothing(renew, certdir, vault, args, message):
+    count = serial_count(vault)
+    result = renew(**_fill(args, certdir))
+    assert result['failed'] and _fill(message, certdir) in result['msg'], result['msg']
+    assert os.listdir(str(certdir)) == []
+    assert serial_count(vault) == count
+    assert 's.not-a-real-token-5' not in result['msg']
+
+
+# ------------------------------------------------------------------------------------- secrets in logs
+def test_vvvv_output_never_contains_the_private_key(lab, certdir, vault):
+    # a token of the lab's policy (not root, and not a word that Ansible's no_log masking would find in paths)
+    token = vault.auth.token.create(policies=[lab['LAB_POLICY']], ttl='10m')['auth']['client_token']
+    cert, key = str(certdir / 'app.crt'), str(certdir / 'app.key')
+    common = dict(role=lab['LAB_PKI_ROLE'], common_name='leak-%s.example.test' % uuid.uuid4().hex[:8], cert_path=cert,
+                  key_path=key, ttl='24h', renew_before='1h', backup=True)
+    plays = [{'name': 'Renew with everything visible', 'hosts': 'localhost', 'gather_facts': False,
+              'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': token}},
+              'tasks': [
+                  {'name': 'Issue', 'secops.rotation.pki_cert_renew': common, 'register': 'issued'},
+                  {'name': 'Renew, predicted', 'secops.rotation.pki_cert_renew': dict(common, force=True), 'check_mode': True,
+                   'register': 'predicted'},
+                  {'name': 'Renew with the key returned', 'secops.rotation.pki_cert_renew': dict(common, force=True, return_content=True),
+                   'register': 'with_key', 'no_log': True},
+                  {'name': 'Not due', 'secops.rotation.pki_cert_renew': common, 'register': 'not_due'},
+              ]}]
+    env = dict((k, v) for k, v in lab.items() if not k.startswith('VAULT_'))
+    run = run_playbook(plays, env=env, verbosity=4, diff=True, register=['issued', 'predicted', 'with_key', 'not_due'])
+    assert run.rc == 0, run.output[-3000:]
+    results = run.results
+    assert results['issued']['reason'] == 'missing' and results['predicted']['reason'] == 'forced'
+    assert results['predicted']['changed'] and results['not_due']['reason'] == 'not_due'
+    final_key = load(key).decode()
+    assert results['with_key']['private_key'] == final_key  # return_content works, the no_log task hid it
+    first_key = load(results['with_key']['backup_files']['key']).decode()
+    assert first_key != final_key
+    for pem in (first_key, final_key):
+        body = [line for line in pem.splitlines() if line and not line.startswith('-----')]
+        assert len(body) > 5
+        for line in body:
+            assert line not in run.output
+    assert 'PRIVATE KEY-----' not in run.output
+    assert results['issued']['serial'] in run.output  # the output is the verbose one: the serial is there, the key is not
+    assert '--- before: %s' % cert in run.output and '+    "serial": "%s"' % results['issued']['serial'] in run.output  # --diff
+    assert token not in run.output

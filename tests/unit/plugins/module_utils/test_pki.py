@@ -1,0 +1,521 @@
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The renewal logic of module_utils/_pki with certificates made here with cryptography (no Vault, no Ansible).
+
+The renewer is driven with a stand-in for the Vault PKI engine that signs with a CA generated in the test; the
+real engine is exercised by tests/integration/test_pki_cert_renew.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import ipaddress
+import os
+import stat
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.secops.rotation.plugins.module_utils import _files, _pki
+from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError
+from ansible_collections.secops.rotation.plugins.module_utils._files import FileWriteError
+from ansible_collections.secops.rotation.plugins.module_utils._pki import (
+    CertSpec, Deployed, PkiCertRenewer, cert_names, decide, format_serial, name_drift, validate_items)
+
+NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
+DAY = datetime.timedelta(days=1)
+
+
+# ------------------------------------------------------------------------------------------- cert factory
+def new_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def cert_pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class CA:
+    """A self-signed CA that issues leaf certificates like Vault does (CN repeated in the DNS SANs)."""
+
+    def __init__(self, name='unit test CA'):
+        self.key = new_key()
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        self.cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(self.key.public_key())
+                     .serial_number(x509.random_serial_number()).not_valid_before(NOW - 400 * DAY)
+                     .not_valid_after(NOW + 3650 * DAY)
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+
+    def issue(self, common_name, alt_names=(), ip_sans=(), uri_sans=(), not_before=None, not_after=None, key=None,
+              cn_in_sans=True):
+        key = key or new_key()
+        names = [x509.DNSName(n) for n in ([common_name] if cn_in_sans else []) + list(alt_names)]
+        names += [x509.IPAddress(ipaddress.ip_address(i)) for i in ip_sans]
+        names += [x509.UniformResourceIdentifier(u) for u in uri_sans]
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+                   .issuer_name(self.cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(not_before or NOW - DAY).not_valid_after(not_after or NOW + 89 * DAY))
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(self.key, hashes.SHA256()), key
+
+
+@pytest.fixture(scope='module')
+def ca():
+    return CA()
+
+
+def spec_for(tmp_path, **item):
+    base = dict(common_name='app.example.test', role='web', cert_path=str(tmp_path / 'app.crt'),
+                key_path=str(tmp_path / 'app.key'))
+    base.update(item)
+    return CertSpec(base)
+
+
+def deploy(tmp_path, cert, key):
+    (tmp_path / 'app.crt').write_bytes(cert_pem(cert))
+    (tmp_path / 'app.key').write_bytes(key_pem(key))
+    os.chmod(str(tmp_path / 'app.key'), 0o600)
+    os.chmod(str(tmp_path / 'app.crt'), 0o644)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+@pytest.mark.parametrize('number, text', [(0x1c234d, '1c:23:4d'), (0x1, '01'), (0xabc, '0a:bc'), (0x10ff, '10:ff')])
+def test_format_serial_like_vault(number, text):
+    assert format_serial(number) == text
+
+
+def test_cert_names_reads_cn_and_all_san_types(ca):
+    cert, dummy = ca.issue('App.Example.test', alt_names=['B.example.test'], ip_sans=['10.0.0.1', '::1'],
+                           uri_sans=['spiffe://t/app'])
+    assert cert_names(cert) == {'common_name': 'App.Example.test', 'alt_names': ['app.example.test', 'b.example.test'],
+                                'ip_sans': ['10.0.0.1', '::1'], 'uri_sans': ['spiffe://t/app']}
+
+
+def test_name_drift_ignores_the_cn_vault_adds_to_the_sans(ca, tmp_path):
+    spec = spec_for(tmp_path, alt_names=['b.example.test'])
+    with_cn, dummy = ca.issue('app.example.test', alt_names=['b.example.test'])
+    without_cn, dummy = ca.issue('app.example.test', alt_names=['b.example.test'], cn_in_sans=False)
+    assert name_drift(spec, with_cn) == [] and name_drift(spec, without_cn) == []
+
+
+def test_name_drift_lists_every_difference(ca, tmp_path):
+    spec = spec_for(tmp_path, common_name='new.example.test', alt_names=['c.example.test'], ip_sans=['10.0.0.2'],
+                    uri_sans=['spiffe://t/new'])
+    cert, dummy = ca.issue('app.example.test', alt_names=['b.example.test'], ip_sans=['10.0.0.1'])
+    assert name_drift(spec, cert) == [
+        'common_name app.example.test -> new.example.test',
+        'alt_names +c.example.test', 'alt_names -app.example.test,-b.example.test',
+        'ip_sans +10.0.0.2', 'ip_sans -10.0.0.1', 'uri_sans +spiffe://t/new']
+
+
+def test_ip_sans_are_compared_normalized(ca, tmp_path):
+    cert, dummy = ca.issue('app.example.test', ip_sans=['2001:db8::1'])
+    assert name_drift(spec_for(tmp_path, ip_sans=['2001:0db8:0:0::1']), cert) == []
+
+
+# ---------------------------------------------------------------------------------------------- decisions
+def decided(tmp_path, ca_issuer=None, **item):
+    spec = spec_for(tmp_path, **item)
+    return decide(spec, Deployed(spec), NOW, ca_issuer)
+
+
+def test_missing_files(tmp_path):
+    assert decided(tmp_path)[0] == 'missing'
+    (tmp_path / 'app.crt').write_text('x')
+    reason, detail = decided(tmp_path)
+    assert reason == 'missing' and 'key_path %s does not exist' % (tmp_path / 'app.key') in detail
+
+
+def test_missing_chain_or_bundle_renews(ca, tmp_path):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    assert decided(tmp_path)[0] == 'not_due'
+    reason, detail = decided(tmp_path, chain_path=str(tmp_path / 'chain.pem'))
+    assert reason == 'missing' and 'chain_path' in detail
+
+
+def test_invalid_cert_and_encrypted_key(ca, tmp_path):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    (tmp_path / 'app.crt').write_text('not a certificate\n')
+    assert decided(tmp_path) == ('invalid', 'cert_path %s holds no PEM certificate' % (tmp_path / 'app.crt'))
+    deploy(tmp_path, cert, key)
+    (tmp_path / 'app.key').write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.BestAvailableEncryption(b'pass')))
+    reason, detail = decided(tmp_path)
+    assert reason == 'invalid' and 'no readable unencrypted PEM private key' in detail
+
+
+def test_key_mismatch(ca, tmp_path):
+    cert, dummy = ca.issue('app.example.test')
+    deploy(tmp_path, cert, new_key())
+    assert decided(tmp_path)[0] == 'key_mismatch'
+
+
+def test_drift_wins_over_expiry(ca, tmp_path):
+    cert, key = ca.issue('app.example.test', not_after=NOW + DAY)
+    deploy(tmp_path, cert, key)
+    assert decided(tmp_path, alt_names=['b.example.test']) == ('drift', 'alt_names +b.example.test')
+
+
+def test_issuer_changed_only_when_checked(ca, tmp_path):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    other = CA('another CA')
+    assert decided(tmp_path, ca.cert)[0] == 'not_due'
+    reason, detail = decided(tmp_path, other.cert)
+    assert reason == 'issuer_changed' and 'CN=another CA' in detail
+    assert decided(tmp_path, None)[0] == 'not_due'
+
+
+@pytest.mark.parametrize('not_after, renew_before, reason, detail', [
+    (NOW + 10 * DAY, '30d', 'expiring', '10d left, renew_before 30d'),
+    (NOW - 2 * DAY, '0', 'expiring', 'expired 2d ago'),
+    (NOW + 31 * DAY, '30d', 'not_due', '31d left (renews when fewer than 30d are left)'),
+    (NOW + 10 * DAY, '10d', 'not_due', '10d left (renews when fewer than 10d are left)'),
+    (NOW + 10 * DAY - datetime.timedelta(seconds=1), '10d', 'expiring', '9d23h59m59s left, renew_before 10d'),
+])
+def test_expiring(ca, tmp_path, not_after, renew_before, reason, detail):
+    cert, key = ca.issue('app.example.test', not_before=NOW - 30 * DAY, not_after=not_after)
+    deploy(tmp_path, cert, key)
+    assert decided(tmp_path, renew_before=renew_before) == (reason, detail)
+
+
+def test_lifetime_fraction(ca, tmp_path):
+    cert, key = ca.issue('app.example.test', not_before=NOW - 61 * DAY, not_after=NOW + 29 * DAY)  # 90 days, 67.8% used
+    deploy(tmp_path, cert, key)
+    assert decided(tmp_path, renew_before='7d', renew_at_fraction=0.67) == (
+        'lifetime', '67% of its lifetime used, renew_at_fraction 0.67')
+    reason, detail = decided(tmp_path, renew_before='7d', renew_at_fraction=0.7)
+    assert reason == 'not_due' and 'or past 70% of its lifetime' in detail
+    assert decided(tmp_path, renew_before='7d')[0] == 'not_due'
+
+
+def test_forced_first(ca, tmp_path):
+    assert decided(tmp_path, force=True) == ('forced', 'force=true')
+
+
+# -------------------------------------------------------------------------------------------- validation
+@pytest.mark.parametrize('item, message', [
+    (dict(common_name=''), 'common_name is required'),
+    (dict(role=None), 'role is required'),
+    (dict(cert_path=None), 'cert_path is required'),
+    (dict(renew_before='soon'), "renew_before: invalid duration 'soon'"),
+    (dict(ttl='-5d'), "ttl: invalid duration '-5d'"),
+    (dict(ttl='7d'), 'renew_before (30d) must be shorter than ttl (7d)'),
+    (dict(renew_at_fraction=1.5), 'renew_at_fraction must be greater than 0 and less than 1'),
+    (dict(renew_at_fraction='lots'), "renew_at_fraction must be a number between 0 and 1, got 'lots'"),
+    (dict(key_mode='0644'), 'key_mode 0644 gives every user of the host access to the private key'),
+    (dict(key_mode='rw'), "key_mode: invalid mode 'rw'"),
+    (dict(cert_mode=644), 'cert_mode: invalid mode 644 (0o1204 in octal)'),
+    (dict(alt_names=['10.1.2.3']), "alt_names entry '10.1.2.3' is an IP address: put IP addresses in ip_sans"),
+    (dict(alt_names=['bad name!']), "alt_names entry 'bad name!' is not a valid DNS name or email address"),
+    (dict(ip_sans=['300.1.1.1']), "ip_sans entry '300.1.1.1' is not an IP address"),
+    (dict(uri_sans=['no-scheme']), "uri_sans entry 'no-scheme' is not a URI"),
+    (dict(owner='no-such-user-xyz'), "owner 'no-such-user-xyz' does not exist on this host"),
+    (dict(bundle_include_key=True), 'bundle_include_key needs bundle_path'),
+    (dict(private_key_format='der'), "private_key_format must be pem or pkcs8, got 'der'"),
+])
+def test_bad_items(tmp_path, item, message):
+    with pytest.raises(RotationError) as err:
+        spec_for(tmp_path, **item)
+    assert message in str(err.value)
+
+
+def test_paths_must_be_distinct_and_in_existing_directories(tmp_path):
+    with pytest.raises(RotationError, match='key_path and cert_path are the same file'):
+        spec_for(tmp_path, key_path=str(tmp_path / 'app.crt'))
+    with pytest.raises(RotationError, match='directory %s does not exist' % (tmp_path / 'nope')):
+        spec_for(tmp_path, cert_path=str(tmp_path / 'nope' / 'app.crt'))
+    with pytest.raises(RotationError, match='is a directory'):
+        spec_for(tmp_path, cert_path=str(tmp_path))
+
+
+def test_validate_items_reports_all_items_and_shared_files(tmp_path):
+    params = dict(role='web', mount='pki', renew_before='30d', certificates=[
+        dict(common_name='a.test', cert_path=str(tmp_path / 'a.crt'), key_path=str(tmp_path / 'a.key')),
+        dict(common_name='b.test', cert_path=str(tmp_path / 'b.crt'), key_path=str(tmp_path / 'a.key')),
+    ])
+    with pytest.raises(RotationError) as err:
+        validate_items(params)
+    assert 'certificates[0] key_path and certificates[1] key_path are the same file' in str(err.value)
+    params['certificates'][1]['key_path'] = str(tmp_path / 'b.key')
+    params['certificates'].append(dict(common_name='c.test', ttl='nope'))
+    with pytest.raises(RotationError) as err:
+        validate_items(params)
+    text = str(err.value)
+    assert text.startswith('invalid input, nothing was changed: ')
+    assert "certificates[2] (c.test): ttl: invalid duration 'nope'" in text and 'certificates[2] (c.test): cert_path is required' in text
+    with pytest.raises(RotationError, match='cert_path cannot be set at the top level together with certificates'):
+        validate_items(dict(params, cert_path='/tmp/x.crt'))
+
+
+def test_items_inherit_top_level(tmp_path):
+    specs = validate_items(dict(role='web', mount='pki_int', ttl='90d', renew_before='30d', key_mode='0640', certificates=[
+        dict(common_name='a.test', cert_path=str(tmp_path / 'a.crt'), key_path=str(tmp_path / 'a.key')),
+        dict(common_name='b.test', cert_path=str(tmp_path / 'b.crt'), key_path=str(tmp_path / 'b.key'), ttl='10d',
+             renew_before='2d')]))
+    assert [(s.mount, s.role, s.ttl, s.renew_before, s.key_mode) for s in specs] == [
+        ('pki_int', 'web', 90 * 86400, 30 * 86400, 0o640), ('pki_int', 'web', 10 * 86400, 2 * 86400, 0o640)]
+    assert specs[1].issue_params() == {'ttl': '864000s'}
+
+
+# ----------------------------------------------------------------------------------------------- renewer
+class FakePki:
+    """Stands in for hvac's ``client.secrets.pki`` (issue/revoke/read CA) with the test CA; records calls."""
+
+    def __init__(self, ca):
+        self.ca, self.issued, self.revoked = ca, [], []
+
+    def generate_certificate(self, name, common_name, extra_params, mount_point):
+        alt = [n for n in extra_params.get('alt_names', '').split(',') if n]
+        ips = [n for n in extra_params.get('ip_sans', '').split(',') if n]
+        cert, key = self.ca.issue(common_name, alt_names=alt, ip_sans=ips, not_before=NOW, not_after=NOW + 90 * DAY)
+        self.issued.append((mount_point, name, common_name, extra_params))
+        return {'data': {'certificate': cert_pem(cert).decode(), 'private_key': key_pem(key).decode(),
+                         'issuing_ca': cert_pem(self.ca.cert).decode(), 'ca_chain': [cert_pem(self.ca.cert).decode()],
+                         'serial_number': format_serial(cert.serial_number)}}
+
+    def revoke_certificate(self, serial_number, mount_point):
+        self.revoked.append(serial_number)
+
+    def read_ca_certificate(self, mount_point):
+        return cert_pem(self.ca.cert).decode()
+
+
+class FakeClient:
+    def __init__(self, ca):
+        self.secrets = type('Secrets', (), {})()
+        self.secrets.pki = FakePki(ca)
+
+
+@pytest.fixture
+def vault(ca):
+    client = FakeClient(ca)
+    calls = []
+
+    def connect(params):
+        calls.append(params)
+        return client, None
+    connect.calls = calls
+    connect.pki = client.secrets.pki
+    return connect
+
+
+def params_for(tmp_path, **extra):
+    params = dict(common_name='app.example.test', role='web', mount='pki', cert_path=str(tmp_path / 'app.crt'),
+                  key_path=str(tmp_path / 'app.key'), renew_before='30d', key_mode='0600', cert_mode='0644')
+    params.update(extra)
+    return params
+
+
+def test_not_due_makes_no_vault_call(ca, tmp_path, vault):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    result = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()
+    assert (result['changed'], result['reason']) == (False, 'not_due')
+    assert result['serial'] == format_serial(cert.serial_number) and result['days_remaining_after'] == 89.0
+    assert vault.calls == [] and 'private_key' not in result
+
+
+def test_missing_issues_and_writes_all_files(tmp_path, vault):
+    params = params_for(tmp_path, chain_path=str(tmp_path / 'chain.pem'), bundle_path=str(tmp_path / 'bundle.pem'),
+                        bundle_include_key=True, alt_names=['b.example.test'], ttl='90d')
+    result = PkiCertRenewer(params, connect=vault, now=NOW).run()
+    assert (result['changed'], result['reason']) == (True, 'missing')
+    assert len(vault.calls) == 1 and vault.pki.issued == [('pki', 'web', 'app.example.test',
+                                                           {'alt_names': 'b.example.test', 'ttl': '7776000s'})]
+    modes = dict((name, stat.S_IMODE(os.stat(str(tmp_path / name)).st_mode)) for name in os.listdir(str(tmp_path)))
+    assert modes == {'app.crt': 0o644, 'app.key': 0o600, 'chain.pem': 0o644, 'bundle.pem': 0o600}
+    bundle = (tmp_path / 'bundle.pem').read_bytes()
+    assert bundle == (tmp_path / 'app.crt').read_bytes() + (tmp_path / 'chain.pem').read_bytes() + (tmp_path / 'app.key').read_bytes()
+    assert 'private_key' not in result and 'PRIVATE KEY' not in repr(result)
+    assert result['alt_names'] == ['app.example.test', 'b.example.test'] and result['days_remaining_after'] == 90.0
+
+
+def test_check_mode_writes_and_issues_nothing(tmp_path, vault):
+    result = PkiCertRenewer(params_for(tmp_path, ttl='10d', renew_before='1d'), check_mode=True, diff=True, connect=vault,
+                            now=NOW).run()
+    assert (result['changed'], result['reason']) == (True, 'missing')
+    assert result['msg'].startswith('would issue app.example.test: missing')
+    assert result['not_after'] == '2026-12-06T12:00:00Z'
+    assert os.listdir(str(tmp_path)) == [] and vault.pki.issued == []
+    assert result['diff']['before'] == {'state': 'absent'} and result['diff']['after']['serial'] == '(new)'
+
+
+@pytest.fixture
+def expiring(ca, tmp_path):
+    """A deployed pair that is due (one day left); returns the directory content before the run."""
+    old_cert, old_key = ca.issue('app.example.test', not_after=NOW + DAY)
+    deploy(tmp_path, old_cert, old_key)
+    return dict((name, (tmp_path / name).read_bytes()) for name in os.listdir(str(tmp_path)))
+
+
+def _assert_nothing_changed(tmp_path, before, result, vault):
+    assert result['failed'] and result['reason'] == 'error'
+    assert 'previous files were left in place' in result['msg']
+    assert dict((name, (tmp_path / name).read_bytes()) for name in os.listdir(str(tmp_path))) == before  # no temp, no backup
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'app.key')).st_mode) == 0o600
+    assert len(vault.pki.issued) == 1 and len(vault.pki.revoked) == 1
+    assert vault.pki.revoked[0] in result['msg']
+
+
+def test_failed_staging_changes_nothing_and_revokes_the_new_cert(tmp_path, vault, monkeypatch, expiring):
+    real_stage = _pki.stage_write
+
+    def failing_stage(path, content, **kwargs):
+        if path.endswith('.crt'):
+            raise FileWriteError(path, 'disk full (simulated)')
+        return real_stage(path, content, **kwargs)
+    monkeypatch.setattr(_pki, 'stage_write', failing_stage)
+    result = PkiCertRenewer(params_for(tmp_path, backup=True), connect=vault, now=NOW).run()
+    assert 'cannot write %s: disk full (simulated)' % (tmp_path / 'app.crt') in result['msg']
+    _assert_nothing_changed(tmp_path, expiring, result, vault)
+
+
+def test_failed_rename_puts_back_the_files_already_renamed(tmp_path, vault, monkeypatch, expiring):
+    real_commit = _files.StagedWrite.commit
+
+    def failing_commit(self, sync=True):
+        if self.result.path.endswith('.crt'):
+            self.discard()
+            raise FileWriteError(self.result.path, 'renaming the temporary file into place failed (simulated)')
+        return real_commit(self, sync)
+    monkeypatch.setattr(_files.StagedWrite, 'commit', failing_commit)
+    result = PkiCertRenewer(params_for(tmp_path, backup=True), connect=vault, now=NOW).run()
+    assert 'renaming the temporary file into place failed (simulated)' in result['msg']
+    _assert_nothing_changed(tmp_path, expiring, result, vault)
+
+
+def test_stage_write_renames_only_on_commit(tmp_path):
+    path = tmp_path / 'key.pem'
+    path.write_bytes(b'old')
+    os.chmod(str(path), 0o600)
+    staged = _files.stage_write(str(path), b'new', backup=True)
+    assert path.read_bytes() == b'old' and len(os.listdir(str(tmp_path))) == 3  # old, temporary file, backup
+    result = staged.commit()
+    assert path.read_bytes() == b'new' and result.changed and open(result.backup_file, 'rb').read() == b'old'
+    assert sorted(os.listdir(str(tmp_path))) == sorted(['key.pem', os.path.basename(result.backup_file)])
+    dropped = _files.stage_write(str(path), b'newer', backup=True)
+    dropped.discard()
+    assert path.read_bytes() == b'new' and len(os.listdir(str(tmp_path))) == 2
+    os.chmod(str(path), 0o644)
+    fix = _files.stage_write(str(path), b'new')
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o644
+    assert fix.commit().changed and stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
+
+
+def test_revoke_previous_and_backup(ca, tmp_path, vault):
+    old_cert, old_key = ca.issue('app.example.test', not_after=NOW + DAY)
+    deploy(tmp_path, old_cert, old_key)
+    result = PkiCertRenewer(params_for(tmp_path, backup=True, revoke_previous=True), connect=vault, now=NOW).run()
+    assert result['reason'] == 'expiring' and result['previous_serial'] == format_serial(old_cert.serial_number)
+    assert vault.pki.revoked == [result['previous_serial']] == [result['revoked_serial']]
+    assert open(result['backup_files']['cert'], 'rb').read() == cert_pem(old_cert)
+    assert open(result['backup_files']['key'], 'rb').read() == key_pem(old_key)
+    assert result['days_remaining_before'] == 1.0
+
+
+def test_failed_revoke_of_previous_only_warns(ca, tmp_path, vault):
+    old_cert, old_key = ca.issue('app.example.test', not_after=NOW + DAY)
+    deploy(tmp_path, old_cert, old_key)
+
+    def refuse(serial_number, mount_point):
+        raise RotationError('certificate with serial %s not found' % serial_number)
+    vault.pki.revoke_certificate = refuse
+    renewer = PkiCertRenewer(params_for(tmp_path, revoke_previous=True), connect=vault, now=NOW)
+    result = renewer.run()
+    assert result['changed'] and not result['failed'] and result['revoked_serial'] is None
+    assert renewer.warnings and format_serial(old_cert.serial_number) in renewer.warnings[0]
+
+
+def test_mode_fix_is_reason_attributes_without_vault(ca, tmp_path, vault):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    os.chmod(str(tmp_path / 'app.key'), 0o644)
+    inode = os.stat(str(tmp_path / 'app.key')).st_ino
+    result = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()
+    assert (result['changed'], result['reason']) == (True, 'attributes')
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'app.key')).st_mode) == 0o600
+    assert os.stat(str(tmp_path / 'app.key')).st_ino == inode and vault.calls == []
+
+
+def test_batch_one_login_and_a_failed_item(ca, tmp_path, vault):
+    cert, key = ca.issue('b.example.test')
+    (tmp_path / 'b.crt').write_bytes(cert_pem(cert))
+    (tmp_path / 'b.key').write_bytes(key_pem(key))
+    os.chmod(str(tmp_path / 'b.key'), 0o600)
+    os.chmod(str(tmp_path / 'b.crt'), 0o644)
+
+    def generate(name, common_name, extra_params, mount_point, real=vault.pki.generate_certificate):
+        if common_name == 'c.example.test':
+            raise RotationError('Vault rejected the request while issuing: common name not allowed')
+        return real(name, common_name, extra_params, mount_point)
+    vault.pki.generate_certificate = generate
+    items = [dict(common_name=n, cert_path=str(tmp_path / (n[0] + '.crt')), key_path=str(tmp_path / (n[0] + '.key')))
+             for n in ('a.example.test', 'b.example.test', 'c.example.test')]
+    result = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', certificates=items), connect=vault, now=NOW).run()
+    assert result['failed'] and result['changed'] and result['reason'] == 'mixed'
+    assert [(r['reason'], r['changed'], r['failed']) for r in result['results']] == [
+        ('missing', True, False), ('not_due', False, False), ('error', False, True)]
+    assert result['msg'].startswith('1 of 3 certificates failed: c.example.test (')
+    assert 'renewed 1 of 3 certificates (missing: 1); 1 not due' in result['msg']
+    assert result['reasons'] == {'missing': 1, 'not_due': 1, 'error': 1}
+    assert len(vault.calls) == 1
+    assert not (tmp_path / 'c.crt').exists()
+
+
+def test_return_content_only_when_asked(tmp_path, vault):
+    result = PkiCertRenewer(params_for(tmp_path, return_content=True), connect=vault, now=NOW).run()
+    assert result['private_key'] == (tmp_path / 'app.key').read_text()
+    assert result['certificate'] == (tmp_path / 'app.crt').read_text()
+    again = PkiCertRenewer(params_for(tmp_path, return_content=True), connect=vault, now=NOW).run()
+    assert again['reason'] == 'not_due' and again['private_key'] == result['private_key']
+
+
+def test_run_module_hides_batch_entries_of_a_no_log_task():
+    """ansible-core shows ``results`` entries of a no_log task unless they carry ``_ansible_no_log``."""
+    from ansible_collections.secops.rotation.plugins.module_utils._common import run_module
+
+    class Module:
+        def __init__(self, no_log):
+            self.no_log, self.exited = no_log, None
+
+        def exit_json(self, **result):
+            self.exited = result
+
+    for no_log in (True, False):
+        module = Module(no_log)
+        run_module(module, lambda: {'changed': True, 'results': [{'private_key': 'k'}, {'private_key': 'l'}]})
+        assert [entry.get('_ansible_no_log') for entry in module.exited['results']] == ([True, True] if no_log else [None, None])
+
+
+def test_a_run_waits_for_another_run_on_the_same_directory(tmp_path, vault):
+    import fcntl
+    fd = os.open(str(tmp_path), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        renewer = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW)
+        renewer.lock_timeout = 0.2
+        result = renewer.run()
+        assert result['failed'] and 'another run has been renewing certificates in %s' % tmp_path in result['msg']
+        assert os.listdir(str(tmp_path)) == [] and vault.pki.issued == []
+        predicted = PkiCertRenewer(params_for(tmp_path), check_mode=True, connect=vault, now=NOW).run()
+        assert predicted['reason'] == 'missing' and not predicted.get('failed')  # check mode does not wait
+    finally:
+        os.close(fd)
+    assert PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()['reason'] == 'missing'
