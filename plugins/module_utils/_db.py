@@ -1,0 +1,682 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rotation of database credentials issued by the Vault/OpenBao database secrets engine (module vault_db_rotate).
+
+:class:`DbCredentialRotator` decides per role whether a rotation is due, issues (dynamic role) or rotates
+(static role) the credential, verifies the new login on PostgreSQL and revokes what it created when the
+verification fails. It can renew a renewable lease instead of rotating it, revoke leases, handle a batch of
+roles with one Vault client, and predict all of this in check mode without touching Vault or PostgreSQL.
+
+The decisions (:func:`validate_item`, :func:`decide_dynamic`, :func:`decide_static`, :func:`summarize`) are
+pure functions so that unit tests drive them without servers.
+
+Private to the collection: the leading underscore means no compatibility promise to other collections.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+
+try:
+    import hvac.exceptions as hvac_exceptions
+except ImportError:  # reported by get_vault_connection() with a clear message
+    hvac_exceptions = None
+
+from ansible_collections.secops.rotation.plugins.module_utils import _postgres
+from ansible_collections.secops.rotation.plugins.module_utils._common import (
+    KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
+from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
+from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError, get_vault_connection, vault_errors
+
+ROLE_TYPES = ('dynamic', 'static')
+
+# Options a batch item (an entry of ``roles``) can set; unset ones fall back to the task's top-level value.
+ITEM_OPTIONS = ('role', 'role_type', 'mount', 'lease_id', 'lease_threshold', 'lease_threshold_fraction', 'max_age',
+                'renew', 'renew_increment', 'force', 'verify', 'check_query', 'privileges', 'db_host', 'db_port',
+                'db_name', 'db_sslmode', 'db_connect_timeout', 'verify_attempts')
+
+# Defaults of the options above (also the argument spec's defaults, so ansible-doc shows them).
+DEFAULTS = dict(role_type='dynamic', mount='database', renew=False, force=False, verify=True, check_query='SELECT 1',
+                db_connect_timeout=5, verify_attempts=5)
+
+# Options without a static default: environment variable consulted, then the default.
+ENV_DEFAULTS = dict(db_host=('PGHOST', 'localhost'), db_port=('PGPORT', 5432), db_name=('PGDATABASE', 'postgres'),
+                    db_sslmode=('PGSSLMODE', 'prefer'))
+
+ERRORS = KNOWN_ERRORS + (_postgres.PostgresError,)
+
+
+def _item_spec(top_level):
+    """Argument spec of the per-role options; top-level ones carry the defaults, batch items none."""
+    def opt(kind, default=None, **extra):
+        spec = dict(type=kind, **extra)
+        if top_level and default is not None:
+            spec['default'] = default
+        return spec
+
+    privilege_options = dict(table=dict(type='str', required=True), privilege=dict(type='str', default='SELECT'))
+    return dict(
+        role=dict(type='str', required=not top_level),
+        role_type=opt('str', DEFAULTS['role_type'], choices=list(ROLE_TYPES)),
+        mount=opt('str', DEFAULTS['mount']),
+        lease_id=opt('str'),
+        lease_threshold=opt('raw'),
+        lease_threshold_fraction=opt('float'),
+        max_age=opt('raw'),
+        renew=opt('bool', DEFAULTS['renew']),
+        renew_increment=opt('raw'),
+        force=opt('bool', DEFAULTS['force']),
+        verify=opt('bool', DEFAULTS['verify']),
+        check_query=opt('str', DEFAULTS['check_query']),
+        privileges=opt('list', elements='dict', options=privilege_options),
+        db_host=opt('str'),
+        db_port=opt('int'),
+        db_name=opt('str'),
+        db_sslmode=opt('str', choices=list(_postgres.SSLMODES)),
+        db_connect_timeout=opt('int', DEFAULTS['db_connect_timeout']),
+        verify_attempts=opt('int', DEFAULTS['verify_attempts']),
+    )
+
+
+def db_argument_spec():
+    """The module's own options (merge with ``vault_argument_spec()``)."""
+    spec = _item_spec(top_level=True)
+    spec.update(
+        state=dict(type='str', default='present', choices=['present', 'revoked']),
+        roles=dict(type='list', elements='dict', options=_item_spec(top_level=False)),
+        lease_ids=dict(type='list', elements='str'),
+    )
+    return spec
+
+
+# ----------------------------------------------------------------------------------------------- validation
+
+class ItemPlan:
+    """One role to handle, validated; filled with what Vault says (lease, role, static creds) in pre-flight."""
+
+    def __init__(self, **kwargs):
+        self.index = 0
+        self.role = None
+        self.role_type = 'dynamic'
+        self.mount = 'database'
+        self.lease_id = None
+        self.threshold = None
+        self.fraction = None
+        self.max_age = None
+        self.renew = False
+        self.increment = None
+        self.force = False
+        self.verify = True
+        self.check_query = 'SELECT 1'
+        self.privileges = []
+        self.target = None
+        self.attempts = 5
+        # pre-flight
+        self.role_info = None
+        self.lease = None
+        self.static_creds = None
+        self.decision = None
+        self.__dict__.update(kwargs)
+
+    @property
+    def path(self):
+        return '%s/%s/%s' % (self.mount, 'creds' if self.role_type == 'dynamic' else 'static-creds', self.role)
+
+
+def _env_or_default(item, key, environ):
+    value = item.get(key)
+    if value is not None and value != '':
+        return value
+    name, default = ENV_DEFAULTS[key]
+    return environ.get(name) or default
+
+
+def _value(item, key):
+    value = item.get(key)
+    return DEFAULTS.get(key) if value is None else value
+
+
+def validate_item(item, index=0, environ=None):
+    """Check one item's options (durations, ranges, conflicts) and return an :class:`ItemPlan`.
+
+    Raises :class:`RotationError` / :class:`DurationError` / :class:`PostgresError` naming the option.
+    """
+    environ = os.environ if environ is None else environ
+    role = item.get('role')
+    if not role or not str(role).strip():
+        raise RotationError('role is required (the name of the database role in Vault)')
+    role = str(role).strip()
+    if '/' in role:
+        raise RotationError('role %r must be a role name without "/" (set the mount separately with mount)' % role)
+    role_type = _value(item, 'role_type')
+    if role_type not in ROLE_TYPES:
+        raise RotationError('role_type must be one of %s, got %r' % (', '.join(ROLE_TYPES), role_type))
+    mount = str(_value(item, 'mount') or '').strip().strip('/')
+    if not mount:
+        raise RotationError('mount must not be empty (the path of the database secrets engine, e.g. database)')
+
+    threshold = None
+    if item.get('lease_threshold') not in (None, ''):
+        threshold = parse_duration(item['lease_threshold'], name='lease_threshold')
+    fraction = item.get('lease_threshold_fraction')
+    if fraction is not None:
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            raise RotationError('lease_threshold_fraction must be a number between 0 and 1 (exclusive), e.g. 0.25, got %r' % (fraction,))
+        fraction = float(fraction)
+    if threshold is not None and fraction is not None:
+        raise RotationError('lease_threshold and lease_threshold_fraction are mutually exclusive: set one of them')
+    max_age = None
+    if item.get('max_age') not in (None, ''):
+        max_age = parse_duration(item['max_age'], name='max_age')
+    increment = None
+    if item.get('renew_increment') not in (None, ''):
+        increment = parse_duration(item['renew_increment'], name='renew_increment')
+    renew = bool(_value(item, 'renew'))
+    lease_id = item.get('lease_id') or None
+
+    if role_type == 'static':
+        for key, value in (('lease_id', lease_id), ('lease_threshold', threshold), ('lease_threshold_fraction', fraction),
+                           ('renew_increment', increment)):
+            if value is not None:
+                raise RotationError('%s applies to dynamic roles only; static role %s is rotated by age (max_age) or force'
+                                    % (key, role))
+        if renew:
+            raise RotationError('renew applies to dynamic roles only (static roles have no lease to renew)')
+    else:
+        if max_age is not None:
+            raise RotationError('max_age applies to static roles only; for dynamic roles use lease_threshold or '
+                                'lease_threshold_fraction with lease_id')
+        if increment is not None and not renew:
+            raise RotationError('renew_increment needs renew=true')
+        if lease_id is not None:
+            prefix = '%s/creds/%s/' % (mount, role)
+            if not lease_id.startswith(prefix) or len(lease_id) == len(prefix):
+                raise RotationError('lease_id %s is not a lease of %s/creds/%s (expected %s<id>): pass the lease of this role'
+                                    % (lease_id, mount, role, prefix))
+
+    verify = bool(_value(item, 'verify'))
+    check_query = _value(item, 'check_query')
+    if verify and not (check_query or '').strip():
+        raise RotationError('check_query must not be empty when verify=true (default: SELECT 1)')
+    privileges = _postgres.normalize_privileges(item.get('privileges') or [])
+    if privileges and not verify:
+        raise RotationError('privileges are checked while verifying: they need verify=true')
+
+    port = _env_or_default(item, 'db_port', environ)
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise RotationError('db_port must be a port number, got %r' % (port,))
+    if not 0 < port < 65536:
+        raise RotationError('db_port must be between 1 and 65535, got %d' % port)
+    sslmode = _env_or_default(item, 'db_sslmode', environ)
+    if sslmode not in _postgres.SSLMODES:
+        raise RotationError('db_sslmode must be one of %s, got %r' % (', '.join(_postgres.SSLMODES), sslmode))
+    connect_timeout = _value(item, 'db_connect_timeout')
+    if isinstance(connect_timeout, bool) or not isinstance(connect_timeout, int) or connect_timeout <= 0:
+        raise RotationError('db_connect_timeout must be a positive number of seconds, got %r' % (connect_timeout,))
+    attempts = _value(item, 'verify_attempts')
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
+        raise RotationError('verify_attempts must be between 1 and 20, got %r' % (attempts,))
+    target = _postgres.PgTarget(host=_env_or_default(item, 'db_host', environ), port=port,
+                                dbname=_env_or_default(item, 'db_name', environ), sslmode=sslmode,
+                                connect_timeout=connect_timeout)
+    return ItemPlan(index=index, role=role, role_type=role_type, mount=mount, lease_id=lease_id, threshold=threshold,
+                    fraction=fraction, max_age=max_age, renew=renew, increment=increment, force=bool(_value(item, 'force')),
+                    verify=verify, check_query=check_query, privileges=privileges, target=target, attempts=attempts)
+
+
+# ----------------------------------------------------------------------------------------------- decisions
+
+class Decision:
+    """What to do with one role: ``action`` (rotate, renew, none), ``reason`` and a human ``why``."""
+
+    def __init__(self, action, reason, why, need=None):
+        self.action = action
+        self.reason = reason
+        self.why = why
+        self.need = need  # seconds of TTL a renewal must reach to be worth it
+
+    def __repr__(self):
+        return 'Decision(%r, %r, %r)' % (self.action, self.reason, self.why)
+
+
+def lease_info(data, now=None):
+    """Normalize a ``sys/leases/lookup`` answer: ttl, duration, renewable, issue/expire times (datetimes)."""
+    now = now or utcnow()
+    expire = parse_iso(data['expire_time']) if data.get('expire_time') else None
+    issued = parse_iso(data['issue_time']) if data.get('issue_time') else None
+    renewed = parse_iso(data['last_renewal']) if data.get('last_renewal') else None
+    ttl = data.get('ttl')
+    if ttl is None:
+        ttl = max(0, int((expire - now).total_seconds())) if expire else 0
+    start = renewed or issued
+    duration = int((expire - start).total_seconds()) if expire and start else None
+    return dict(id=data.get('id'), ttl=int(ttl), duration=duration, renewable=bool(data.get('renewable')),
+                issue_time=issued, expire_time=expire or (now + datetime.timedelta(seconds=int(ttl))))
+
+
+def decide_dynamic(plan, lease, now=None, max_ttl=None):
+    """Decide for a dynamic role. ``lease``: :func:`lease_info` of ``plan.lease_id``, or None when it is gone.
+
+    ``max_ttl``: the role's max TTL in seconds when known (to tell whether a renewal can still extend the lease).
+    """
+    now = now or utcnow()
+    if plan.force:
+        return Decision('rotate', 'forced', 'force=true')
+    if plan.lease_id is None:
+        return Decision('rotate', 'missing', 'no lease_id given (no credential in use)')
+    if lease is None:
+        return Decision('rotate', 'missing', 'lease %s is expired, revoked or unknown' % plan.lease_id)
+    remaining = lease['ttl']
+    if remaining <= 0:
+        return Decision('rotate', 'missing', 'lease %s has expired' % plan.lease_id)
+    if plan.threshold is not None:
+        need = plan.threshold
+        limit = 'the threshold of %s' % format_duration(plan.threshold)
+    elif plan.fraction is not None and lease.get('duration'):
+        need = int(plan.fraction * lease['duration'])
+        limit = '%g%% of its %s duration (%s)' % (plan.fraction * 100, format_duration(lease['duration']), format_duration(need))
+    else:
+        return Decision('none', 'not_due', 'lease expires in %s; no lease_threshold set, so only a missing or expired lease '
+                        'is rotated' % format_duration(remaining))
+    if remaining >= need:
+        return Decision('none', 'not_due', 'lease expires in %s, not below %s' % (format_duration(remaining), limit))
+    why = 'lease expires in %s, below %s' % (format_duration(remaining), limit)
+    if plan.renew:
+        if not lease.get('renewable'):
+            return Decision('rotate', 'expiring', why + '; the lease is not renewable')
+        if max_ttl and lease.get('issue_time'):
+            room = int((lease['issue_time'] + datetime.timedelta(seconds=max_ttl) - now).total_seconds())
+            if room <= need:
+                return Decision('rotate', 'expiring', why + '; renewal cannot extend it past the role max_ttl of %s'
+                                % format_duration(max_ttl))
+        return Decision('renew', 'expiring', why, need=need)
+    return Decision('rotate', 'expiring', why)
+
+
+def decide_static(plan, creds, now=None):
+    """Decide for a static role from its ``static-creds`` answer (``last_vault_rotation``)."""
+    now = now or utcnow()
+    if plan.force:
+        return Decision('rotate', 'forced', 'force=true')
+    last = creds.get('last_vault_rotation')
+    if plan.max_age is None:
+        return Decision('none', 'not_due', 'no max_age set, so the static role is only rotated with force=true')
+    if not last:
+        return Decision('rotate', 'missing', 'Vault has no record of a rotation of this static role')
+    age = max(0, int((now - parse_iso(last)).total_seconds()))
+    if age >= plan.max_age:
+        return Decision('rotate', 'age', 'last rotation %s ago, older than max_age %s' % (format_duration(age), format_duration(plan.max_age)))
+    return Decision('none', 'not_due', 'last rotation %s ago, younger than max_age %s' % (format_duration(age), format_duration(plan.max_age)))
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+def summarize(results, single, check_mode=False, what='roles'):
+    """The task result from per-item results: ``changed``, ``failed``, ``reason``, ``msg``, ``results``.
+
+    A single item (no list given) also has its fields at the top level.
+    """
+    failed = [res for res in results if res.get('failed')]
+    changed = any(res.get('changed') for res in results)
+    reasons = sorted(set(res.get('reason') for res in results))
+    if single and results:
+        result = dict((key, value) for key, value in results[0].items() if key != 'diff')
+    else:
+        result = dict(reason=reasons[0] if len(reasons) == 1 else 'mixed')
+        counts = {}
+        for res in results:
+            if not res.get('failed'):
+                counts[res.get('action')] = counts.get(res.get('action'), 0) + 1
+        words = dict(rotate='rotated', renew='renewed', none='not due', revoke='revoked', keep='already revoked')
+        if check_mode:
+            words = dict(rotate='would rotate', renew='would renew', none='not due', revoke='would revoke', keep='already revoked')
+        parts = ['%s %d' % (words.get(action, action), count) for action, count in sorted(counts.items())]
+        result['msg'] = '%s (%d %s)' % (', '.join(parts) or 'nothing done', len(results), what)
+    if failed and not single:
+        result['msg'] = '%d of %d %s failed: %s' % (len(failed), len(results), what,
+                                                    '; '.join('%s: %s' % (res.get('item'), res.get('msg')) for res in failed))
+    result.update(changed=changed, failed=bool(failed), results=results)
+    return result
+
+
+def merge_diffs(results):
+    """One ``{before, after}`` diff keyed by item, from the ``diff`` of each result (removed from the results)."""
+    before, after = {}, {}
+    for res in results:
+        diff = res.pop('diff', None)
+        if diff:
+            before[res['item']] = diff['before']
+            after[res['item']] = diff['after']
+    return dict(before=before, after=after)
+
+
+def _seconds_until(moment, now):
+    return max(0, int((moment - now).total_seconds()))
+
+
+# ----------------------------------------------------------------------------------------------- the rotator
+
+class DbCredentialRotator:
+    """Run the module: ``DbCredentialRotator(module.params, check_mode=..., diff=...).run()`` -> result dict."""
+
+    def __init__(self, params, check_mode=False, diff=False, environ=None, postgres=None, sleep=None):
+        self.params = params
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.environ = os.environ if environ is None else environ
+        self.pg = postgres or _postgres
+        self.sleep = sleep
+        self.client = None
+        self.opts = None
+
+    # -- entry point
+    def run(self):
+        if (self.params.get('state') or 'present') == 'revoked':
+            return self.run_revoked()
+        return self.run_present()
+
+    def _connect(self):
+        self.client, self.opts = get_vault_connection(self.params, self.environ)
+
+    def _vault(self, action):
+        return vault_errors(action, self.opts)
+
+    # -- state=present
+    def run_present(self):
+        if self.params.get('lease_ids'):
+            raise RotationError('lease_ids is for state=revoked; with state=present pass the lease in use as lease_id')
+        single = not self.params.get('roles')
+        if single and not self.params.get('role'):
+            raise RotationError('role is required with state=present (or roles, a list of roles)')
+        if not single and self.params.get('role'):
+            raise RotationError('role and roles are mutually exclusive: put every role in roles')
+        items = expand_batch(self.params, 'roles', ITEM_OPTIONS)
+        plans = self._collect(items, lambda item, index: validate_item(item, index, self.environ), single)
+        if any(plan.verify for plan in plans):
+            message = self.pg.missing_psycopg2_message()
+            if message:
+                raise RotationError(message)
+        self._connect()
+        self._collect(plans, lambda plan, index: self._preflight(plan), single)
+        self._probe_databases(plans, single)
+        results = []
+        for plan in plans:
+            results.append(self._act(plan))
+        diff = merge_diffs(results)
+        result = summarize(results, single, self.check_mode)
+        if self.want_diff:
+            result['diff'] = diff
+        return result
+
+    def _collect(self, things, check, single):
+        """Apply ``check`` to every item; if any fails, raise one error naming every failed item (nothing changed yet)."""
+        done, errors = [], []
+        for index, thing in enumerate(things):
+            try:
+                done.append(check(thing, index))
+            except ERRORS as exc:
+                errors.append(str(exc) if single else 'roles[%d] (%s): %s' % (index, _label(thing), exc))
+        if errors:
+            raise RotationError('; '.join(errors) + ('' if single else ' - nothing was changed'))
+        return done
+
+    def _preflight(self, plan):
+        """Read what the decision needs (role, lease, static creds); nothing is changed."""
+        plan.role_info = self._read_role(plan)
+        now = utcnow()
+        if plan.role_type == 'static':
+            with self._vault('reading %s' % plan.path):
+                plan.static_creds = self.client.secrets.database.get_static_credentials(plan.role, mount_point=plan.mount)['data']
+            plan.decision = decide_static(plan, plan.static_creds, now)
+        else:
+            if plan.lease_id:
+                plan.lease = self._lookup_lease(plan.lease_id)
+            max_ttl = (plan.role_info or {}).get('max_ttl') or None
+            plan.decision = decide_dynamic(plan, plan.lease, now, max_ttl=max_ttl)
+        return plan
+
+    def _read_role(self, plan):
+        """The role's definition, or None when the token may not read it; a missing role or mount fails clearly."""
+        kind = 'roles' if plan.role_type == 'dynamic' else 'static-roles'
+        path = '%s/%s/%s' % (plan.mount, kind, plan.role)
+        with self._vault('reading %s' % path):
+            try:
+                if plan.role_type == 'dynamic':
+                    return self.client.secrets.database.read_role(plan.role, mount_point=plan.mount)['data']
+                return self.client.secrets.database.read_static_role(plan.role, mount_point=plan.mount)['data']
+            except hvac_exceptions.Forbidden:
+                return None  # a token may be allowed to issue creds without reading the role: decide without it
+            except hvac_exceptions.InvalidPath as exc:
+                if 'no handler for route' in str(exc):
+                    raise RotationError('no secrets engine is mounted at %s/ (reading %s): check mount' % (plan.mount, path))
+                raise RotationError('%s role %s not found at %s: check role, role_type and mount'
+                                    % (plan.role_type, plan.role, path))
+
+    def _lookup_lease(self, lease_id):
+        """:func:`lease_info` of a lease, or None when Vault does not know it (expired or revoked)."""
+        with self._vault('looking up lease %s (sys/leases/lookup)' % lease_id):
+            try:
+                data = self.client.sys.read_lease(lease_id)['data']
+            except hvac_exceptions.InvalidRequest as exc:
+                if 'invalid lease' in str(exc):
+                    return None
+                raise
+        return lease_info(data)
+
+    def _probe_databases(self, plans, single):
+        """Before anything is issued: every database a new credential will be verified on answers like PostgreSQL."""
+        seen = {}
+        errors = []
+        for plan in plans:
+            if not plan.verify or plan.decision.action != 'rotate':
+                continue
+            key = (plan.target.host, plan.target.port)
+            if key not in seen:
+                try:
+                    if ',' not in str(plan.target.host):
+                        self.pg.probe(plan.target)
+                    seen[key] = None
+                except _postgres.PostgresError as exc:
+                    seen[key] = str(exc)
+            if seen[key]:
+                errors.append(seen[key] if single else 'roles[%d] (%s): %s' % (plan.index, plan.path, seen[key]))
+        if errors:
+            raise RotationError('; '.join(errors) + ' - nothing was issued or rotated')
+
+    # -- acting on one item
+    def _act(self, plan):
+        decision = plan.decision
+        result = dict(item=plan.path, role=plan.role, role_type=plan.role_type, mount=plan.mount, changed=False,
+                      failed=False, reason=decision.reason, action=decision.action, verified=False)
+        if plan.role_type == 'dynamic':
+            result['previous_lease_id'] = plan.lease_id
+        before = self._state_before(plan)
+        if decision.action == 'none':
+            result['msg'] = '%s: not due: %s' % (plan.path, decision.why)
+            result.update(self._current_fields(plan))
+            result['diff'] = dict(before=before, after=before)
+            return result
+        if self.check_mode:
+            verb = 'rotate' if decision.action == 'rotate' else 'renew'
+            result.update(changed=True, msg='would %s %s: %s' % (verb, plan.path, decision.why))
+            if plan.role_type == 'static':
+                after = dict(before, last_vault_rotation='(now)')
+            elif verb == 'rotate':
+                after = dict(lease_id='(new lease)', expires_at='(new)', username='(new user)')
+            else:
+                after = dict(before, expires_at='(renewed)')
+            result['diff'] = dict(before=before, after=after)
+            return result
+        try:
+            if decision.action == 'renew':
+                self._renew(plan, result)
+            elif plan.role_type == 'dynamic':
+                self._issue(plan, result)
+            else:
+                self._rotate_static(plan, result)
+        except ERRORS as exc:
+            result.update(failed=True, changed=result.get('changed', False), msg='%s: %s' % (plan.path, exc))
+            for key in ('password',):
+                result.pop(key, None)
+            return result
+        result['diff'] = dict(before=before, after=self._state_after(plan, result))
+        return result
+
+    def _state_before(self, plan):
+        if plan.role_type == 'static':
+            creds = plan.static_creds or {}
+            return dict(username=creds.get('username'), last_vault_rotation=_iso(creds.get('last_vault_rotation')))
+        lease = plan.lease
+        return dict(lease_id=plan.lease_id if lease else None, expires_at=to_iso(lease['expire_time']) if lease else None)
+
+    @staticmethod
+    def _state_after(plan, result):
+        if plan.role_type == 'static':
+            return dict(username=result.get('username'), last_vault_rotation=result.get('last_vault_rotation'))
+        after = dict(lease_id=result.get('lease_id'), expires_at=result.get('expires_at'))
+        if result.get('username'):
+            after['username'] = result['username']
+        return after
+
+    @staticmethod
+    def _current_fields(plan):
+        """Return fields of an item left as it is."""
+        if plan.role_type == 'static':
+            creds = plan.static_creds or {}
+            return dict(username=creds.get('username'), password=creds.get('password'),
+                        last_vault_rotation=_iso(creds.get('last_vault_rotation')), ttl=creds.get('ttl'))
+        lease = plan.lease
+        return dict(lease_id=plan.lease_id, lease_duration=lease['ttl'], renewable=lease['renewable'],
+                    expires_at=to_iso(lease['expire_time']))
+
+    def _issue(self, plan, result):
+        changed_before = result.get('changed', False)
+        with self._vault('issuing credentials from %s' % plan.path):
+            answer = self.client.secrets.database.generate_credentials(plan.role, mount_point=plan.mount)
+        now = utcnow()
+        data = answer.get('data') or {}
+        lease_id = answer.get('lease_id')
+        result.update(changed=True, lease_id=lease_id, lease_duration=answer.get('lease_duration'),
+                      renewable=bool(answer.get('renewable')), username=data.get('username'),
+                      expires_at=to_iso(now + datetime.timedelta(seconds=int(answer.get('lease_duration') or 0))))
+        try:
+            self._verify(plan, data.get('username'), data.get('password'), result)
+        except ERRORS as exc:
+            note = self._revoke_quietly(lease_id)
+            result.update(changed=changed_before, lease_id=None, revoked_lease_id=lease_id)
+            raise RotationError('verification of the new credentials failed: %s; %s' % (exc, note))
+        result['password'] = data.get('password')
+        result['msg'] = '%s %s: %s; new lease %s (user %s) expires at %s%s' % (
+            'rotated' if plan.lease_id else 'issued', plan.path, plan.decision.why, lease_id, data.get('username'),
+            result['expires_at'], ', verified' if plan.verify else ', not verified (verify=false)')
+
+    def _rotate_static(self, plan, result):
+        with self._vault('rotating static role %s (%s/rotate-role/%s)' % (plan.role, plan.mount, plan.role)):
+            self.client.secrets.database.rotate_static_role_credentials(plan.role, mount_point=plan.mount)
+        result['changed'] = True
+        with self._vault('reading %s' % plan.path):
+            data = self.client.secrets.database.get_static_credentials(plan.role, mount_point=plan.mount)['data']
+        result.update(username=data.get('username'), last_vault_rotation=_iso(data.get('last_vault_rotation')), ttl=data.get('ttl'))
+        try:
+            self._verify(plan, data.get('username'), data.get('password'), result)
+        except ERRORS as exc:
+            raise RotationError('the password of static role %s was rotated, but verification of the new password failed: %s; '
+                                'the new password is in %s (fix the database user, then re-run with force=true)'
+                                % (plan.role, exc, plan.path))
+        result['password'] = data.get('password')
+        result['msg'] = 'rotated static role %s: %s; user %s%s' % (
+            plan.path, plan.decision.why, data.get('username'), ', verified' if plan.verify else ', not verified (verify=false)')
+
+    def _renew(self, plan, result):
+        with self._vault('renewing lease %s' % plan.lease_id):
+            answer = self.client.sys.renew_lease(plan.lease_id, increment=plan.increment)
+        new_ttl = int(answer.get('lease_duration') or 0)
+        result['changed'] = True
+        if new_ttl <= plan.lease['ttl'] or new_ttl < (plan.decision.need or 0):
+            # max_ttl reached: renewal cannot keep the lease out of the threshold, so rotate after all
+            plan.decision = Decision('rotate', 'expiring', '%s; renewal only reached %s (max_ttl)' % (plan.decision.why, format_duration(new_ttl)))
+            result['action'] = 'rotate'
+            self._issue(plan, result)
+            return
+        now = utcnow()
+        result.update(lease_id=plan.lease_id, lease_duration=new_ttl, renewable=bool(answer.get('renewable')),
+                      expires_at=to_iso(now + datetime.timedelta(seconds=new_ttl)))
+        result['msg'] = 'renewed %s: %s; it now expires at %s' % (plan.lease_id, plan.decision.why, result['expires_at'])
+
+    def _verify(self, plan, username, password, result):
+        if not plan.verify:
+            return
+        kwargs = dict(check_query=plan.check_query, privileges=plan.privileges, attempts=plan.attempts)
+        if self.sleep is not None:
+            kwargs['sleep'] = self.sleep
+        report = self.pg.verify_login(plan.target, username, password, **kwargs)
+        result.update(verified=True, verification=report)
+
+    def _revoke_quietly(self, lease_id):
+        """Revoke what we created after a failure; returns a sentence for the message."""
+        try:
+            with self._vault('revoking the new lease %s' % lease_id):
+                self.client.sys.revoke_lease(lease_id)
+        except VaultClientError as exc:
+            return 'revoking the new lease %s failed too (%s): revoke it by hand' % (lease_id, exc)
+        return 'the new lease %s was revoked' % lease_id
+
+    # -- state=revoked
+    def run_revoked(self):
+        if self.params.get('roles'):
+            raise RotationError('roles is for state=present; with state=revoked pass lease_id or lease_ids')
+        ids = list(self.params.get('lease_ids') or [])
+        if self.params.get('lease_id'):
+            ids.insert(0, self.params['lease_id'])
+        if not ids:
+            raise RotationError('state=revoked needs lease_id or lease_ids (the leases to revoke)')
+        unique = []
+        for index, lease_id in enumerate(ids):
+            if not isinstance(lease_id, str) or not lease_id.strip() or ' ' in lease_id.strip():
+                raise RotationError('lease_ids[%d]: %r is not a lease id (e.g. database/creds/app/AbC123)' % (index, lease_id))
+            if lease_id.strip() not in unique:
+                unique.append(lease_id.strip())
+        single = len(unique) == 1 and not self.params.get('lease_ids')
+        self._connect()
+        results = []
+        for lease_id in unique:
+            result = dict(item=lease_id, lease_id=lease_id, changed=False, failed=False)
+            try:
+                lease = self._lookup_lease(lease_id)
+                if lease is None:
+                    result.update(reason='absent', action='keep', msg='lease %s is already revoked or expired' % lease_id,
+                                  diff=dict(before=dict(state='absent'), after=dict(state='absent')))
+                elif self.check_mode:
+                    result.update(changed=True, reason='requested', action='revoke', msg='would revoke lease %s' % lease_id,
+                                  diff=dict(before=dict(state='active', expires_at=to_iso(lease['expire_time'])), after=dict(state='revoked')))
+                else:
+                    with self._vault('revoking lease %s' % lease_id):
+                        self.client.sys.revoke_lease(lease_id)
+                    result.update(changed=True, reason='requested', action='revoke', msg='revoked lease %s' % lease_id,
+                                  diff=dict(before=dict(state='active', expires_at=to_iso(lease['expire_time'])), after=dict(state='revoked')))
+            except ERRORS as exc:
+                result.update(failed=True, reason='error', action='revoke', msg=str(exc))
+            results.append(result)
+        diff = merge_diffs(results)
+        result = summarize(results, single, self.check_mode, what='leases')
+        result['revoked'] = [res['lease_id'] for res in results if res['changed'] and not res['failed']]
+        if self.want_diff:
+            result['diff'] = diff
+        return result
+
+
+def _label(thing):
+    if isinstance(thing, ItemPlan):
+        return thing.path
+    kind = 'static-creds' if thing.get('role_type') == 'static' else 'creds'
+    return '%s/%s/%s' % (thing.get('mount') or DEFAULTS['mount'], kind, thing.get('role'))
+
+
+def _iso(text):
+    return to_iso(parse_iso(text)) if text else None

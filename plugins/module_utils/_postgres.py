@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PostgreSQL checks of the collection, with psycopg2: does a (new) credential log in, run a check query and
+hold the privileges it needs, and who still has sessions open (``pg_stat_activity``).
+
+Every failure is a :class:`PostgresError` whose message names the server, the user and the failed check, and
+never a password. Verification never commits: the check query and the privilege checks run in one
+transaction that is rolled back.
+
+Private to the collection: the leading underscore means no compatibility promise to other collections.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import socket
+import struct
+import time
+import traceback
+
+PSYCOPG2_IMPORT_ERROR = None
+try:
+    import psycopg2
+    import psycopg2.extensions
+except ImportError:
+    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
+
+# The privileges has_table_privilege() understands (MAINTAIN: PostgreSQL 17+).
+TABLE_PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN')
+SSLMODES = ('disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full')
+
+# Login failures a freshly created role can show for a moment (replication lag behind a proxy or a
+# replica, a role committed just after the login attempt): retried; everything else fails at once.
+_TRANSIENT_LOGIN = (re.compile(r'password authentication failed for user'),
+                    re.compile(r'role "[^"]*" does not exist'),
+                    re.compile(r'the database system is (starting up|in recovery mode|not yet accepting connections)'))
+
+# The SSLRequest message (length 8, code 80877103): every PostgreSQL server answers it with one byte, S or N,
+# before any authentication; used to tell a PostgreSQL port from something else without logging in.
+_SSL_REQUEST = struct.pack('!ii', 8, 80877103)
+
+
+class PostgresError(Exception):
+    """A PostgreSQL check failed; the message says which one and why, never with a password."""
+
+
+def missing_psycopg2_message():
+    """Message for a host without psycopg2 (None when it imports)."""
+    if PSYCOPG2_IMPORT_ERROR is None:
+        return None
+    return ('the Python library psycopg2 is required on the host that runs this module to verify database logins: '
+            'pip install psycopg2-binary (or set verify=false)')
+
+
+class PgTarget:
+    """Where to log in: host (name, address or a Unix socket directory), port, database, sslmode, connect_timeout."""
+
+    def __init__(self, host, port=5432, dbname='postgres', sslmode='prefer', connect_timeout=5):
+        self.host = host
+        self.port = port
+        self.dbname = dbname
+        self.sslmode = sslmode
+        self.connect_timeout = connect_timeout
+
+    def __str__(self):
+        return '%s:%s/%s' % (self.host, self.port, self.dbname)
+
+    @property
+    def is_socket(self):
+        return str(self.host).startswith('/')
+
+    def connect_kwargs(self, user, password):
+        return dict(host=self.host, port=self.port, dbname=self.dbname, user=user, password=password,
+                    sslmode=self.sslmode, connect_timeout=self.connect_timeout,
+                    application_name='secops.rotation', options='-c statement_timeout=30s')
+
+
+def normalize_privileges(privileges, name='privileges'):
+    """Validate ``[{table, privilege}]`` and return ``[(table, 'SELECT'), ...]``.
+
+    ``privilege`` may be one privilege or several separated by commas (``SELECT, INSERT``), each of
+    :data:`TABLE_PRIVILEGES`, optionally followed by ``WITH GRANT OPTION``; it defaults to ``SELECT``.
+    """
+    checks = []
+    for index, entry in enumerate(privileges or []):
+        where = '%s[%d]' % (name, index)
+        if not isinstance(entry, dict):
+            raise PostgresError('%s must be a dict with table and privilege, got %r' % (where, entry))
+        unknown = sorted(set(entry) - set(['table', 'privilege']))
+        if unknown:
+            raise PostgresError('%s: unknown key(s) %s; use table and privilege' % (where, ', '.join(unknown)))
+        table = entry.get('table')
+        if not isinstance(table, str) or not table.strip():
+            raise PostgresError('%s.table is required (a table name, optionally schema-qualified)' % where)
+        privilege = entry.get('privilege') or 'SELECT'
+        if not isinstance(privilege, str):
+            raise PostgresError('%s.privilege must be a string such as SELECT, got %r' % (where, privilege))
+        parts = [part.strip().upper() for part in privilege.split(',')]
+        for part in parts:
+            base = re.sub(r'\s+WITH\s+GRANT\s+OPTION$', '', part)
+            if base not in TABLE_PRIVILEGES:
+                raise PostgresError('%s.privilege: unknown table privilege %r; use %s' % (where, part, ', '.join(TABLE_PRIVILEGES)))
+        checks.append((table.strip(), ', '.join(parts)))
+    return checks
+
+
+def is_transient_login_error(message):
+    """True for the login errors a just-created role may show for a moment (worth a retry)."""
+    return any(pattern.search(message or '') for pattern in _TRANSIENT_LOGIN)
+
+
+def backoff_delays(attempts, base=0.25, cap=2.0):
+    """Sleeps between ``attempts`` login tries: 0.25, 0.5, 1, 2, 2, ... seconds (``attempts - 1`` of them)."""
+    return [min(cap, base * (2 ** index)) for index in range(max(0, attempts - 1))]
+
+
+def short_error(exc, password=None):
+    """The useful line of a psycopg2 error, without libpq's prefixes and never with ``password``."""
+    text = str(exc).strip() or exc.__class__.__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = lines[0] if lines else text
+    text = re.sub(r'^connection to server (at|on) .*? failed: ', '', text)
+    text = re.sub(r'^(FATAL|ERROR):\s+', '', text)
+    return scrub(text, password)
+
+
+def scrub(text, password):
+    """Replace any occurrence of ``password`` in ``text`` (defence in depth: errors are built without it)."""
+    if password and text and password in text:
+        text = text.replace(password, '********')
+    return text
+
+
+def probe(target, timeout=None):
+    """Check that ``target`` answers like a PostgreSQL server, without logging in (no session is opened).
+
+    Sends the SSLRequest message and expects the one-byte answer ``S`` or ``N``. A Unix socket directory is
+    only checked for the socket file. Raises :class:`PostgresError` naming host and port.
+    """
+    timeout = timeout or target.connect_timeout or 5
+    if target.is_socket:
+        path = '%s/.s.PGSQL.%s' % (str(target.host).rstrip('/'), target.port)
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.close()
+        except (OSError, socket.error) as exc:
+            raise PostgresError('cannot reach PostgreSQL at Unix socket %s: %s' % (path, exc.strerror or exc))
+        return
+    try:
+        sock = socket.create_connection((target.host, int(target.port)), timeout=timeout)
+    except socket.timeout:
+        raise PostgresError('cannot reach PostgreSQL at %s:%s: no answer within %ss (check db_host and db_port)'
+                            % (target.host, target.port, timeout))
+    except (OSError, socket.error) as exc:
+        raise PostgresError('cannot reach PostgreSQL at %s:%s: %s (check db_host and db_port)'
+                            % (target.host, target.port, getattr(exc, 'strerror', None) or exc))
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(_SSL_REQUEST)
+        answer = sock.recv(1)
+    except socket.timeout:
+        answer = None
+        detail = 'no answer within %ss' % timeout
+    except (OSError, socket.error) as exc:
+        answer = None
+        detail = getattr(exc, 'strerror', None) or str(exc) or exc.__class__.__name__
+    else:
+        detail = 'it answered %r' % answer[:1] if answer else 'it closed the connection'
+    finally:
+        sock.close()
+    if answer not in (b'S', b'N'):
+        raise PostgresError('%s:%s does not answer like a PostgreSQL server (%s): check db_port'
+                            % (target.host, target.port, detail))
+
+
+def connect(target, user, password, attempts=1, sleep=time.sleep):
+    """Open a psycopg2 connection, retrying transient login errors; returns ``(connection, attempts_used)``."""
+    message = missing_psycopg2_message()
+    if message:
+        raise PostgresError(message)
+    delays = backoff_delays(max(1, attempts))
+    used = 0
+    while True:
+        used += 1
+        try:
+            return psycopg2.connect(**target.connect_kwargs(user, password)), used
+        except psycopg2.Error as exc:
+            reason = short_error(exc, password)
+            if used <= len(delays) and is_transient_login_error(reason):
+                sleep(delays[used - 1])
+                continue
+            raise PostgresError('login as %s to PostgreSQL at %s failed%s: %s'
+                                % (user, target, ' after %d attempts' % used if used > 1 else '', reason))
+
+
+def verify_login(target, user, password, check_query='SELECT 1', privileges=(), attempts=5, sleep=time.sleep):
+    """Log in as ``user``, run ``check_query`` and the privilege checks; return what was checked.
+
+    ``privileges``: ``[(table, privilege), ...]`` as :func:`normalize_privileges` returns them. Everything runs
+    in one transaction that is rolled back. Raises :class:`PostgresError` naming the failed check.
+    """
+    conn, used = connect(target, user, password, attempts=attempts, sleep=sleep)
+    report = dict(login_attempts=used, check_query=check_query, privileges=[])
+    try:
+        cursor = conn.cursor()
+        if check_query:
+            try:
+                cursor.execute(check_query)
+                if cursor.description is not None:
+                    cursor.fetchall()
+            except psycopg2.Error as exc:
+                raise PostgresError('check query failed for user %s on %s: %s' % (user, target, short_error(exc, password)))
+        for table, privilege in privileges:
+            conn.rollback()  # a failed statement aborts the transaction; each check starts clean
+            try:
+                cursor.execute('SELECT has_table_privilege(%s, %s)', (table, privilege))
+                granted = bool(cursor.fetchone()[0])
+            except psycopg2.Error as exc:
+                raise PostgresError('privilege check %s on table %s failed for user %s on %s: %s'
+                                    % (privilege, table, user, target, short_error(exc, password)))
+            if not granted:
+                raise PostgresError('privilege check failed: user %s lacks %s on table %s (on %s)' % (user, privilege, table, target))
+            report['privileges'].append(dict(table=table, privilege=privilege, granted=True))
+    finally:
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+    return report
+
+
+def active_sessions(target, admin_user, admin_password, usernames):
+    """Count the sessions in ``pg_stat_activity`` of each name in ``usernames`` (run with an admin login).
+
+    Returns ``{username: count}`` including zeros. Used to prove nobody uses an old credential any more.
+    """
+    usernames = list(usernames)
+    conn, dummy = connect(target, admin_user, admin_password)
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute('SELECT usename, count(*) FROM pg_stat_activity WHERE usename = ANY(%s) AND pid <> pg_backend_pid() '
+                           'GROUP BY usename', ([str(name) for name in usernames],))
+            counts = dict((name, int(count)) for name, count in cursor.fetchall())
+        except psycopg2.Error as exc:
+            raise PostgresError('reading pg_stat_activity on %s as %s failed: %s' % (target, admin_user, short_error(exc, admin_password)))
+    finally:
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+    return dict((name, counts.get(name, 0)) for name in usernames)

@@ -1,0 +1,511 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vault_db_rotate
+short_description: Rotate, verify, renew and revoke database credentials of the Vault/OpenBao database secrets engine
+version_added: 0.1.0
+description:
+  - Issues new credentials from a B(dynamic) role (C(<mount>/creds/<role>)) or rotates the password of a B(static)
+    role (C(<mount>/rotate-role/<role>), then C(<mount>/static-creds/<role>)), only when a rotation is due, unless
+    O(force=true).
+  - A dynamic role is due when no lease is in use (O(lease_id) not given, expired or revoked), or when the
+    remaining TTL of O(lease_id) is below O(lease_threshold) or below O(lease_threshold_fraction) of the lease
+    duration. With O(renew=true) a renewable lease is renewed instead, as long as the renewal can still lift it
+    above the threshold (the role's C(max_ttl) caps renewals); otherwise new credentials are issued.
+  - A static role is due when Vault's last rotation of it is older than O(max_age).
+  - B(Verifies) the new credentials before returning them (O(verify=true), the default) by logging in to
+    PostgreSQL with psycopg2, running O(check_query) and the O(privileges) checks (C(has_table_privilege)).
+    The login is retried briefly (O(verify_attempts)) because a just-created role can take a moment to
+    become usable. If the verification fails, the new lease is revoked and the task fails with a message
+    naming the failed check.
+  - Before anything is issued, every role, lease and database of the task is checked (role exists, lease
+    belongs to the role, the database port answers like PostgreSQL); a problem fails the task with nothing changed.
+  - O(roles) handles many roles in one task with one Vault login; each item has its own options and its own result.
+    If an item fails, what that item created is revoked, the other items keep their new credentials, and the
+    task fails naming the failed items.
+  - O(state=revoked) revokes the leases in O(lease_id)/O(lease_ids); a lease that is already gone is
+    reported as unchanged.
+extends_documentation_fragment:
+  - secops.rotation.vault
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Predicts what would be rotated, renewed or revoked and why (C(would rotate ...)), reading only
+        (role, lease lookup, static credentials) and opening a TCP connection to the database port to check
+        that it answers; it never issues, renews, rotates or revokes anything and never logs in to PostgreSQL.
+  diff_mode:
+    support: full
+    description:
+      - Shows lease ids, user names, expiry and rotation times before and after, per role; never passwords.
+options:
+  state:
+    description:
+      - V(present) rotates (or renews) the credentials of the role(s) when due.
+      - V(revoked) revokes the leases given in O(lease_id) and O(lease_ids).
+    type: str
+    default: present
+    choices: [present, revoked]
+  role:
+    description:
+      - Name of the role in the database secrets engine (not the path).
+      - Required with O(state=present) unless O(roles) is given; mutually exclusive with O(roles).
+    type: str
+  roles:
+    description:
+      - Several roles in one task. Each entry takes the per-role options below; an option an entry does not
+        set is taken from the task's top-level option of the same name.
+      - Results come back in RV(results) in the same order.
+    type: list
+    elements: dict
+    suboptions:
+      role:
+        description: Name of the role.
+        type: str
+        required: true
+      role_type:
+        description: See O(role_type).
+        type: str
+        choices: [dynamic, static]
+      mount:
+        description: See O(mount).
+        type: str
+      lease_id:
+        description: See O(lease_id).
+        type: str
+      lease_threshold:
+        description: See O(lease_threshold).
+        type: raw
+      lease_threshold_fraction:
+        description: See O(lease_threshold_fraction).
+        type: float
+      max_age:
+        description: See O(max_age).
+        type: raw
+      renew:
+        description: See O(renew).
+        type: bool
+      renew_increment:
+        description: See O(renew_increment).
+        type: raw
+      force:
+        description: See O(force).
+        type: bool
+      verify:
+        description: See O(verify).
+        type: bool
+      check_query:
+        description: See O(check_query).
+        type: str
+      privileges:
+        description: See O(privileges).
+        type: list
+        elements: dict
+        suboptions:
+          table:
+            description: Table name, optionally schema-qualified.
+            type: str
+            required: true
+          privilege:
+            description: Privilege(s) to check.
+            type: str
+            default: SELECT
+      db_host:
+        description: See O(db_host).
+        type: str
+      db_port:
+        description: See O(db_port).
+        type: int
+      db_name:
+        description: See O(db_name).
+        type: str
+      db_sslmode:
+        description: See O(db_sslmode).
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      db_connect_timeout:
+        description: See O(db_connect_timeout).
+        type: int
+      verify_attempts:
+        description: See O(verify_attempts).
+        type: int
+  role_type:
+    description:
+      - V(dynamic) roles issue a new user and password with a lease on every rotation.
+      - V(static) roles keep one database user whose password Vault rotates.
+    type: str
+    default: dynamic
+    choices: [dynamic, static]
+  mount:
+    description:
+      - Mount path of the database secrets engine.
+    type: str
+    default: database
+  lease_id:
+    description:
+      - With O(state=present), dynamic roles only, the lease of the credentials currently in use, as returned
+        by the previous rotation in RV(lease_id). Used to decide whether a rotation is due and, with
+        O(renew=true), to renew it. Must be a lease of C(<mount>/creds/<role>/).
+      - Without it a dynamic role is always rotated (reason V(missing)).
+      - With O(state=revoked), a lease to revoke.
+    type: str
+  lease_ids:
+    description:
+      - With O(state=revoked), leases to revoke (in addition to O(lease_id)).
+    type: list
+    elements: str
+  lease_threshold:
+    description:
+      - For dynamic roles, rotate when the remaining TTL of O(lease_id) is below this duration.
+      - Seconds, or a duration such as V(15m), V(1h30m), V(2d).
+      - Mutually exclusive with O(lease_threshold_fraction). When neither is set, a dynamic role with a
+        valid O(lease_id) is not due until its lease is gone.
+    type: raw
+  lease_threshold_fraction:
+    description:
+      - For dynamic roles, rotate when the remaining TTL of O(lease_id) is below this fraction of the lease's
+        duration (since issue or last renewal), for example V(0.25) for the last quarter.
+      - A number between 0 and 1 (exclusive). Mutually exclusive with O(lease_threshold).
+    type: float
+  max_age:
+    description:
+      - For static roles, rotate when Vault's last rotation of the password (C(last_vault_rotation)) is older
+        than this duration, for example V(30d).
+      - Without it a static role is only rotated with O(force=true); its current credentials are returned.
+    type: raw
+  renew:
+    description:
+      - For dynamic roles, when the lease is due and renewable, renew it instead of issuing new credentials, as long
+        as the renewal lifts its TTL back above the threshold. When the role's C(max_ttl) does not allow that
+        (or the lease is not renewable) new credentials are issued.
+    type: bool
+    default: false
+  renew_increment:
+    description:
+      - TTL requested when renewing (a duration); Vault's default (the role's C(default_ttl)) when not set.
+      - Needs O(renew=true).
+    type: raw
+  force:
+    description:
+      - Rotate even if no rotation is due (reason V(forced)).
+    type: bool
+    default: false
+  verify:
+    description:
+      - Log in to PostgreSQL with the new credentials, run O(check_query) and the O(privileges) checks before
+        returning them. On failure the new lease is revoked (dynamic roles) and the task fails.
+      - The checks run in one transaction that is rolled back, so verification never changes data.
+    type: bool
+    default: true
+  check_query:
+    description:
+      - SQL run as the new user to verify it.
+    type: str
+    default: SELECT 1
+  privileges:
+    description:
+      - Table privileges the new user must have, checked with C(has_table_privilege(table, privilege)).
+    type: list
+    elements: dict
+    suboptions:
+      table:
+        description: Table name, optionally schema-qualified (V(public.orders)).
+        type: str
+        required: true
+      privilege:
+        description:
+          - Privilege to check, or several separated by commas (V(SELECT, INSERT)); any of V(SELECT), V(INSERT),
+            V(UPDATE), V(DELETE), V(TRUNCATE), V(REFERENCES), V(TRIGGER), V(MAINTAIN), optionally followed by
+            V(WITH GRANT OPTION).
+        type: str
+        default: SELECT
+  db_host:
+    description:
+      - PostgreSQL host (name, address or Unix socket directory) used to verify the new credentials.
+      - If not set, the environment variable E(PGHOST) is used, else V(localhost).
+    type: str
+  db_port:
+    description:
+      - PostgreSQL port used to verify the new credentials.
+      - If not set, the environment variable E(PGPORT) is used, else V(5432).
+    type: int
+  db_name:
+    description:
+      - Database to log in to when verifying.
+      - If not set, the environment variable E(PGDATABASE) is used, else V(postgres).
+    type: str
+  db_sslmode:
+    description:
+      - libpq C(sslmode) of the verification login.
+      - If not set, the environment variable E(PGSSLMODE) is used, else V(prefer).
+    type: str
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
+  db_connect_timeout:
+    description:
+      - Seconds to wait for each connection to PostgreSQL.
+    type: int
+    default: 5
+  verify_attempts:
+    description:
+      - How many times the verification login is tried when it fails with an authentication error (a new
+        role may not be visible at once, e.g. behind a replica); waits 0.25, 0.5, 1, 2, 2, ... seconds between
+        attempts. Other errors (unreachable server, missing database, failed checks) are not retried. 1 to 20.
+    type: int
+    default: 5
+requirements:
+  - psycopg2 (Python library, on the host that runs the module; only with O(verify=true))
+notes:
+  - The returned RV(password) is a secret. A task that registers the result must set C(no_log=true);
+    the module never puts a password in C(msg), warnings, diff or errors.
+  - Dynamic roles do not tell which user an existing lease belongs to, so a not-due result and a renewal return
+    the lease but no user name or password; keep them from the rotation that issued them (for example in the
+    ledger, M(secops.rotation.rotation_state)).
+  - With O(state=present) the options O(lease_ids) and, with O(state=revoked), O(roles) are rejected.
+  - Runs on the host it is delegated to; that host needs network access to Vault and to PostgreSQL.
+seealso:
+  - name: Database secrets engine (OpenBao)
+    description: Dynamic and static roles, leases.
+    link: https://openbao.org/docs/secrets/databases/
+  - name: Database secrets engine (Vault)
+    description: Dynamic and static roles, leases.
+    link: https://developer.hashicorp.com/vault/docs/secrets/databases
+author:
+  - secops.rotation developers (@secops)
+'''
+
+EXAMPLES = r'''
+- name: Issue credentials for the app role, verified with a privilege check
+  secops.rotation.vault_db_rotate:
+    url: https://vault.example.com:8200
+    role: app
+    db_host: db.example.com
+    db_name: orders
+    privileges:
+      - table: public.orders
+        privilege: SELECT, INSERT
+  register: app_creds
+  no_log: true
+  delegate_to: localhost
+
+- name: Rotate only when the lease in use has less than 20 minutes left
+  secops.rotation.vault_db_rotate:
+    role: app
+    lease_id: "{{ current_lease_id }}"
+    lease_threshold: 20m
+  register: app_creds
+  no_log: true
+
+- name: Renew the lease in its last quarter while max_ttl allows, else issue new credentials
+  secops.rotation.vault_db_rotate:
+    role: app
+    lease_id: "{{ current_lease_id }}"
+    lease_threshold_fraction: 0.25
+    renew: true
+  register: app_creds
+  no_log: true
+
+- name: Rotate a static role's password when it is older than 30 days
+  secops.rotation.vault_db_rotate:
+    role: reporting
+    role_type: static
+    max_age: 30d
+  register: reporting_creds
+  no_log: true
+
+- name: Rotate several roles in one task (one Vault login), common options at the top
+  secops.rotation.vault_db_rotate:
+    lease_threshold: 1h
+    db_host: db.example.com
+    roles:
+      - role: billing
+        lease_id: "{{ leases.billing | default(omit) }}"
+      - role: shipping
+        lease_id: "{{ leases.shipping | default(omit) }}"
+        privileges:
+          - table: shipments
+      - role: legacy
+        role_type: static
+        max_age: 7d
+  register: batch
+  no_log: true
+
+- name: Show what happened without the secrets
+  ansible.builtin.debug:
+    msg: "{{ batch.results | map(attribute='msg') | list }}"
+
+- name: Revoke the previous leases once nothing uses them
+  secops.rotation.vault_db_rotate:
+    state: revoked
+    lease_ids:
+      - database/creds/app/2bTmfV6Jp3yqFQ9kRb0Wm1Xa
+      - database/creds/app/9PqRsT0uVwXyZ1aB2cD3eF4g
+
+- name: Set the Vault connection once for every module of the collection
+  module_defaults:
+    group/secops.rotation.vault:
+      url: https://vault.example.com:8200
+      auth_method: approle
+      role_id: "{{ vault_role_id }}"
+      secret_id: "{{ vault_secret_id }}"
+  block:
+    - name: Rotate the app role
+      secops.rotation.vault_db_rotate:
+        role: app
+      register: app_creds
+      no_log: true
+'''
+
+RETURN = r'''
+changed:
+  description: Whether anything was issued, rotated, renewed or revoked (in check mode, whether it would be).
+  returned: always
+  type: bool
+reason:
+  description:
+    - Why the item was (or was not) rotated. V(missing) (no lease in use, or it is expired or revoked),
+      V(expiring) (remaining TTL below the threshold), V(age) (static role older than O(max_age)),
+      V(forced), V(not_due); for O(state=revoked) V(requested) or V(absent) (already revoked or expired).
+    - A batch has the common reason of its items, or V(mixed).
+  returned: always
+  type: str
+  sample: expiring
+msg:
+  description: What was done or would be done, and why, in words; a batch summarizes its items. Never holds a secret.
+  returned: always
+  type: str
+  sample: "rotated database/creds/app: lease expires in 4m, below the threshold of 20m; new lease ... verified"
+action:
+  description: V(rotate), V(renew) or V(none); with O(state=revoked) V(revoke) or V(keep).
+  returned: single item
+  type: str
+  sample: rotate
+item:
+  description: The item handled, C(<mount>/creds/<role>), C(<mount>/static-creds/<role>) or a lease id.
+  returned: single item
+  type: str
+  sample: database/creds/app
+role:
+  description: The role name.
+  returned: single item with O(state=present)
+  type: str
+role_type:
+  description: V(dynamic) or V(static).
+  returned: single item with O(state=present)
+  type: str
+mount:
+  description: Mount of the database secrets engine.
+  returned: single item with O(state=present)
+  type: str
+username:
+  description: Database user name of the new (or, for a static role that was not due, current) credentials.
+  returned: single item, when credentials were issued or rotated, and for static roles
+  type: str
+  sample: v-approle-app-x1Yz9abc
+password:
+  description:
+    - B(Secret.) Password of the new credentials (for a static role that was not due, the current password).
+      Register the result only in tasks with C(no_log=true).
+    - Not returned in check mode, for renewals, for a dynamic role that was not due, or when the item failed.
+  returned: single item, when credentials were issued or rotated, and for static roles
+  type: str
+lease_id:
+  description:
+    - For dynamic roles, the lease of the credentials in use after the task (new, renewed, or the unchanged one).
+    - With O(state=revoked), the lease handled.
+  returned: single item, dynamic roles and O(state=revoked)
+  type: str
+  sample: database/creds/app/2bTmfV6Jp3yqFQ9kRb0Wm1Xa
+previous_lease_id:
+  description: For dynamic roles, the O(lease_id) given (null if none).
+  returned: single item, dynamic roles
+  type: str
+revoked_lease_id:
+  description: The new lease that was revoked because its verification failed.
+  returned: when verification of a dynamic role's new credentials failed
+  type: str
+lease_duration:
+  description: Seconds the lease is valid for (issued, renewed, or remaining of the unchanged lease).
+  returned: single item, dynamic roles (not in check mode)
+  type: int
+  sample: 3600
+renewable:
+  description: Whether the lease can be renewed.
+  returned: single item, dynamic roles (not in check mode)
+  type: bool
+expires_at:
+  description: When the lease expires, UTC ISO 8601.
+  returned: single item, dynamic roles (not in check mode)
+  type: str
+  sample: "2026-11-26T12:00:00Z"
+last_vault_rotation:
+  description: For static roles, when Vault last rotated the password, UTC ISO 8601.
+  returned: single item, static roles (not in check mode when due)
+  type: str
+  sample: "2026-11-26T11:00:00Z"
+ttl:
+  description: For static roles, seconds until Vault rotates the password by itself (the role's C(rotation_period)).
+  returned: single item, static roles (not in check mode when due)
+  type: int
+verified:
+  description: Whether the new credentials were verified on PostgreSQL.
+  returned: single item with O(state=present)
+  type: bool
+verification:
+  description: What the verification checked.
+  returned: when new credentials were verified
+  type: dict
+  contains:
+    login_attempts:
+      description: Logins tried until one succeeded.
+      type: int
+    check_query:
+      description: The check query that was run.
+      type: str
+    privileges:
+      description: The privilege checks that passed, each with C(table), C(privilege) and C(granted).
+      type: list
+      elements: dict
+revoked:
+  description: With O(state=revoked), the leases revoked by this task (would be revoked, in check mode).
+  returned: O(state=revoked)
+  type: list
+  elements: str
+results:
+  description:
+    - One entry per role (or per lease with O(state=revoked)) in the order given, with the per-item keys above
+      (C(item), C(changed), C(failed), C(reason), C(action), C(msg), C(username), C(password), C(lease_id), ...).
+    - B(Secret) when it holds passwords; register it only with C(no_log=true).
+  returned: always
+  type: list
+  elements: dict
+diff:
+  description: With C(--diff), lease ids, user names and times per item before and after; never passwords.
+  returned: in diff mode
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._db import DbCredentialRotator, db_argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=merge_argument_specs(db_argument_spec(), vault_argument_spec()),
+        mutually_exclusive=[('role', 'roles'), ('lease_threshold', 'lease_threshold_fraction')],
+        supports_check_mode=True,
+    )
+    run_module(module, lambda: DbCredentialRotator(module.params, check_mode=module.check_mode, diff=module._diff).run())
+
+
+if __name__ == '__main__':
+    main()

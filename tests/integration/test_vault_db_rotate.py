@@ -1,0 +1,512 @@
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""secops.rotation.vault_db_rotate against the lab's real OpenBao (database engine) and PostgreSQL 18."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+import time
+import uuid
+
+import hvac
+import hvac.exceptions
+import psycopg2
+import pytest
+
+from lab.runner import run_module, run_playbook
+from ansible_collections.secops.rotation.plugins.module_utils import _postgres
+
+MODULE = 'vault_db_rotate'
+CREATE_LOGIN = """CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"""
+
+
+def _uid():
+    return uuid.uuid4().hex[:10]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def vault(lab):
+    return hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
+
+
+@pytest.fixture(scope='module')
+def env(lab):
+    """What the module sees in its environment: Vault address/token and where PostgreSQL is (no PG admin creds)."""
+    return {key: lab[key] for key in ('VAULT_ADDR', 'VAULT_TOKEN', 'PGHOST', 'PGPORT', 'PGDATABASE')}
+
+
+@pytest.fixture(scope='module')
+def admin(lab):
+    conn = psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], user=lab['PGUSER'], password=lab['PGPASSWORD'],
+                            dbname=lab['PGDATABASE'], connect_timeout=5)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+def _sql(admin, statement, args=None):
+    with admin.cursor() as cur:
+        cur.execute(statement, args)
+        return cur.fetchall() if cur.description else None
+
+
+def _login(lab, user, password, dbname=None):
+    """True if user/password log in to the lab's PostgreSQL."""
+    try:
+        psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], dbname=dbname or lab['PGDATABASE'], user=user,
+                         password=password, connect_timeout=5).close()
+        return True
+    except psycopg2.OperationalError as exc:
+        assert 'password authentication failed' in str(exc) or 'does not exist' in str(exc), exc
+        return False
+
+
+def count_leases(vault, role, mount='database'):
+    """Leases under <mount>/creds/<role>/ (LIST sys/leases/lookup/...; 404 when there are none)."""
+    try:
+        return len(vault.sys.list_leases('%s/creds/%s/' % (mount, role))['data']['keys'])
+    except hvac.exceptions.InvalidPath:
+        return 0
+
+
+class Roles:
+    """Creates uniquely named dynamic/static roles (and tables, PG users) and removes them and their leases."""
+
+    def __init__(self, lab, vault, admin):
+        self.lab, self.vault, self.admin = lab, vault, admin
+        self.dynamic, self.static, self.users, self.tables = [], [], [], []
+
+    def table(self):
+        name = 't_%s' % _uid()
+        _sql(self.admin, 'CREATE TABLE public.%s (id int)' % name)
+        self.tables.append(name)
+        return name
+
+    def dynamic_role(self, grants=('GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";',), default_ttl=3600, max_ttl=86400):
+        name = 'dbr-%s' % _uid()
+        self.vault.secrets.database.create_role(name=name, db_name=self.lab['LAB_DB_CONNECTION'], creation_statements=[CREATE_LOGIN] + list(grants),
+                                                default_ttl=default_ttl, max_ttl=max_ttl, mount_point='database')
+        self.dynamic.append(name)
+        return name
+
+    def static_role(self):
+        user = 'dbr_static_%s' % _uid()
+        _sql(self.admin, "CREATE ROLE %s LOGIN PASSWORD 'initial-%s'" % (user, _uid()))
+        self.users.append(user)
+        name = 'dbrs-%s' % _uid()
+        self.vault.write('database/static-roles/%s' % name, db_name=self.lab['LAB_DB_CONNECTION'], username=user, rotation_period=86400)
+        self.static.append(name)
+        return name, user
+
+    def cleanup(self):
+        for name in self.dynamic:
+            self.vault.sys.revoke_prefix('database/creds/%s' % name)
+            self.vault.secrets.database.delete_role(name, mount_point='database')
+        for name in self.static:
+            self.vault.secrets.database.delete_static_role(name, mount_point='database')
+        for user in self.users:
+            _sql(self.admin, 'DROP ROLE IF EXISTS %s' % user)
+        for table in self.tables:
+            _sql(self.admin, 'DROP TABLE IF EXISTS public.%s' % table)
+
+
+@pytest.fixture
+def roles(lab, vault, admin):
+    made = Roles(lab, vault, admin)
+    yield made
+    made.cleanup()
+
+
+def _assert_clean_failure(res, *fragments):
+    assert res.get('failed') is True, res
+    for fragment in fragments:
+        assert fragment in res['msg'], (fragment, res['msg'])
+    assert 'Traceback' not in res.stdout + res.stderr
+    assert 'password' not in res or not res.get('password')
+
+
+# --------------------------------------------------------------------------------------------- dynamic roles
+
+def test_dynamic_issue_verifies_and_is_idempotent_until_due(lab, env, vault, roles):
+    role = roles.dynamic_role()
+    first = run_module(MODULE, {'role': role}, env=env)
+    assert first['changed'] is True and first['reason'] == 'missing' and first['action'] == 'rotate', first
+    assert first['verified'] is True and first['verification']['login_attempts'] >= 1
+    assert first['lease_id'].startswith('database/creds/%s/' % role)
+    assert first['lease_duration'] == 3600 and first['renewable'] is True
+    assert first['expires_at'].endswith('Z')
+    assert _login(lab, first['username'], first['password'])
+    assert first['password'] not in first['msg']
+    assert count_leases(vault, role) == 1
+
+    # threshold not reached: nothing issued
+    second = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold': '10m'}, env=env)
+    assert second['changed'] is False and second['reason'] == 'not_due', second
+    assert second['lease_id'] == first['lease_id'] and 'password' not in second
+    assert 'not due' in second['msg']
+    assert count_leases(vault, role) == 1
+
+    # fraction not reached either
+    third = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold_fraction': 0.5}, env=env)
+    assert third['changed'] is False and third['reason'] == 'not_due', third
+    assert count_leases(vault, role) == 1
+
+    # threshold above the remaining TTL: rotates, the new login works, the old lease is left alone
+    fourth = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold': '2h'}, env=env, diff=True)
+    assert fourth['changed'] is True and fourth['reason'] == 'expiring', fourth
+    assert fourth['lease_id'] != first['lease_id'] and fourth['previous_lease_id'] == first['lease_id']
+    assert fourth['username'] != first['username']
+    assert _login(lab, fourth['username'], fourth['password'])
+    assert count_leases(vault, role) == 2
+    item = 'database/creds/%s' % role
+    assert fourth['diff']['before'][item]['lease_id'] == first['lease_id']
+    assert fourth['diff']['after'][item] == {'lease_id': fourth['lease_id'], 'expires_at': fourth['expires_at'],
+                                             'username': fourth['username']}
+    assert fourth['password'] not in str(fourth['diff'])
+
+
+def test_dynamic_gone_lease_is_missing_and_force_rotates(env, vault, roles):
+    role = roles.dynamic_role()
+    creds = vault.secrets.database.generate_credentials(role, mount_point='database')
+    vault.sys.revoke_lease(creds['lease_id'])
+    res = run_module(MODULE, {'role': role, 'lease_id': creds['lease_id'], 'lease_threshold': '1m'}, env=env)
+    assert res['changed'] is True and res['reason'] == 'missing' and 'expired, revoked or unknown' in res['msg'], res
+    forced = run_module(MODULE, {'role': role, 'lease_id': res['lease_id'], 'lease_threshold': '1m', 'force': True}, env=env)
+    assert forced['changed'] is True and forced['reason'] == 'forced', forced
+    assert count_leases(vault, role) == 2
+
+
+def test_renew_extends_the_lease_instead_of_rotating(env, vault, roles):
+    role = roles.dynamic_role()
+    first = run_module(MODULE, {'role': role}, env=env)
+    res = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold': '2h', 'renew': True,
+                              'renew_increment': '3h'}, env=env)
+    assert res['changed'] is True and res['action'] == 'renew' and res['reason'] == 'expiring', res
+    assert res['lease_id'] == first['lease_id'] and 'password' not in res
+    assert count_leases(vault, role) == 1
+    assert vault.sys.read_lease(first['lease_id'])['data']['ttl'] > 2 * 3600
+    again = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold': '2h', 'renew': True}, env=env)
+    assert again['changed'] is False and again['reason'] == 'not_due', again
+
+
+def test_renew_past_max_ttl_rotates_instead(lab, env, vault, roles):
+    role = roles.dynamic_role(default_ttl=3600, max_ttl=3600)
+    first = run_module(MODULE, {'role': role}, env=env)
+    check = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold': '2h', 'renew': True}, env=env, check=True)
+    assert check['changed'] is True and check['action'] == 'rotate' and 'max_ttl' in check['msg'], check
+    res = run_module(MODULE, {'role': role, 'lease_id': first['lease_id'], 'lease_threshold': '2h', 'renew': True}, env=env)
+    assert res['changed'] is True and res['action'] == 'rotate' and res['lease_id'] != first['lease_id'], res
+    assert _login(lab, res['username'], res['password'])
+    assert count_leases(vault, role) == 2
+
+
+def test_check_mode_predicts_and_creates_nothing(env, vault, roles):
+    role = roles.dynamic_role()
+    res = run_module(MODULE, {'role': role}, env=env, check=True, diff=True)
+    assert res['changed'] is True and res['msg'].startswith('would rotate database/creds/%s' % role), res
+    assert 'password' not in res and 'username' not in res
+    assert res['diff']['after']['database/creds/%s' % role]['lease_id'] == '(new lease)'
+    assert count_leases(vault, role) == 0
+
+
+def test_verification_failure_names_table_and_privilege_and_revokes(lab, env, vault, admin, roles):
+    table = roles.table()
+    role = roles.dynamic_role(grants=())  # logs in, but has no privilege on the table
+    res = run_module(MODULE, {'role': role, 'privileges': [{'table': 'public.%s' % table, 'privilege': 'SELECT'}]}, env=env)
+    _assert_clean_failure(res, 'lacks SELECT on table public.%s' % table, 'verification of the new credentials failed',
+                          'was revoked')
+    assert res['revoked_lease_id'].startswith('database/creds/%s/' % role)
+    assert count_leases(vault, role) == 0
+    # the database user of the revoked lease is gone too
+    assert _sql(admin, 'SELECT count(*) FROM pg_roles WHERE rolname = %s', (res['username'],))[0][0] == 0
+
+
+def test_privileges_and_check_query_pass(env, vault, roles):
+    table = roles.table()
+    role = roles.dynamic_role(grants=('GRANT SELECT, INSERT ON public.%s TO "{{name}}";' % table,))
+    res = run_module(MODULE, {'role': role, 'check_query': 'SELECT count(*) FROM public.%s' % table,
+                              'privileges': [{'table': table, 'privilege': 'select, insert'}, {'table': 'public.%s' % table}]}, env=env)
+    assert res['changed'] is True and res['verified'] is True, res
+    assert res['verification']['privileges'] == [{'table': table, 'privilege': 'SELECT, INSERT', 'granted': True},
+                                                 {'table': 'public.%s' % table, 'privilege': 'SELECT', 'granted': True}]
+    failing = run_module(MODULE, {'role': role, 'privileges': [{'table': table, 'privilege': 'DELETE'}]}, env=env)
+    _assert_clean_failure(failing, 'lacks DELETE on table %s' % table)
+    bad_query = run_module(MODULE, {'role': role, 'check_query': 'SELECT * FROM no_such_table_%s' % _uid()}, env=env)
+    _assert_clean_failure(bad_query, 'check query failed', 'does not exist')
+    assert count_leases(vault, role) == 1
+
+
+def test_explicit_db_options_without_env(lab, vault, roles):
+    role = roles.dynamic_role()
+    res = run_module(MODULE, {'role': role, 'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN'], 'db_host': lab['PGHOST'],
+                              'db_port': int(lab['PGPORT']), 'db_name': 'postgres', 'db_sslmode': 'disable', 'db_connect_timeout': 3},
+                     env={'PGHOST': '', 'PGPORT': '', 'VAULT_ADDR': '', 'VAULT_TOKEN': ''})
+    assert res['changed'] is True and res['verified'] is True, res
+
+
+# --------------------------------------------------------------------------------------------- static roles
+
+def test_static_rotation_changes_the_password(lab, env, roles):
+    role, user = roles.static_role()
+    before = run_module(MODULE, {'role': role, 'role_type': 'static', 'max_age': '1d'}, env=env)
+    assert before['changed'] is False and before['reason'] == 'not_due', before
+    assert before['username'] == user and _login(lab, user, before['password'])
+
+    res = run_module(MODULE, {'role': role, 'role_type': 'static', 'force': True}, env=env, diff=True)
+    assert res['changed'] is True and res['reason'] == 'forced' and res['verified'] is True, res
+    assert res['password'] != before['password'] and res['username'] == user
+    assert not _login(lab, user, before['password'])
+    assert _login(lab, user, res['password'])
+    assert res['diff']['before']['database/static-creds/%s' % role]['last_vault_rotation'] == before['last_vault_rotation']
+    assert res['password'] not in str(res['diff']) and res['password'] not in res['msg']
+
+    time.sleep(2.1)  # utcnow() has whole seconds: leave room
+    aged = run_module(MODULE, {'role': role, 'role_type': 'static', 'max_age': 1}, env=env)
+    assert aged['changed'] is True and aged['reason'] == 'age' and 'older than max_age 1s' in aged['msg'], aged
+    assert _login(lab, user, aged['password']) and not _login(lab, user, res['password'])
+
+
+def test_static_verification_failure_names_the_check(env, roles):
+    table = roles.table()
+    role, dummy = roles.static_role()
+    res = run_module(MODULE, {'role': role, 'role_type': 'static', 'force': True, 'privileges': [{'table': table, 'privilege': 'UPDATE'}]},
+                     env=env)
+    _assert_clean_failure(res, 'lacks UPDATE on table %s' % table, 'was rotated', 'static-creds/%s' % role)
+    assert res['changed'] is True
+
+
+# --------------------------------------------------------------------------------------------- revoke
+
+def test_revoke_is_idempotent(env, vault, roles):
+    role = roles.dynamic_role()
+    leases = [vault.secrets.database.generate_credentials(role, mount_point='database')['lease_id'] for dummy in range(2)]
+    check = run_module(MODULE, {'state': 'revoked', 'lease_ids': leases}, env=env, check=True)
+    assert check['changed'] is True and check['revoked'] == leases and count_leases(vault, role) == 2, check
+    res = run_module(MODULE, {'state': 'revoked', 'lease_ids': leases}, env=env, diff=True)
+    assert res['changed'] is True and res['revoked'] == leases and [r['reason'] for r in res['results']] == ['requested'] * 2, res
+    assert count_leases(vault, role) == 0
+    assert res['diff']['after'][leases[0]] == {'state': 'revoked'}
+    again = run_module(MODULE, {'state': 'revoked', 'lease_id': leases[0]}, env=env)
+    assert again['changed'] is False and again['reason'] == 'absent' and again['revoked'] == [], again
+
+
+# --------------------------------------------------------------------------------------------- batch
+
+def test_batch_of_20_check_mode_then_rotate(lab, env, vault, roles):
+    names = [roles.dynamic_role() for dummy in range(20)]
+    batch = [{'role': name} for name in names]
+    started = time.monotonic()
+    check = run_module(MODULE, {'roles': batch}, env=env, check=True)
+    check_time = time.monotonic() - started
+    assert check['changed'] is True and len(check['results']) == 20, check
+    assert check['msg'] == 'would rotate 20 (20 roles)'
+    assert sum(count_leases(vault, name) for name in names) == 0
+
+    started = time.monotonic()
+    res = run_module(MODULE, {'roles': batch, 'lease_threshold': '10m'}, env=env)
+    took = time.monotonic() - started
+    assert res['changed'] is True and not res.get('failed'), res.get('msg')
+    assert [r['role'] for r in res['results']] == names
+    assert all(r['verified'] and r['reason'] == 'missing' for r in res['results'])
+    assert all(_login(lab, r['username'], r['password']) for r in res['results'])
+    assert [count_leases(vault, name) for name in names] == [1] * 20
+    print('batch of 20: check mode %.2fs, rotation %.2fs' % (check_time, took))
+
+    rerun = run_module(MODULE, {'lease_threshold': '10m', 'roles': [{'role': r['role'], 'lease_id': r['lease_id']} for r in res['results']]},
+                       env=env)
+    assert rerun['changed'] is False and rerun['reason'] == 'not_due' and rerun['msg'] == 'not due 20 (20 roles)', rerun
+    assert [count_leases(vault, name) for name in names] == [1] * 20
+
+
+def test_batch_item_failure_rolls_back_only_that_item(lab, env, vault, roles):
+    table = roles.table()
+    good = [roles.dynamic_role(), roles.dynamic_role()]
+    bad = roles.dynamic_role(grants=())
+    res = run_module(MODULE, {'roles': [{'role': good[0]}, {'role': bad, 'privileges': [{'table': table}]}, {'role': good[1]}]}, env=env)
+    assert res['failed'] is True and res['msg'].startswith('1 of 3 roles failed: database/creds/%s:' % bad), res['msg']
+    assert 'lacks SELECT on table %s' % table in res['msg']
+    assert [r['failed'] for r in res['results']] == [False, True, False]
+    assert 'password' not in res['results'][1]
+    assert count_leases(vault, bad) == 0
+    assert [count_leases(vault, name) for name in good] == [1, 1]
+    assert all(_login(lab, r['username'], r['password']) for r in (res['results'][0], res['results'][2]))
+    assert 'Traceback' not in res.stdout + res.stderr
+
+
+# --------------------------------------------------------------------------------------------- bad input
+
+BAD_INPUT = [
+    ('unknown role', {'role': 'no-such-role-{u}'}, 'dynamic role no-such-role-{u} not found at database/roles/no-such-role-{u}'),
+    ('unknown static role', {'role': 'no-such-role-{u}', 'role_type': 'static'}, 'static role no-such-role-{u} not found'),
+    ('wrong mount', {'role': '{role}', 'mount': 'nomount-{u}'}, 'no secrets engine is mounted at nomount-{u}/'),
+    ('bad duration', {'role': '{role}', 'lease_id': '{lease}', 'lease_threshold': '5 minutes'}, "lease_threshold: invalid duration '5 minutes'"),
+    ('negative threshold', {'role': '{role}', 'lease_id': '{lease}', 'lease_threshold': '-5m'}, 'lease_threshold: invalid duration'),
+    ('fraction out of range', {'role': '{role}', 'lease_threshold_fraction': 1.5}, 'lease_threshold_fraction must be a number between 0 and 1'),
+    ('conflicting thresholds', {'role': '{role}', 'lease_threshold': '5m', 'lease_threshold_fraction': 0.2}, 'mutually exclusive'),
+    ('max_age on a dynamic role', {'role': '{role}', 'max_age': '30d'}, 'max_age applies to static roles only'),
+    ('lease of another role', {'role': '{role}', 'lease_id': 'database/creds/other/abc'}, 'is not a lease of database/creds/{role}'),
+    ('missing role', {'lease_threshold': '5m'}, 'role is required'),
+    ('role and roles', {'role': '{role}', 'roles': [{'role': '{role}'}]}, 'mutually exclusive: role|roles'),
+    ('unknown privilege', {'role': '{role}', 'privileges': [{'table': 't', 'privilege': 'FLY'}]}, "privileges[0].privilege: unknown table privilege 'FLY'"),
+    ('privilege without table', {'role': '{role}', 'privileges': [{'privilege': 'SELECT'}]}, 'missing required arguments: table'),
+    ('unreachable database', {'role': '{role}', 'db_host': '127.0.0.1', 'db_port': '{free_port}'},
+     'cannot reach PostgreSQL at 127.0.0.1:{free_port}: Connection refused'),
+    ('wrong database port', {'role': '{role}', 'db_port': '{vault_port}', 'db_connect_timeout': 1},
+     '127.0.0.1:{vault_port} does not answer like a PostgreSQL server (no answer within 1s): check db_port'),
+    ('port out of range', {'role': '{role}', 'db_port': 70000}, 'db_port must be between 1 and 65535'),
+    ('wrong database name', {'role': '{role}', 'db_name': 'nodb_{u}'}, 'database "nodb_{u}" does not exist'),
+    ('verify_attempts zero', {'role': '{role}', 'verify_attempts': 0}, 'verify_attempts must be between 1 and 20'),
+    ('renew on a static role', {'role': '{role}', 'role_type': 'static', 'renew': True}, 'renew applies to dynamic roles only'),
+    ('revoked without leases', {'state': 'revoked'}, 'state=revoked needs lease_id or lease_ids'),
+    ('lease_ids with present', {'role': '{role}', 'lease_ids': ['{lease}']}, 'lease_ids is for state=revoked'),
+    ('bad batch item duration', {'roles': [{'role': '{role}'}, {'role': '{role}', 'lease_threshold': '1x'}]},
+     "roles[1] (database/creds/{role}): lease_threshold: invalid duration '1x'"),
+    ('bad vault token', {'role': '{role}', 'token': 'not-a-token-{u}'}, 'token was rejected'),
+]
+
+
+@pytest.fixture(scope='module')
+def bad_input_role(lab, vault, admin):
+    made = Roles(lab, vault, admin)
+    role = made.dynamic_role()
+    lease = vault.secrets.database.generate_credentials(role, mount_point='database')['lease_id']
+    yield role, lease
+    made.cleanup()
+
+
+def _fill(value, subs):
+    if isinstance(value, str):
+        text = value.format(**subs)
+        return int(text) if value in ('{free_port}', '{vault_port}') else text
+    if isinstance(value, list):
+        return [_fill(v, subs) for v in value]
+    if isinstance(value, dict):
+        return dict((k, _fill(v, subs)) for k, v in value.items())
+    return value
+
+
+@pytest.mark.parametrize('case, args, message', BAD_INPUT, ids=[case[0] for case in BAD_INPUT])
+def test_bad_input_fails_clearly_and_changes_nothing(lab, env, vault, bad_input_role, case, args, message):
+    role, lease = bad_input_role
+    subs = dict(u=_uid(), role=role, lease=lease, free_port=_free_port(), vault_port=lab['VAULT_ADDR'].rsplit(':', 1)[1])
+    before = count_leases(vault, role)
+    args = _fill(args, subs)
+    res = run_module(MODULE, args, env=env)
+    _assert_clean_failure(res, _fill(message, subs) if '{' in message else message)
+    assert res.get('changed') is not True
+    assert count_leases(vault, role) == before == 1
+    if args.get('role') not in (None, role):  # an unknown role or mount: nothing was issued there either
+        assert count_leases(vault, args['role'], mount=args.get('mount', 'database')) == 0
+    assert vault.sys.read_lease(lease)['data']['id'] == lease
+
+
+# --------------------------------------------------------------------------------------------- ansible-playbook
+
+def test_playbook_vvvv_never_prints_the_password(lab, env, vault, roles):
+    role = roles.dynamic_role()
+    static_role, user = roles.static_role()
+    table = roles.table()
+    plays = [{
+        'name': 'Rotate database credentials', 'hosts': 'localhost', 'gather_facts': False,
+        'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
+        'tasks': [
+            {'name': 'Rotate', 'secops.rotation.vault_db_rotate': {'role': role, 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT'])},
+             'register': 'rotated', 'no_log': True},
+            {'name': 'Show what is not secret', 'ansible.builtin.debug': {'msg': '{{ rotated.msg }} {{ rotated.lease_id }}'}},
+            {'name': 'Rotate a static role whose verification fails, without no_log',
+             'secops.rotation.vault_db_rotate': {'role': static_role, 'role_type': 'static', 'force': True,
+                                                 'privileges': [{'table': table, 'privilege': 'INSERT'}],
+                                                 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT'])},
+             'register': 'static_failed', 'ignore_errors': True},
+            {'name': 'Check mode of the same role, without no_log',
+             'secops.rotation.vault_db_rotate': {'role': role, 'lease_id': '{{ rotated.lease_id }}', 'lease_threshold': '2h'},
+             'check_mode': True, 'diff': True, 'register': 'predicted'},
+        ]}]
+    run = run_playbook(plays, env={'PGHOST': lab['PGHOST'], 'PGPORT': lab['PGPORT']}, verbosity=4,
+                       register=['rotated', 'static_failed', 'predicted'])
+    assert run.rc == 0, run.output[-3000:]
+    rotated = run.results['rotated']
+    assert rotated['changed'] is True and rotated['verified'] is True and len(rotated['password']) >= 16
+    assert rotated['password'] not in run.output
+    assert rotated['lease_id'] in run.output  # the debug task ran and printed what is not secret
+    failed = run.results['static_failed']
+    assert failed['failed'] is True and 'lacks INSERT on table %s' % table in failed['msg'], failed
+    static_password = vault.secrets.database.get_static_credentials(static_role, mount_point='database')['data']['password']
+    assert _login(lab, user, static_password)
+    assert 'lacks INSERT on table %s' % table in run.output  # the failure was printed ...
+    assert static_password not in run.output  # ... without the password
+    assert run.results['predicted']['changed'] is True and 'would rotate' in run.results['predicted']['msg']
+    assert 'Traceback' not in run.output
+    assert count_leases(vault, role) == 1
+
+
+@pytest.fixture
+def known_password_role(lab, vault, roles):
+    """A dynamic role on its own connection whose password policy makes every password the same known string,
+    so a test can grep for the password of credentials the module created and revoked."""
+    uid = _uid()
+    policy, connection, password = 'dbr-policy-%s' % uid, 'dbr-conn-%s' % uid, 'Z' * 32
+    vault.write('sys/policies/password/%s' % policy, policy='length = 32\nrule "charset" {\n  charset = "Z"\n  min-chars = 1\n}\n')
+    url = vault.secrets.database.read_connection(lab['LAB_DB_CONNECTION'])['data']['connection_details']['connection_url']
+    vault.secrets.database.configure(name=connection, plugin_name='postgresql-database-plugin', allowed_roles=['*'], connection_url=url,
+                                     username=lab['PGUSER'], password=lab['PGPASSWORD'], password_policy=policy)
+    role = 'dbr-%s' % uid
+    vault.secrets.database.create_role(name=role, db_name=connection, creation_statements=[CREATE_LOGIN], default_ttl=3600, max_ttl=3600)
+    roles.dynamic.append(role)  # leases revoked and role deleted by the roles fixture
+    yield role, password
+    vault.sys.revoke_prefix('database/creds/%s' % role)
+    vault.secrets.database.delete_role(role)
+    vault.secrets.database.delete_connection(connection)
+    vault.delete('sys/policies/password/%s' % policy)
+
+
+def test_failures_without_no_log_never_print_the_password(lab, vault, roles, known_password_role):
+    role, password = known_password_role
+    table = roles.table()
+    plays = [{
+        'name': 'Failing rotations, printed in full', 'hosts': 'localhost', 'gather_facts': False,
+        'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
+        'tasks': [
+            {'name': 'Privilege check fails', 'register': 'privilege_failed', 'ignore_errors': True,
+             'secops.rotation.vault_db_rotate': {'role': role, 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT']),
+                                                 'privileges': [{'table': table, 'privilege': 'SELECT'}]}},
+            {'name': 'Login fails (no such database)', 'register': 'login_failed', 'ignore_errors': True,
+             'secops.rotation.vault_db_rotate': {'role': role, 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT']),
+                                                 'db_name': 'nodb_%s' % _uid(), 'verify_attempts': 1}},
+            {'name': 'Batch with one failing item', 'register': 'batch_failed', 'ignore_errors': True,
+             'secops.rotation.vault_db_rotate': {'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT']),
+                                                 'roles': [{'role': role, 'check_query': 'SELECT nonsense_%s()' % _uid()}]}},
+        ]}]
+    run = run_playbook(plays, verbosity=4, register=['privilege_failed', 'login_failed', 'batch_failed'])
+    assert run.rc == 0, run.output[-3000:]
+    assert 'lacks SELECT on table %s' % table in run.results['privilege_failed']['msg']
+    assert 'does not exist' in run.results['login_failed']['msg']
+    assert 'check query failed' in run.results['batch_failed']['msg']
+    assert 'was revoked' in run.output and 'Traceback' not in run.output
+    assert password not in run.output
+    assert password not in str(run.results)
+    assert count_leases(vault, role) == 0
+
+
+# --------------------------------------------------------------------------------------------- sessions
+
+def test_active_sessions_counts_pg_stat_activity(lab, env, roles):
+    role = roles.dynamic_role()
+    res = run_module(MODULE, {'role': role}, env=env)
+    target = _postgres.PgTarget(host=lab['PGHOST'], port=int(lab['PGPORT']), dbname=lab['PGDATABASE'])
+    assert _postgres.active_sessions(target, lab['PGUSER'], lab['PGPASSWORD'], [res['username']]) == {res['username']: 0}
+    conn = psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], dbname=lab['PGDATABASE'], user=res['username'],
+                            password=res['password'])
+    try:
+        assert _postgres.active_sessions(target, lab['PGUSER'], lab['PGPASSWORD'], [res['username'], 'nobody_here']) == {
+            res['username']: 1, 'nobody_here': 0}
+    finally:
+        conn.close()

@@ -1,0 +1,133 @@
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure logic of module_utils/_postgres: privilege specs, retry decisions, error shortening, targets."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.secops.rotation.plugins.module_utils import _postgres
+from ansible_collections.secops.rotation.plugins.module_utils._postgres import (
+    PgTarget, PostgresError, backoff_delays, is_transient_login_error, normalize_privileges, scrub, short_error)
+
+
+def test_normalize_privileges_defaults_and_uppercases():
+    assert normalize_privileges([{'table': 'orders'}, {'table': ' public.t ', 'privilege': 'select, insert'},
+                                 {'table': 'x', 'privilege': 'update with grant option'}]) == [
+        ('orders', 'SELECT'), ('public.t', 'SELECT, INSERT'), ('x', 'UPDATE WITH GRANT OPTION')]
+    assert normalize_privileges(None) == []
+
+
+@pytest.mark.parametrize('entry, message', [
+    ({'table': 't', 'privilege': 'FLY'}, "privileges[0].privilege: unknown table privilege 'FLY'"),
+    ({'table': 't', 'privilege': 'SELECT, EXECUTE'}, "unknown table privilege 'EXECUTE'"),
+    ({'privilege': 'SELECT'}, 'privileges[0].table is required'),
+    ({'table': '  '}, 'privileges[0].table is required'),
+    ({'table': 't', 'privilege': 3}, 'privileges[0].privilege must be a string'),
+    ({'table': 't', 'grant': 'x'}, 'unknown key(s) grant'),
+    ('orders', 'privileges[0] must be a dict'),
+])
+def test_normalize_privileges_rejects(entry, message):
+    with pytest.raises(PostgresError) as err:
+        normalize_privileges([entry])
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize('message, transient', [
+    ('password authentication failed for user "v-token-app-x"', True),
+    ('role "v-token-app-x" does not exist', True),
+    ('the database system is starting up', True),
+    ('database "nodb" does not exist', False),
+    ('Connection refused', False),
+    ('no pg_hba.conf entry for host "1.2.3.4"', False),
+    ('', False),
+    (None, False),
+])
+def test_is_transient_login_error(message, transient):
+    assert is_transient_login_error(message) is transient
+
+
+def test_backoff_delays_are_bounded():
+    assert backoff_delays(1) == []
+    assert backoff_delays(5) == [0.25, 0.5, 1.0, 2.0]
+    assert backoff_delays(7) == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert sum(backoff_delays(5)) < 4
+
+
+def test_short_error_strips_libpq_prefixes_and_the_password():
+    exc = Exception('connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "bob"\n')
+    assert short_error(exc) == 'password authentication failed for user "bob"'
+    assert short_error(Exception('ERROR:  relation "t" does not exist\nLINE 1: SELECT * FROM t\n')) == 'relation "t" does not exist'
+    assert short_error(Exception('oops s3cret-pw here'), password='s3cret-pw') == 'oops ******** here'
+    assert short_error(ValueError('')) == 'ValueError'
+
+
+def test_scrub():
+    assert scrub('no secret', 'pw') == 'no secret'
+    assert scrub('pw and pw', 'pw') == '******** and ********'
+    assert scrub('x', None) == 'x'
+    assert scrub(None, 'pw') is None
+
+
+def test_target_connect_kwargs_and_str():
+    target = PgTarget('db.example.com', 6432, 'orders', 'require', 3)
+    assert str(target) == 'db.example.com:6432/orders'
+    kwargs = target.connect_kwargs('bob', 'pw')
+    assert kwargs['host'] == 'db.example.com' and kwargs['port'] == 6432 and kwargs['dbname'] == 'orders'
+    assert kwargs['sslmode'] == 'require' and kwargs['connect_timeout'] == 3
+    assert kwargs['user'] == 'bob' and kwargs['password'] == 'pw'
+    assert not target.is_socket and PgTarget('/var/run/postgresql').is_socket
+
+
+def test_missing_psycopg2_message(monkeypatch):
+    assert _postgres.missing_psycopg2_message() is None
+    monkeypatch.setattr(_postgres, 'PSYCOPG2_IMPORT_ERROR', 'Traceback ...')
+    message = _postgres.missing_psycopg2_message()
+    assert 'psycopg2' in message and 'verify=false' in message and 'Traceback' not in message
+    with pytest.raises(PostgresError, match='psycopg2 is required'):
+        _postgres.connect(PgTarget('localhost'), 'bob', 'pw')
+
+
+def _one_shot_server(reply):
+    """A loopback listener that reads the 8-byte SSLRequest and answers ``reply`` (None: closes)."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+
+    def serve():
+        conn, dummy = server.accept()
+        received.append(conn.recv(8))
+        if reply:
+            conn.sendall(reply)
+        conn.close()
+        server.close()
+
+    received = []
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return server.getsockname()[1], received, thread
+
+
+@pytest.mark.parametrize('reply, ok, detail', [
+    (b'N', True, None),
+    (b'S', True, None),
+    (b'HTTP/1.1 400 Bad Request\r\n', False, "it answered b'H'"),
+    (None, False, 'it closed the connection'),
+])
+def test_probe_speaks_the_ssl_request(reply, ok, detail):
+    port, received, thread = _one_shot_server(reply)
+    target = PgTarget('127.0.0.1', port, connect_timeout=2)
+    try:
+        if ok:
+            _postgres.probe(target)
+        else:
+            with pytest.raises(PostgresError) as err:
+                _postgres.probe(target)
+            assert '127.0.0.1:%d does not answer like a PostgreSQL server (%s)' % (port, detail) in str(err.value)
+    finally:
+        thread.join(5)
+    assert received == [b'\x00\x00\x00\x08\x04\xd2\x16\x2f']
