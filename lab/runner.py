@@ -18,7 +18,7 @@ import yaml
 from .collection import REPO, add_collection_to_path
 
 
-def _env(extra):
+def ansible_env(extra):
     root = add_collection_to_path()
     env = dict(os.environ)
     env.update({key: str(value) for key, value in (extra or {}).items()})
@@ -46,7 +46,7 @@ def run_module(name, args, check=False, diff=False, env=None, timeout=600):
         args_file = handle.name
     try:
         proc = subprocess.run([sys.executable, '-m', 'ansible_collections.secops.rotation.plugins.modules.%s' % name, args_file],
-                              capture_output=True, text=True, env=_env(env), timeout=timeout, check=False)
+                              capture_output=True, text=True, env=ansible_env(env), timeout=timeout, check=False)
     finally:
         os.unlink(args_file)
     result = None
@@ -103,6 +103,6 @@ def run_playbook(plays, env=None, verbosity=0, check=False, diff=False, extra_va
             argv.append('--diff')
         if extra_vars:
             argv += ['-e', json.dumps(extra_vars)]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(env), timeout=timeout, cwd=str(REPO), check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(env), timeout=timeout, cwd=str(REPO), check=False)
         results = json.loads(dump.read_text(encoding='utf-8')) if register and dump.exists() else {}
         return PlaybookRun(proc, results)
