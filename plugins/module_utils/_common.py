@@ -86,7 +86,8 @@ def to_iso(moment):
     """UTC ISO 8601 with a ``Z``: ``2026-11-26T11:00:00Z`` (``None`` stays ``None``)."""
     if moment is None:
         return None
-    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).strftime('%Y-%m-%dT%H:%M:%SZ')
+    # isoformat, not strftime('%Y'): glibc does not zero-pad years before 1000, which parse_iso could not read back.
+    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + 'Z'
 
 
 def parse_iso(text):

@@ -115,7 +115,8 @@ def describe_vault_error(exc, action, url=None, timeout=None):
     """
     if HVAC_IMPORT_ERROR is None:
         errors = getattr(exc, 'errors', None) or []
-        detail = '; '.join(str(e) for e in errors) if errors else ''
+        # Vault's own text can be multi-line ("1 error occurred:\n\t* ..."): keep messages on one line.
+        detail = ' '.join('; '.join(str(e) for e in errors).split()) if errors else ''
         path = _path_of(getattr(exc, 'url', None))
         where = ' (path %s)' % path if path else ''
         if isinstance(exc, requests.exceptions.SSLError):

@@ -50,6 +50,12 @@ def test_to_iso_round_trip():
     assert to_iso(None) is None
 
 
+def test_to_iso_pads_early_years():
+    early = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+    assert to_iso(early) == '0001-01-01T00:00:00Z'
+    assert parse_iso(to_iso(early)) == early
+
+
 class FakeModule:
     def __init__(self):
         self.exited = self.failed = None
