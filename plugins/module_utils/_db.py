@@ -202,6 +202,9 @@ def validate_item(item, index=0, environ=None):
     check_query = _value(item, 'check_query')
     if verify and not (check_query or '').strip():
         raise RotationError('check_query must not be empty when verify=true (default: SELECT 1)')
+    for key in ('check_query', 'db_host', 'db_name'):
+        if '\x00' in str(item.get(key) or ''):
+            raise RotationError('%s must not contain a NUL character' % key)
     privileges = _postgres.normalize_privileges(item.get('privileges') or [])
     if privileges and not verify:
         raise RotationError('privileges are checked while verifying: they need verify=true')
@@ -354,10 +357,6 @@ def merge_diffs(results):
             before[res['item']] = diff['before']
             after[res['item']] = diff['after']
     return dict(before=before, after=after)
-
-
-def _seconds_until(moment, now):
-    return max(0, int((moment - now).total_seconds()))
 
 
 # ----------------------------------------------------------------------------------------------- the rotator
@@ -521,9 +520,8 @@ class DbCredentialRotator:
             else:
                 self._rotate_static(plan, result)
         except ERRORS as exc:
-            result.update(failed=True, changed=result.get('changed', False), msg='%s: %s' % (plan.path, exc))
-            for key in ('password',):
-                result.pop(key, None)
+            result.update(failed=True, msg='%s: %s' % (plan.path, exc))
+            result.pop('password', None)
             return result
         result['diff'] = dict(before=before, after=self._state_after(plan, result))
         return result
@@ -571,6 +569,9 @@ class DbCredentialRotator:
             note = self._revoke_quietly(lease_id)
             result.update(changed=changed_before, lease_id=None, revoked_lease_id=lease_id)
             raise RotationError('verification of the new credentials failed: %s; %s' % (exc, note))
+        except Exception:
+            self._revoke_quietly(lease_id)  # a bug must not leave an unverified lease behind
+            raise
         result['password'] = data.get('password')
         result['msg'] = '%s %s: %s; new lease %s (user %s) expires at %s%s' % (
             'rotated' if plan.lease_id else 'issued', plan.path, plan.decision.why, lease_id, data.get('username'),

@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import re
 import socket
+import ssl
 import struct
 import time
 import traceback
@@ -95,6 +96,8 @@ def normalize_privileges(privileges, name='privileges'):
         table = entry.get('table')
         if not isinstance(table, str) or not table.strip():
             raise PostgresError('%s.table is required (a table name, optionally schema-qualified)' % where)
+        if '\x00' in table:
+            raise PostgresError('%s.table must not contain a NUL character' % where)
         privilege = entry.get('privilege') or 'SELECT'
         if not isinstance(privilege, str):
             raise PostgresError('%s.privilege must be a string such as SELECT, got %r' % (where, privilege))
@@ -137,8 +140,12 @@ def scrub(text, password):
 def probe(target, timeout=None):
     """Check that ``target`` answers like a PostgreSQL server, without logging in (no session is opened).
 
-    Sends the SSLRequest message and expects the one-byte answer ``S`` or ``N``. A Unix socket directory is
-    only checked for the socket file. Raises :class:`PostgresError` naming host and port.
+    Sends the SSLRequest message and expects the one-byte answer ``S`` or ``N``. After ``N`` the connection is
+    closed before a startup packet, which the server does not log. After ``S`` the server waits for a TLS
+    handshake and logs ``could not accept SSL connection: EOF detected`` if the client just goes away, so the
+    probe completes the handshake (no certificate check: nothing is sent over it) and closes TLS cleanly,
+    which the server does not log either. Only ``log_connections`` shows the probe (``connection received``).
+    A Unix socket directory is only checked for the socket file. Raises :class:`PostgresError` naming host and port.
     """
     timeout = timeout or target.connect_timeout or 5
     if target.is_socket:
@@ -171,11 +178,28 @@ def probe(target, timeout=None):
         detail = getattr(exc, 'strerror', None) or str(exc) or exc.__class__.__name__
     else:
         detail = 'it answered %r' % answer[:1] if answer else 'it closed the connection'
-    finally:
-        sock.close()
+    if answer == b'S':
+        sock = _close_tls_quietly(sock)
+    sock.close()
     if answer not in (b'S', b'N'):
         raise PostgresError('%s:%s does not answer like a PostgreSQL server (%s): check db_port'
                             % (target.host, target.port, detail))
+
+
+def _close_tls_quietly(sock):
+    """Complete the TLS handshake the server expects after ``S`` and shut TLS down cleanly; returns the socket
+    to close. Best effort: the server already proved it speaks PostgreSQL, so a failure here is ignored."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        tls = context.wrap_socket(sock)
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return sock
+    try:
+        return tls.unwrap()
+    except (OSError, ValueError):
+        return tls
 
 
 def connect(target, user, password, attempts=1, sleep=time.sleep):
@@ -216,8 +240,8 @@ def verify_login(target, user, password, check_query='SELECT 1', privileges=(), 
             except psycopg2.Error as exc:
                 raise PostgresError('check query failed for user %s on %s: %s' % (user, target, short_error(exc, password)))
         for table, privilege in privileges:
-            conn.rollback()  # a failed statement aborts the transaction; each check starts clean
             try:
+                conn.rollback()  # a failed statement aborts the transaction; each check starts clean
                 cursor.execute('SELECT has_table_privilege(%s, %s)', (table, privilege))
                 granted = bool(cursor.fetchone()[0])
             except psycopg2.Error as exc:
@@ -227,11 +251,18 @@ def verify_login(target, user, password, check_query='SELECT 1', privileges=(), 
                 raise PostgresError('privilege check failed: user %s lacks %s on table %s (on %s)' % (user, privilege, table, target))
             report['privileges'].append(dict(table=table, privilege=privilege, granted=True))
     finally:
-        try:
-            conn.rollback()
-        finally:
-            conn.close()
+        _rollback_and_close(conn)
     return report
+
+
+def _rollback_and_close(conn):
+    """Roll back and close; a connection the server already closed (e.g. the check query ended it) is fine."""
+    try:
+        conn.rollback()
+    except psycopg2.Error:
+        pass
+    finally:
+        conn.close()
 
 
 def active_sessions(target, admin_user, admin_password, usernames):
@@ -250,8 +281,5 @@ def active_sessions(target, admin_user, admin_password, usernames):
         except psycopg2.Error as exc:
             raise PostgresError('reading pg_stat_activity on %s as %s failed: %s' % (target, admin_user, short_error(exc, admin_password)))
     finally:
-        try:
-            conn.rollback()
-        finally:
-            conn.close()
+        _rollback_and_close(conn)
     return dict((name, counts.get(name, 0)) for name in usernames)

@@ -40,7 +40,9 @@ attributes:
     description:
       - Predicts what would be rotated, renewed or revoked and why (C(would rotate ...)), reading only
         (role, lease lookup, static credentials) and opening a TCP connection to the database port to check
-        that it answers; it never issues, renews, rotates or revokes anything and never logs in to PostgreSQL.
+        that it answers like PostgreSQL (no login, no session; with C(ssl=on) a TLS handshake that is closed
+        cleanly, so the server logs nothing beyond the C(connection received) line of C(log_connections));
+        it never issues, renews, rotates or revokes anything and never logs in to PostgreSQL.
   diff_mode:
     support: full
     description:
@@ -201,7 +203,8 @@ options:
     description:
       - Log in to PostgreSQL with the new credentials, run O(check_query) and the O(privileges) checks before
         returning them. On failure the new lease is revoked (dynamic roles) and the task fails.
-      - The checks run in one transaction that is rolled back, so verification never changes data.
+      - The checks run in one transaction that is rolled back, so they change no data unless O(check_query)
+        itself commits.
     type: bool
     default: true
   check_query:
@@ -412,7 +415,8 @@ password:
   description:
     - B(Secret.) Password of the new credentials (for a static role that was not due, the current password).
       Register the result only in tasks with C(no_log=true).
-    - Not returned in check mode, for renewals, for a dynamic role that was not due, or when the item failed.
+    - Not returned for a rotation that check mode only predicts, for renewals, for a dynamic role that was not due,
+      or when the item failed.
   returned: single item, when credentials were issued or rotated, and for static roles
   type: str
 lease_id:

@@ -6,7 +6,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import socket
+import threading
 import time
 import uuid
 
@@ -208,13 +210,49 @@ def test_renew_past_max_ttl_rotates_instead(lab, env, vault, roles):
     assert count_leases(vault, role) == 2
 
 
-def test_check_mode_predicts_and_creates_nothing(env, vault, roles):
+def _pg_log_size(lab):
+    return os.path.getsize(os.path.join(lab['LAB_DIR'], 'logs', 'postgres.log'))
+
+
+def _pg_log_since(lab, offset):
+    with open(os.path.join(lab['LAB_DIR'], 'logs', 'postgres.log'), 'rb') as handle:
+        handle.seek(offset)
+        return handle.read().decode('utf-8', 'replace')
+
+
+def test_check_mode_predicts_and_creates_nothing(lab, env, vault, admin, roles):
     role = roles.dynamic_role()
+    pg_roles = _sql(admin, 'SELECT count(*) FROM pg_roles')[0][0]
+    log_offset = _pg_log_size(lab)
     res = run_module(MODULE, {'role': role}, env=env, check=True, diff=True)
     assert res['changed'] is True and res['msg'].startswith('would rotate database/creds/%s' % role), res
     assert 'password' not in res and 'username' not in res
     assert res['diff']['after']['database/creds/%s' % role]['lease_id'] == '(new lease)'
     assert count_leases(vault, role) == 0
+    # PostgreSQL: no user created, and the port probe left no error or authentication line in the server log
+    assert _sql(admin, 'SELECT count(*) FROM pg_roles')[0][0] == pg_roles
+    logged = _pg_log_since(lab, log_offset)
+    assert not any(word in logged for word in ('FATAL', 'ERROR', 'could not', 'authentication', 'incomplete startup')), logged
+
+
+def test_check_mode_of_static_role_and_renewal_changes_nothing(lab, env, vault, roles):
+    static_role, user = roles.static_role()
+    before = vault.secrets.database.get_static_credentials(static_role, mount_point='database')['data']
+    res = run_module(MODULE, {'role': static_role, 'role_type': 'static', 'force': True}, env=env, check=True, diff=True)
+    assert res['changed'] is True and res['msg'].startswith('would rotate database/static-creds/%s' % static_role), res
+    assert 'password' not in res
+    after = vault.secrets.database.get_static_credentials(static_role, mount_point='database')['data']
+    assert after['last_vault_rotation'] == before['last_vault_rotation'] and after['password'] == before['password']
+    assert _login(lab, user, before['password'])
+
+    role = roles.dynamic_role()
+    lease_id = vault.secrets.database.generate_credentials(role, mount_point='database')['lease_id']
+    lease = vault.sys.read_lease(lease_id)['data']
+    res = run_module(MODULE, {'role': role, 'lease_id': lease_id, 'lease_threshold': '2h', 'renew': True}, env=env, check=True)
+    assert res['changed'] is True and res['action'] == 'renew' and res['msg'].startswith('would renew'), res
+    again = vault.sys.read_lease(lease_id)['data']
+    assert (again['expire_time'], again['last_renewal']) == (lease['expire_time'], lease['last_renewal'])
+    assert count_leases(vault, role) == 1
 
 
 def test_verification_failure_names_table_and_privilege_and_revokes(lab, env, vault, admin, roles):
@@ -244,6 +282,31 @@ def test_privileges_and_check_query_pass(env, vault, roles):
     assert count_leases(vault, role) == 1
 
 
+def test_check_query_that_ends_its_session_fails_cleanly_and_revokes(env, vault, roles):
+    role = roles.dynamic_role()
+    res = run_module(MODULE, {'role': role, 'privileges': [{'table': 'pg_class'}],
+                              'check_query': 'SELECT pg_terminate_backend(pg_backend_pid())'}, env=env)
+    _assert_clean_failure(res, 'check query failed', 'was revoked')
+    assert count_leases(vault, role) == 0
+
+
+def test_login_is_retried_until_a_new_role_exists(lab, admin, roles):
+    """verify_login retries authentication errors: a role created 0.7 s after the first attempt still passes."""
+    user, password = 'dbr_late_%s' % _uid(), 'late-%s' % _uid()
+    roles.users.append(user)
+    target = _postgres.PgTarget(host=lab['PGHOST'], port=int(lab['PGPORT']), dbname=lab['PGDATABASE'])
+    with pytest.raises(_postgres.PostgresError) as err:
+        _postgres.verify_login(target, user, password, attempts=1)
+    assert 'login as %s to PostgreSQL at %s failed: password authentication failed' % (user, target) in str(err.value)
+    timer = threading.Timer(0.7, _sql, (admin, "CREATE ROLE %s LOGIN PASSWORD '%s'" % (user, password)))
+    timer.start()
+    try:
+        report = _postgres.verify_login(target, user, password, attempts=5)
+    finally:
+        timer.join()
+    assert report['login_attempts'] > 1, report
+
+
 def test_explicit_db_options_without_env(lab, vault, roles):
     role = roles.dynamic_role()
     res = run_module(MODULE, {'role': role, 'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN'], 'db_host': lab['PGHOST'],
@@ -260,11 +323,14 @@ def test_static_rotation_changes_the_password(lab, env, roles):
     assert before['changed'] is False and before['reason'] == 'not_due', before
     assert before['username'] == user and _login(lab, user, before['password'])
 
+    time.sleep(1.1)  # last_vault_rotation is reported to the second: make the new one strictly later
     res = run_module(MODULE, {'role': role, 'role_type': 'static', 'force': True}, env=env, diff=True)
     assert res['changed'] is True and res['reason'] == 'forced' and res['verified'] is True, res
     assert res['password'] != before['password'] and res['username'] == user
     assert not _login(lab, user, before['password'])
     assert _login(lab, user, res['password'])
+    assert res['last_vault_rotation'].endswith('Z') and res['last_vault_rotation'] > before['last_vault_rotation']
+    assert 0 < res['ttl'] <= 86400
     assert res['diff']['before']['database/static-creds/%s' % role]['last_vault_rotation'] == before['last_vault_rotation']
     assert res['password'] not in str(res['diff']) and res['password'] not in res['msg']
 
@@ -326,6 +392,17 @@ def test_batch_of_20_check_mode_then_rotate(lab, env, vault, roles):
     assert [count_leases(vault, name) for name in names] == [1] * 20
 
 
+def test_batch_uses_one_vault_login(lab, vault, roles):
+    names = [roles.dynamic_role() for dummy in range(3)]
+    accessors = set(vault.list('auth/token/accessors')['data']['keys'])
+    res = run_module(MODULE, {'roles': [{'role': name} for name in names], 'auth_method': 'approle',
+                              'role_id': lab['LAB_APPROLE_ROLE_ID'], 'secret_id': lab['LAB_APPROLE_SECRET_ID']},
+                     env={'VAULT_ADDR': lab['VAULT_ADDR'], 'VAULT_TOKEN': '', 'PGHOST': lab['PGHOST'], 'PGPORT': lab['PGPORT']})
+    assert res['changed'] is True and not res.get('failed'), res.get('msg')
+    assert all(r['username'].startswith('v-approle-') for r in res['results'])
+    assert len(set(vault.list('auth/token/accessors')['data']['keys']) - accessors) == 1
+
+
 def test_batch_item_failure_rolls_back_only_that_item(lab, env, vault, roles):
     table = roles.table()
     good = [roles.dynamic_role(), roles.dynamic_role()]
@@ -364,6 +441,7 @@ BAD_INPUT = [
     ('port out of range', {'role': '{role}', 'db_port': 70000}, 'db_port must be between 1 and 65535'),
     ('wrong database name', {'role': '{role}', 'db_name': 'nodb_{u}'}, 'database "nodb_{u}" does not exist'),
     ('verify_attempts zero', {'role': '{role}', 'verify_attempts': 0}, 'verify_attempts must be between 1 and 20'),
+    ('NUL in db_name', {'role': '{role}', 'db_name': 'orders\x00'}, 'db_name must not contain a NUL character'),
     ('renew on a static role', {'role': '{role}', 'role_type': 'static', 'renew': True}, 'renew applies to dynamic roles only'),
     ('revoked without leases', {'state': 'revoked'}, 'state=revoked needs lease_id or lease_ids'),
     ('lease_ids with present', {'role': '{role}', 'lease_ids': ['{lease}']}, 'lease_ids is for state=revoked'),

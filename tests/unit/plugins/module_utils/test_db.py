@@ -80,6 +80,9 @@ def test_durations_are_parsed():
     ({'db_connect_timeout': 0}, RotationError, 'db_connect_timeout must be a positive number'),
     ({'verify_attempts': 0}, RotationError, 'verify_attempts must be between 1 and 20'),
     ({'verify_attempts': 21}, RotationError, 'verify_attempts must be between 1 and 20'),
+    ({'db_name': 'orders\x00'}, RotationError, 'db_name must not contain a NUL character'),
+    ({'db_host': 'db\x00.example.com'}, RotationError, 'db_host must not contain a NUL character'),
+    ({'check_query': 'SELECT 1\x00'}, RotationError, 'check_query must not contain a NUL character'),
 ])
 def test_validate_item_rejects(item, error, message):
     item = dict({'role': 'app'}, **item)

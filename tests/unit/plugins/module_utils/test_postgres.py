@@ -25,6 +25,7 @@ def test_normalize_privileges_defaults_and_uppercases():
     ({'table': 't', 'privilege': 'SELECT, EXECUTE'}, "unknown table privilege 'EXECUTE'"),
     ({'privilege': 'SELECT'}, 'privileges[0].table is required'),
     ({'table': '  '}, 'privileges[0].table is required'),
+    ({'table': 'orders\x00'}, 'privileges[0].table must not contain a NUL character'),
     ({'table': 't', 'privilege': 3}, 'privileges[0].privilege must be a string'),
     ({'table': 't', 'grant': 'x'}, 'unknown key(s) grant'),
     ('orders', 'privileges[0] must be a dict'),
@@ -131,3 +132,65 @@ def test_probe_speaks_the_ssl_request(reply, ok, detail):
     finally:
         thread.join(5)
     assert received == [b'\x00\x00\x00\x08\x04\xd2\x16\x2f']
+
+
+def _self_signed(tmp_path):
+    """A throwaway certificate and key for a loopback TLS server."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u'localhost')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_probe_of_a_tls_server_ends_tls_cleanly(tmp_path):
+    """A PostgreSQL server with ssl=on answers S and then logs 'could not accept SSL connection: EOF detected'
+    if the client goes away without a handshake (an error line alerting may watch). The probe must complete
+    the handshake and send close_notify (PostgreSQL 15 with ssl=on then logs nothing, checked by hand)."""
+    import socket
+    import ssl
+    import threading
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+    seen = []
+
+    def serve():
+        conn, dummy = server.accept()
+        conn.settimeout(5)
+        try:
+            seen.append(conn.recv(8))
+            conn.sendall(b'S')
+            tls = context.wrap_socket(conn, server_side=True)
+            seen.append(('handshake', tls.version()))
+            seen.append(('read after handshake', tls.recv(1)))  # b'' only after a clean close_notify
+            tls.unwrap().close()
+        except (OSError, ValueError) as exc:
+            seen.append(('error', repr(exc)))
+            conn.close()
+        finally:
+            server.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        _postgres.probe(PgTarget('127.0.0.1', server.getsockname()[1], connect_timeout=3))
+    finally:
+        thread.join(5)
+    assert seen[0] == b'\x00\x00\x00\x08\x04\xd2\x16\x2f'
+    assert seen[1][0] == 'handshake', seen
+    assert seen[2] == ('read after handshake', b''), seen
