@@ -42,7 +42,8 @@ try:
 except ImportError:  # reported by get_vault_connection() with a clear message
     pass
 
-from ansible_collections.secops.rotation.plugins.module_utils._common import KNOWN_ERRORS, RotationError, parse_iso, to_iso, utcnow
+from ansible_collections.secops.rotation.plugins.module_utils._common import (
+    KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import get_vault_connection, vault_errors
 
@@ -70,11 +71,13 @@ DEFAULT_POLICY = {
 }
 POLICY_KEYS = ('max_age', 'renew_before')
 
+# Entry names, kv_mount and prefix: letters, digits, ``._-``, and ``/`` between segments.
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$')
-_MOUNT_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$')
 MAX_NAME = 200
 MAX_FUTURE_SKEW = 300  # seconds a created_at may lie in the future (clock skew)
 MAX_REPORT_DEPTH = 8
+# Times outside these years are typos (and would not survive the round trip through ISO 8601 text).
+MIN_YEAR, MAX_YEAR = 1970, 9998
 
 
 class ConcurrentRotationError(RotationError):
@@ -94,16 +97,28 @@ def check_name(name, what='name'):
 
 
 def check_path_option(value, what):
-    if not isinstance(value, str) or not value.strip('/') or not _MOUNT_RE.match(value.strip('/')):
+    if not isinstance(value, str) or not value.strip('/') or not _NAME_RE.match(value.strip('/')):
         raise RotationError('invalid %s %r: use letters, digits, ".", "_", "-" and "/" between segments' % (what, value))
     return value.strip('/')
 
 
-def _iso_option(value, what):
+def _time(value):
+    """An ISO 8601 time as an aware UTC datetime to the second (no offset: UTC), or ``None`` if it is not one."""
+    if not value or isinstance(value, bool):
+        return None
     try:
-        return to_iso(parse_iso(value))
-    except (TypeError, ValueError):
-        raise RotationError('%s: invalid time %r; use ISO 8601 in UTC such as 2026-11-26T11:00:00Z' % (what, value))
+        moment = parse_iso(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return moment.replace(microsecond=0) if MIN_YEAR <= moment.year <= MAX_YEAR else None
+
+
+def _iso_option(value, what):
+    moment = _time(value)
+    if moment is None:
+        raise RotationError('%s: invalid time %r; use ISO 8601 such as 2026-11-26T11:00:00Z (UTC when it has no offset), '
+                            'between the years %d and %d' % (what, value, MIN_YEAR, MAX_YEAR))
+    return to_iso(moment)
 
 
 def make_slot(secret_id, secret, metadata, now, where):
@@ -132,12 +147,14 @@ def make_slot(secret_id, secret, metadata, now, where):
         slot[key] = value
     if parse_iso(slot['created_at']) > now + datetime.timedelta(seconds=MAX_FUTURE_SKEW):
         raise RotationError('%s: metadata.created_at %s is in the future' % (where, slot['created_at']))
-    for key in secret:
+    for key, value in secret.items():
         if not isinstance(key, str) or not key:
             raise RotationError('%s: secret keys must be non-empty strings' % where)
         if key in METADATA_KEYS:
             raise RotationError('%s: secret.%s is a metadata key, not a secret field: pass it in metadata (or as the id '
                                 'option for id)' % (where, key))
+        if value is None:
+            raise RotationError('%s: secret.%s has no value (null)' % (where, key))
     slot.update(secret)
     return slot
 
@@ -200,11 +217,8 @@ def check_entry(data):
             continue
         ids.append(value['id'])
         for key in ('created_at',) + (('retired_at',) if slot == 'previous' else ()):
-            if key in value:
-                try:
-                    parse_iso(value[key])
-                except (TypeError, ValueError):
-                    problems.append('%s.%s is not a time' % (slot, key))
+            if key in value and _time(value[key]) is None:
+                problems.append('%s.%s is not a time' % (slot, key))
     if len(ids) != len(set(ids)):
         problems.append('the same id is in two slots')
     if data.get('phase') in PHASES and data.get('phase') != expected_phase(data):
@@ -401,8 +415,7 @@ def plan(data, request, now):
 def finish_write(new, version, history_limit, now):
     """Stamp ``new`` for writing over ``version`` (0 when missing): updated_at, history version, bound."""
     new['updated_at'] = to_iso(now)
-    new['history'][-1]['version'] = version + 1
-    for entry in new['history']:
+    for entry in new['history']:  # the records this write added (promote may add two) have no version yet
         entry.setdefault('version', version + 1)
     if len(new['history']) > history_limit:
         del new['history'][:len(new['history']) - history_limit]
@@ -448,13 +461,6 @@ def _human(seconds):
     return ('-' if seconds < 0 else '') + format_duration(abs(seconds))
 
 
-def _time(value):
-    try:
-        return parse_iso(value) if value else None
-    except (TypeError, ValueError):
-        return None
-
-
 def report_entry(name, path, data, version, kv_versions, policy, stuck_after, history_entries, now):
     """One line of the report for the entry ``data`` (may be invalid) with KV version metadata ``kv_versions``."""
     if data is None:
@@ -483,22 +489,25 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
         entry['age_human'] = _human(entry['age'])
     expires = _time((current or {}).get('not_after') or (current or {}).get('expires_at'))
     entry['expires_at'] = to_iso(expires)
-    rule = policy.get(kind) or {}
+    rule = (policy.get(kind) or {}) if kind in KINDS else {}
     candidates = []
-    if created and rule.get('max_age'):
-        candidates.append(created + datetime.timedelta(seconds=rule['max_age']))
-    if expires and rule.get('renew_before'):
-        candidates.append(expires - datetime.timedelta(seconds=rule['renew_before']))
+    try:
+        if created and rule.get('max_age'):
+            candidates.append(created + datetime.timedelta(seconds=rule['max_age']))
+        if expires and rule.get('renew_before'):
+            candidates.append(expires - datetime.timedelta(seconds=rule['renew_before']))
+    except OverflowError:  # a created_at near the year 9999, written by hand: no due date
+        candidates = []
     if candidates:
         due = min(candidates)
         entry['next_due'] = to_iso(due)
         entry['due_in'] = _seconds(due, now)
         entry['due_in_human'] = _human(entry['due_in'])
-        entry['overdue'] = entry['due_in'] <= 0
+        entry['overdue'] = due <= now  # due now counts as overdue
     pending_since = _time(entry['pending_since'])
     if pending_since:
         entry['pending_age'] = _seconds(now, pending_since)
-        entry['stuck'] = entry['pending_age'] > stuck_after
+        entry['stuck'] = entry['pending_age'] > stuck_after  # strictly older than the limit
     flags = entry['flags']
     if problems:
         flags.append('invalid')
@@ -511,7 +520,8 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
     if current is not None and not candidates:
         flags.append('no_due_date')
     # History: the last N KV versions, each joined with the ledger's own record of that write.
-    by_version = dict((h.get('version'), h) for h in data.get('history') or [] if isinstance(h, dict))
+    by_version = dict((h['version'], h) for h in data.get('history') or []
+                      if isinstance(h, dict) and isinstance(h.get('version'), int))
     numbers = sorted((int(v) for v in (kv_versions or {})), reverse=True)[:history_entries]
     for number in numbers:
         meta = kv_versions.get(str(number)) or kv_versions.get(number) or {}
@@ -520,8 +530,7 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
                                  'deleted': bool(meta.get('deletion_time')), 'destroyed': bool(meta.get('destroyed')),
                                  'action': record.get('action'), 'rotation_id': record.get('rotation_id'),
                                  'from_id': record.get('from_id'), 'to_id': record.get('to_id'), 'at': record.get('at')})
-    recorded = [v for v in by_version if isinstance(v, int)]
-    oldest = min(recorded) if recorded else None
+    oldest = min(by_version) if by_version else None
     if not problems and any(h['action'] is None and (oldest is None or h['version'] > oldest) for h in entry['history']):
         flags.append('unrecorded_write')
     return entry
@@ -533,7 +542,8 @@ def compute_report(raw_entries, policy, stuck_after, history_entries, now, kv_mo
                for name, path, data, version, kv_versions in raw_entries]
     by_kind = {}
     for entry in entries:
-        by_kind[entry['kind'] or 'unknown'] = by_kind.get(entry['kind'] or 'unknown', 0) + 1
+        kind = entry['kind'] if entry['kind'] in KINDS else 'unknown'
+        by_kind[kind] = by_kind.get(kind, 0) + 1
     summary = {'total': len(entries), 'overdue': sum(e['overdue'] for e in entries), 'stuck': sum(e['stuck'] for e in entries),
                'pending': sum(e['pending'] for e in entries), 'previous': sum(e['previous'] for e in entries),
                'invalid': sum(bool(e['problems']) for e in entries), 'by_kind': by_kind,
@@ -709,8 +719,8 @@ class Ledger:
         if action not in ACTIONS:
             raise RotationError('invalid action %r; use one of %s' % (action, ', '.join(ACTIONS)))
         self.action = action
-        self.kv_mount = check_path_option(p.get('kv_mount') or 'secret', 'kv_mount')
-        self.prefix = check_path_option(p.get('prefix') or 'rotation', 'prefix')
+        self.kv_mount = check_path_option('secret' if p.get('kv_mount') is None else p['kv_mount'], 'kv_mount')
+        self.prefix = check_path_option('rotation' if p.get('prefix') is None else p['prefix'], 'prefix')
         history_limit = p.get('history_limit')
         self.history_limit = 20 if history_limit is None else history_limit
         if not isinstance(self.history_limit, int) or not 1 <= self.history_limit <= 1000:
@@ -725,6 +735,7 @@ class Ledger:
         items = p.get('items')
         if items and p.get('name'):
             raise RotationError('give either name or items, not both')
+        self.names_filter = []
         if action == 'report' or (action == 'read' and not items and not p.get('name')):
             if action == 'report' and items:
                 raise RotationError('action=report reads every entry under the prefix; it takes no items (use names)')
@@ -734,20 +745,12 @@ class Ledger:
             raise RotationError('names is only used with action=report')
         if items is not None and not items:
             raise RotationError('items is empty')
+        if not items and not p.get('name'):
+            raise RotationError('name is required for action=%s (or give items)' % action)
         requests = []
-        for index, item in enumerate(items or [None]):
-            values = dict((key, p.get(key)) for key in ITEM_KEYS)
-            if item is not None:
-                if not isinstance(item, dict):
-                    raise RotationError('items[%d] must be a dict' % index)
-                unknown = sorted(set(item) - set(ITEM_KEYS))
-                if unknown:
-                    raise RotationError('items[%d]: unknown key %s; items take %s' % (index, ', '.join(unknown), ', '.join(ITEM_KEYS)))
-                if not item.get('name'):
-                    raise RotationError('items[%d]: name is required' % index)
-                values.update(dict((k, v) for k, v in item.items() if v is not None))
-            elif not values['name']:
-                raise RotationError('name is required for action=%s (or give items)' % action)
+        for index, values in enumerate(expand_batch(p, 'items', ITEM_KEYS)):
+            if not values['name']:
+                raise RotationError('items[%d]: name is required' % index)
             request = Request(action, values['name'], values['kind'], values['id'], values['secret'], values['metadata'],
                               values['rotation_id'], bool(p.get('allow_unretired')), bool(p.get('force'))).validate()
             if action in ('stage', 'init'):
@@ -784,7 +787,8 @@ class Ledger:
 
     def _one(self, request):
         data, version = self.store.read(request.name)
-        new, reason, msg, extra = plan(data, request, self.now())
+        now = self.now()
+        new, reason, msg, extra = plan(data, request, now)
         result = {'name': request.name, 'path': self.store.full_path(request.name), 'changed': new is not None,
                   'failed': False, 'reason': reason, 'resumed': bool(extra.pop('resumed', False)),
                   'exists': data is not None, 'version': version}
@@ -792,7 +796,7 @@ class Ledger:
         result.update(extra)
         after, after_version = data, version
         if new is not None:
-            finish_write(new, version, self.history_limit, self.now())
+            finish_write(new, version, self.history_limit, now)
             if self.check_mode:
                 msg = _would(msg)
                 after, after_version = new, version + 1
@@ -817,32 +821,24 @@ class Ledger:
 
     def _summarize(self, results, single):
         failed = [r for r in results if r['failed']]
-        changed = any(r['changed'] for r in results)
         warnings = [w for r in results for w in r.get('warnings', [])]
         if single:
-            result = dict(results[0])
-            result['results'] = results
+            result = dict(results[0], results=results)
         else:
             done = sum(1 for r in results if r['changed'])
-            verb = 'would change' if self.check_mode else 'changed'
-            msg = '%s %d of %d ledger entries' % (verb, done, len(results))
+            msg = '%s %d of %d ledger entries' % ('would change' if self.check_mode else 'changed', done, len(results))
             if failed:
                 msg = '%d of %d items failed (%s); %s' % (len(failed), len(results), ', '.join(r['name'] for r in failed), msg)
-            result = {'changed': changed, 'failed': bool(failed), 'msg': msg, 'results': results,
-                      'reason': 'batch'}
-        result['changed'] = changed
-        result['failed'] = bool(failed)
+            result = {'changed': bool(done), 'failed': bool(failed), 'msg': msg, 'results': results, 'reason': 'batch'}
         if warnings:
             result['warnings'] = warnings
-        elif 'warnings' in result:
-            del result['warnings']
         if self.diff and not single:
             result['diff'] = [r['diff'] for r in results if 'diff' in r]
         return result
 
     def _names(self):
         # Given names are read directly (no LIST permission needed); a missing one shows up as invalid.
-        if getattr(self, 'names_filter', None):
+        if self.names_filter:
             return sorted(set(self.names_filter))
         return self.store.names()
 

@@ -83,7 +83,8 @@ options:
       - Non-secret fields of the new slot, shown in results, diffs and the report. Allowed keys are
         C(created_at) (default now; ISO 8601, for adopting an older secret), C(username), C(access_key_id),
         C(lease_id), C(lease_duration), C(serial), C(common_name), C(not_before), C(not_after), C(expires_at),
-        C(role) and C(description). Times are ISO 8601 and stored in UTC with a C(Z).
+        C(role) and C(description). Times are ISO 8601 (a time without an offset is taken as UTC) and stored in
+        UTC with a C(Z).
       - C(not_after) (or C(expires_at)) is what O(policy) C(renew_before) counts from.
       - Only with O(action=stage) and O(action=init).
     type: dict
@@ -145,7 +146,7 @@ options:
     default: rotation
   history_limit:
     description:
-      - How many history records an entry keeps (the oldest are dropped). The full audit trail is the KV
+      - How many history records an entry keeps (the oldest are dropped), 1 to 1000. The full audit trail is the KV
         version history, bounded by the mount's C(max_versions).
     type: int
     default: 20
@@ -172,7 +173,7 @@ options:
     default: 1d
   history_entries:
     description:
-      - With O(action=report), how many of the last KV versions each entry lists in its C(history).
+      - With O(action=report), how many of the last KV versions each entry lists in its C(history), 0 to 100.
     type: int
     default: 5
 extends_documentation_fragment:
@@ -187,6 +188,12 @@ attributes:
 notes:
   - A task that registers the result of O(action=read) or O(action=stage) receives secret fields in RV(ledger);
     set C(no_log) on it.
+  - Ansible replaces every value that a module returns and that equals a C(no_log) input with
+    C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER). So after O(action=stage) staged the given O(secret) (or resumed a pending
+    secret equal to it), the secret fields of C(pending) in RV(ledger) of that result are that placeholder, not the
+    secret. To deploy the pending secret, read the entry back with O(action=read) (it takes no secret input, see
+    EXAMPLES) rather than templating the stage result. Ansible also replaces each occurrence of such a value inside
+    other returned strings, so a very short secret value (V(1), V(ab)) garbles ids and dates in the result.
   - The token needs C(create), C(read), C(update) and C(list) on C(<kv_mount>/data/<prefix>/*) and
     C(<kv_mount>/metadata/<prefix>/*).
   - "Two rotations of the same name at the same time: one write wins; the other task fails with
@@ -212,11 +219,20 @@ EXAMPLES = r'''
   register: staged
   no_log: true
 
+# In the stage result, the secret fields equal to the secret input are masked by Ansible
+# (VALUE_SPECIFIED_IN_NO_LOG_PARAMETER). Read the entry back for the deployment: the same call
+# whether the stage was fresh or resumed the pending secret of an interrupted run.
+- name: Read current (A) and pending (B) with their secret fields
+  secops.rotation.rotation_state:
+    name: app-db
+  register: app_db
+  no_log: true
+
 - name: Promote it once every host uses it
   secops.rotation.rotation_state:
     action: promote
     name: app-db
-    id: "{{ staged.ledger.pending.id }}"
+    id: "{{ app_db.ledger.pending.id }}"
 
 - name: Retire the old one after it was revoked
   secops.rotation.rotation_state:
@@ -240,12 +256,6 @@ EXAMPLES = r'''
       created_at: "2026-09-01T00:00:00Z"
     secret:
       secret_access_key: "{{ backup_secret_key }}"
-  no_log: true
-
-- name: Read an entry (secret fields in ledger)
-  secops.rotation.rotation_state:
-    name: app-db
-  register: app_db
   no_log: true
 
 - name: Report every entry under secret/rotation
@@ -365,6 +375,9 @@ ledger:
   description:
     - B(Secret.) The whole entry as stored, including the secret fields of C(current), C(pending) and C(previous).
     - Null when the entry does not exist. Register it only with C(no_log=true).
+    - In the result of O(action=stage), a secret field equal to the O(secret) input (a fresh stage, or a resume
+      with the same secret) reads C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER) (Ansible masks values equal to C(no_log)
+      inputs); use a following O(action=read) to get it.
   returned: with a single item and O(action=read) or O(action=stage)
   type: dict
 aborted:
@@ -388,7 +401,9 @@ results:
   type: list
   elements: dict
 entries:
-  description: O(action=read) without O(name) - every entry under the prefix, as RV(entry) (no secret fields).
+  description:
+    - O(action=read) without O(name) - every entry under the prefix, as RV(entry) (no secret fields).
+    - An entry whose latest KV version is deleted has only C(name), C(path), C(version) and C(deleted=true).
   returned: when O(action=read) is given no O(name)
   type: list
   elements: dict
@@ -421,8 +436,9 @@ report:
       description:
         - One per entry, sorted by name. C(name), C(path), C(kind), C(phase), C(version), C(updated_at),
           C(rotation_id), C(current_id), C(created_at), C(rotated_at), C(age) (seconds), C(age_human),
-          C(expires_at), C(next_due), C(due_in) (seconds, negative when overdue), C(due_in_human), C(overdue),
-          C(pending), C(pending_id), C(pending_since), C(pending_age), C(stuck), C(previous), C(previous_id),
+          C(expires_at), C(next_due), C(due_in) (seconds, negative when overdue), C(due_in_human), C(overdue)
+          (C(next_due) has come, C(due_in <= 0)), C(pending), C(pending_id), C(pending_since), C(pending_age),
+          C(stuck) (C(pending_age) greater than O(stuck_after)), C(previous), C(previous_id),
           C(previous_since), C(problems) (an entry that is not a valid ledger entry), C(flags) (V(overdue),
           V(stuck), V(invalid), V(no_current), V(no_due_date), V(unrecorded_write)).
         - C(history) lists the last O(history_entries) KV versions, newest first, each with C(version),

@@ -21,7 +21,7 @@ import yaml
 from ansible_collections.secops.rotation.plugins.module_utils._common import to_iso, utcnow
 from ansible_collections.secops.rotation.plugins.module_utils._ledger import Ledger
 from ansible_collections.secops.rotation.plugins.module_utils._vault import get_vault_connection
-from lab.runner import _env as runner_env  # pylint: disable=protected-access  # same environment as run_playbook
+from lab.runner import ansible_env  # same environment as run_playbook
 from lab.runner import run_module
 
 DAY = 86400
@@ -149,7 +149,7 @@ def _playbook(tmp_path, ledger, extra_vars, verbosity=0):
             'secops.rotation.rotation_report', '-e', json.dumps(extra_vars)]
     if verbosity:
         argv.append('-' + 'v' * verbosity)
-    proc = subprocess.run(argv, capture_output=True, text=True, env=runner_env(ledger['env']), timeout=300, check=False,
+    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(ledger['env']), timeout=300, check=False,
                           cwd=str(tmp_path))
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -186,3 +186,22 @@ def test_report_playbook_can_fail_on_flags_after_writing(tmp_path, ledger):
 def test_report_playbook_needs_a_directory(tmp_path, ledger):
     rc, output = _playbook(tmp_path, ledger, {'rotation_prefix': ledger['prefix']})
     assert rc == 2 and 'set rotation_report_dir' in output
+
+
+def test_report_takes_times_without_an_offset_as_utc_whatever_the_local_zone(ledger):
+    """An operator adopting a secret writes created_at without a zone; a controller in another zone must not shift it."""
+    name, env = 'naive-%s' % uuid.uuid4().hex[:6], dict(ledger['env'], TZ='Asia/Kolkata')  # UTC+05:30
+    created = _ago(2 * DAY - 3600)[:-1]  # no Z: 1d23h old, due in 1h under a 2d max_age
+    adopted = run_module('rotation_state', {'action': 'init', 'prefix': ledger['prefix'], 'name': name, 'kind': 'db', 'id': 'L1',
+                                            'secret': {'password': 'pw-naive-' + uuid.uuid4().hex},
+                                            'metadata': {'created_at': created}}, env=env)
+    assert not adopted.get('failed'), adopted.get('msg')
+    assert adopted['entry']['current']['created_at'] == created + 'Z'
+    try:
+        result = run_module('rotation_state', {'action': 'report', 'prefix': ledger['prefix'], 'names': [name],
+                                               'policy': {'db': '2d'}}, env=env)
+        entry = result['report']['entries'][0]
+        assert _near(entry['age'], 2 * DAY - 3600) and _near(entry['due_in'], 3600) and entry['overdue'] is False
+        assert entry['next_due'].endswith('Z') and entry['flags'] == []
+    finally:
+        ledger['vault'].secrets.kv.v2.delete_metadata_and_all_versions(path='%s/%s' % (ledger['prefix'], name))

@@ -193,6 +193,11 @@ BAD_INPUTS = [
      "unknown metadata key 'colour'"),
     ({'action': 'init', 'name': '@NAME@', 'id': 'B', 'secret': {'password': '@SECRET@'}, 'metadata': {'created_at': 'last week'}},
      "metadata.created_at: invalid time 'last week'"),
+    ({'action': 'init', 'name': '@NAME@', 'id': 'B', 'secret': {'password': '@SECRET@'},
+      'metadata': {'created_at': '0001-01-01T00:00:00-01:00'}}, 'between the years 1970 and 9998'),  # was a traceback
+    ({'action': 'stage', 'name': '@NAME@', 'id': 'B', 'secret': {'password': '@SECRET@', 'user2': None}},
+     'secret.user2 has no value (null)'),
+    ({'action': 'stage', 'name': '@NAME@', 'id': 'B', 'secret': {'password': '@SECRET@'}, 'prefix': ''}, "invalid prefix ''"),
     ({'action': 'promote', 'name': '@NAME@', 'secret': {'password': '@SECRET@'}}, 'secret is only used with action=stage or action=init'),
     ({'action': 'report', 'policy': {'ldap': '1d'}}, "policy: unknown kind 'ldap'"),
     ({'action': 'report', 'stuck_after': '3 days'}, "stuck_after: invalid duration '3 days'"),
@@ -373,6 +378,8 @@ def test_vvvv_output_never_shows_a_secret(lab, prefix):
                                                                    secret={'password': pw_a}, metadata={'username': 'ua'})},
         {'name': 'Stage B', 'no_log': True, 'register': 'staged',
          'secops.rotation.rotation_state': dict(common, action='stage', id='B', secret={'password': pw_b})},
+        {'name': 'Read back after stage (the documented way to get B)', 'no_log': True, 'register': 'after_stage',
+         'secops.rotation.rotation_state': dict(common, action='read')},
         {'name': 'Stage again with C (resumes B)', 'no_log': True, 'register': 'resumed',
          'secops.rotation.rotation_state': dict(common, action='stage', id='C', secret={'password': pw_c})},
         {'name': 'Promote B', 'register': 'promoted', 'secops.rotation.rotation_state': dict(common, action='promote', id='B')},
@@ -385,12 +392,18 @@ def test_vvvv_output_never_shows_a_secret(lab, prefix):
     ]
     play = [{'name': 'Ledger', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
     run = run_playbook(play, verbosity=4, diff=True,
-                       register=['staged', 'resumed', 'promoted', 'read', 'retired', 'report', 'failing'])
+                       register=['staged', 'after_stage', 'resumed', 'promoted', 'read', 'retired', 'report', 'failing'])
     assert run.rc == 0, run.output[-3000:]
     for secret in (pw_a, pw_b, pw_c):
         assert secret not in run.output
     assert 'Traceback' not in run.output
     res = run.results
+    # Ansible masks returned values equal to the no_log secret input: a fresh stage's pending password is the
+    # placeholder (docs: read the entry back), while the read after it has B itself, and A next to it.
+    assert res['staged']['ledger']['pending']['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    assert res['staged']['entry']['pending']['id'] == 'B' and res['staged']['ledger']['current']['password'] == pw_a
+    assert res['after_stage']['ledger']['pending']['password'] == pw_b
+    assert res['after_stage']['ledger']['current']['password'] == pw_a
     assert res['resumed']['resumed'] is True and res['resumed']['ledger']['pending']['password'] == pw_b
     assert res['read']['ledger']['current']['password'] == pw_b and res['read']['ledger']['previous']['password'] == pw_a
     assert res['promoted']['changed'] is True and res['retired']['changed'] is True

@@ -67,6 +67,13 @@ def test_make_slot_splits_metadata_and_secret():
     assert secret_fields(slot) == ['password']
 
 
+def test_times_without_an_offset_are_utc_and_offsets_are_normalized():
+    slot = make_slot('B', {'password': 'p'}, {'created_at': '2026-11-20T10:00:00', 'not_after': '2026-12-01',
+                                              'not_before': '2026-11-20T10:00:00.123456789-05:00'}, NOW, 'app')
+    assert slot['created_at'] == '2026-11-20T10:00:00Z' and slot['not_after'] == '2026-12-01T00:00:00Z'
+    assert slot['not_before'] == '2026-11-20T15:00:00Z'
+
+
 def test_unknown_keys_in_a_slot_are_secret_by_default():
     slot = {'id': 'x', 'created_at': '2026-11-26T12:00:00Z', 'private_key': 'KEY', 'certificate': 'CERT', 'token': 'T'}
     assert public_slot(slot) == {'id': 'x', 'created_at': '2026-11-26T12:00:00Z'}
@@ -85,6 +92,11 @@ def test_unknown_keys_in_a_slot_are_secret_by_default():
     ('B', {'password': 'p'}, {'created_at': 'yesterday'}, "metadata.created_at: invalid time 'yesterday'"),
     ('B', {'password': 'p'}, {'created_at': '2027-01-01T00:00:00Z'}, 'is in the future'),
     ('B', {'password': 'p'}, {'serial': ['a']}, 'metadata.serial must be a string or a number'),
+    ('B', {'password': None}, None, r'secret.password has no value \(null\)'),
+    # Years that do not survive the round trip through ISO text ('1-01-01T...') or the report's date arithmetic.
+    ('B', {'password': 'p'}, {'created_at': '0001-01-01T00:00:00-01:00'}, 'between the years 1970 and 9998'),
+    ('B', {'password': 'p'}, {'not_after': '0100-02-01T00:00:00Z'}, 'between the years 1970 and 9998'),
+    ('B', {'password': 'p'}, {'not_after': '9999-12-31T23:59:59-01:00'}, 'between the years 1970 and 9998'),
 ])
 def test_make_slot_rejects_bad_input(secret_id, secret, metadata, message):
     with pytest.raises(RotationError, match=message) as err:
@@ -339,6 +351,65 @@ def test_report_flags_invalid_entries_and_unrecorded_writes():
     assert report['summary']['invalid'] == 2
 
 
+def _report_one(data, now, policy=None, stuck_after=DAY):
+    report = compute_report([('e', 'p', data, 1, {})], normalize_policy(policy), stuck_after, 5, now)
+    return report['entries'][0]
+
+
+def test_report_overdue_and_stuck_at_the_boundaries():
+    data = _entry('db', 'lease-1', '2026-11-25T12:00:00Z')  # max_age 1d: due at exactly NOW
+    assert data['current']['created_at'] == '2026-11-25T12:00:00Z'
+    due_now = _report_one(data, NOW)
+    assert due_now['next_due'] == '2026-11-26T12:00:00Z' and due_now['due_in'] == 0 and due_now['due_in_human'] == '0s'
+    assert due_now['overdue'] is True and due_now['flags'] == ['overdue']
+    one_before = _report_one(data, later(-1))
+    assert one_before['due_in'] == 1 and one_before['overdue'] is False and one_before['flags'] == []
+    one_after = _report_one(data, later(1))
+    assert one_after['due_in'] == -1 and one_after['due_in_human'] == '-1s' and one_after['overdue'] is True
+
+    staged = apply1(data, req('stage', id='lease-2', secret={'password': 'p2'}, metadata={'created_at': '2026-11-25T12:00:00Z'}))
+    exactly = _report_one(staged, NOW, policy={'db': '30d'})
+    assert exactly['pending_age'] == DAY and exactly['stuck'] is False  # stuck means older than stuck_after
+    assert _report_one(staged, later(1), policy={'db': '30d'})['stuck'] is True
+
+
+def test_report_renew_before_and_max_age_take_the_earlier_date():
+    data = _entry('pki', 'serial-1', '2026-11-01T12:00:00Z', not_after='2026-12-26T12:00:00Z')
+    only_expiry = _report_one(data, NOW)  # default pki: renew_before 30d -> 2026-11-26T12:00:00Z, due now
+    assert only_expiry['next_due'] == '2026-11-26T12:00:00Z' and only_expiry['overdue'] is True
+    both = _report_one(data, NOW, policy={'pki': {'max_age': '20d', 'renew_before': '1d'}})
+    assert both['next_due'] == '2026-11-21T12:00:00Z' and both['due_in'] == -5 * DAY
+    no_expiry = _report_one(_entry('pki', 'serial-2', '2026-11-01T12:00:00Z'), NOW)
+    assert no_expiry['next_due'] is None and no_expiry['overdue'] is False and no_expiry['flags'] == ['no_due_date']
+
+
+def test_report_reads_hand_edited_times_without_offset_or_with_fractions_as_utc():
+    data = _entry('db', 'lease-1', '2026-11-25T12:00:00Z')
+    data['current']['created_at'] = '2026-11-25T13:00:00.999999'  # written by hand: no offset, fractions
+    entry = _report_one(data, NOW)
+    assert entry['age'] == 23 * 3600 and entry['next_due'] == '2026-11-26T13:00:00Z' and entry['due_in'] == 3600
+    assert entry['overdue'] is False and entry['problems'] == []
+    data['current']['created_at'] = '2026-11-25T14:00:00+02:00'
+    assert _report_one(data, NOW)['age'] == DAY  # 12:00Z
+
+
+@pytest.mark.parametrize('mutate, policy, flag', [
+    (lambda d: d.update(kind=['db']), None, 'invalid'),
+    (lambda d: d['history'].append({'version': [9], 'action': 'x'}), None, 'invalid'),
+    (lambda d: d['current'].update(created_at='0001-01-01T00:00:00Z', not_after='0001-01-02T00:00:00Z'), None, 'invalid'),
+    (lambda d: d['current'].update(created_at=12345, not_after=True), None, 'invalid'),
+    (lambda d: d.update(history='abc', current='lease-1'), None, 'invalid'),
+    (lambda d: d['current'].update(created_at='9998-12-31T00:00:00Z'), {'pki': {'max_age': '36500d'}}, 'no_due_date'),
+])
+def test_report_survives_odd_hand_edited_entries(mutate, policy, flag):
+    data = _entry('pki', 'serial-1', '2026-11-01T12:00:00Z', not_after='2026-12-26T12:00:00Z')
+    mutate(data)
+    report = compute_report([('odd', 'p', data, 2, _kv_versions(_entry('db', 'x', '2026-11-01T12:00:00Z')))],
+                            normalize_policy(policy), DAY, 5, NOW)
+    assert flag in report['entries'][0]['flags']
+    assert 'SECRET' not in report_markdown(report)
+
+
 def test_markdown_escapes_table_cells():
     data = _entry('generic', 'id|with|pipes', '2026-11-26T11:00:00Z', description='x')
     report = compute_report([('n', 'p', data, 1, _kv_versions(data))], normalize_policy(None), 86400, 5, NOW)
@@ -359,6 +430,8 @@ BASE = {'kv_mount': 'secret', 'prefix': 'rotation', 'history_limit': 20, 'histor
     ({'action': 'promote', 'name': 'app', 'kind': 'ldap'}, "invalid kind 'ldap'"),
     ({'action': 'read', 'kv_mount': '/'}, "invalid kv_mount '/'"),
     ({'action': 'read', 'prefix': 'a b'}, "invalid prefix 'a b'"),
+    ({'action': 'read', 'prefix': ''}, "invalid prefix ''"),
+    ({'action': 'stage', 'items': []}, 'items is empty'),
     ({'action': 'read', 'name': 'app', 'history_limit': 0}, 'history_limit must be between 1 and 1000'),
     ({'action': 'report', 'history_entries': -1}, 'history_entries must be between 0 and 100'),
     ({'action': 'report', 'stuck_after': 'soon'}, "stuck_after: invalid duration 'soon'"),
