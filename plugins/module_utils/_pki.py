@@ -28,6 +28,7 @@ import ipaddress
 import os
 import re
 import stat
+import tempfile
 import time
 import traceback
 
@@ -35,6 +36,7 @@ CRYPTOGRAPHY_IMPORT_ERROR = None
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import NameOID
 except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
@@ -303,6 +305,9 @@ def validate_items(params):
     items = params.get('certificates')
     if items is not None and not isinstance(items, list):
         raise RotationError('certificates must be a list of certificate definitions')
+    if items == [] and not params.get('common_name'):
+        raise RotationError('invalid input, nothing was changed: certificates is empty; give at least one certificate '
+                            '(or common_name, cert_path and key_path at the top level)')
     if items:
         for key in ('common_name', 'cert_path', 'key_path', 'chain_path', 'bundle_path'):
             if params.get(key):
@@ -338,25 +343,44 @@ def load_certificate(data):
     """The first certificate of PEM ``data`` (``bytes``), or ``None`` if there is none that parses."""
     try:
         cert = x509.load_pem_x509_certificate(data)
-        cert.extensions  # pylint: disable=pointless-statement  # parsed lazily: a malformed extension raises here
+        # parsed lazily: a malformed or duplicate extension, or a key of an unsupported algorithm, raises here
+        cert.extensions  # pylint: disable=pointless-statement
+        cert.public_key()
         cert.not_valid_after_utc  # pylint: disable=pointless-statement
         return cert
-    except (ValueError, TypeError):
+    except Exception:  # pylint: disable=broad-except  # ValueError, DuplicateExtension, UnsupportedAlgorithm, ...
         return None
 
 
-def load_private_key(data, full_check=True):
-    """A private key from PEM ``data``; ``None`` if it does not parse (also when it is encrypted).
+def _rsa_numbers_consistent(key):
+    """True unless ``key`` is an RSA key whose private numbers do not belong together.
 
-    ``full_check=False`` skips cryptography's RSA consistency check (about 30-40 ms per RSA key on the lab machine,
-    against 0.2 ms without). The keys on disk are only read to compare their public half with the certificate,
-    never to sign or decrypt anything, so a not-due run over many certificates stays fast; a key fresh from Vault
-    is checked fully.
+    The arithmetic part of OpenSSL's RSA key check without its primality tests (the slow part): ``p * q == n``,
+    ``e * d == 1`` modulo ``p - 1`` and ``q - 1``, and the CRT values. A corrupted private part (``d``, ``p``,
+    ``q``, ...) of a key whose modulus is intact still matches the certificate's public key, and only this tells.
+    """
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return True
+    numbers = key.private_numbers()
+    p, q, d = numbers.p, numbers.q, numbers.d
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    return (p > 1 and q > 1 and p * q == n and (e * d) % (p - 1) == 1 and (e * d) % (q - 1) == 1
+            and numbers.dmp1 == d % (p - 1) and numbers.dmq1 == d % (q - 1) and (numbers.iqmp * q) % p == 1)
+
+
+def load_private_key(data, full_check=True):
+    """A private key from PEM ``data``; ``None`` if it does not parse (also when it is encrypted) or is inconsistent.
+
+    ``full_check=False`` replaces cryptography's RSA key check (which tests ``p`` and ``q`` for primality: 30-70 ms
+    per RSA key on the lab machine) with :func:`_rsa_numbers_consistent` (microseconds), so a not-due run over many
+    certificates stays fast and a key file whose private part was corrupted is still ``invalid``. EC keys are
+    always checked by cryptography. A key fresh from Vault is checked fully.
     """
     try:
         if full_check:
             return serialization.load_pem_private_key(data, password=None)
-        return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+        key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+        return key if _rsa_numbers_consistent(key) else None
     except (ValueError, TypeError):  # TypeError: encrypted key without a password
         return None
     except Exception:  # pylint: disable=broad-except  # UnsupportedAlgorithm and friends
@@ -399,6 +423,16 @@ def cert_info(cert, now):
     return info
 
 
+def _dns_forms(name):
+    """A name lower-cased, plus its IDNA (``xn--``) form, which is what Vault puts in the SANs for a non-ASCII name."""
+    forms = {name.lower()}
+    try:
+        forms.add(name.encode('idna').decode('ascii').lower())
+    except UnicodeError:
+        pass
+    return forms
+
+
 def name_drift(spec, cert):
     """Differences between the request and the certificate, as short texts (empty list: no drift).
 
@@ -409,16 +443,57 @@ def name_drift(spec, cert):
     changes = []
     if have['common_name'].lower() != want['common_name'].lower():
         changes.append('common_name %s -> %s' % (have['common_name'] or '(none)', want['common_name']))
-    cn = want['common_name'].lower()
+    cn = _dns_forms(want['common_name'])
     for key in ('alt_names', 'ip_sans', 'uri_sans'):
-        have_set = set(have[key]) - ({cn} if key == 'alt_names' else set())
-        want_set = set(want[key]) - ({cn} if key == 'alt_names' else set())
+        have_set = set(have[key]) - (cn if key == 'alt_names' else set())
+        want_set = set(want[key]) - (cn if key == 'alt_names' else set())
         added, removed = sorted(want_set - have_set), sorted(have_set - want_set)
         if added:
             changes.append('%s +%s' % (key, ',+'.join(added)))
         if removed:
             changes.append('%s -%s' % (key, ',-'.join(removed)))
     return changes
+
+
+def load_certificates(data):
+    """All certificates of PEM ``data``, in order (``[]`` if there is none, or one does not parse)."""
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except Exception:  # pylint: disable=broad-except  # ValueError and friends, as in load_certificate
+        return []
+
+
+def key_format_drift(spec, deployed):
+    """``private_key_format`` changed since the key was written: PKCS#8 (``PRIVATE KEY``) or the traditional PEM
+    of the key type (``RSA PRIVATE KEY``, ``EC PRIVATE KEY``; other key types have only PKCS#8)."""
+    pkcs8 = b'-----BEGIN PRIVATE KEY-----' in deployed.data['key']
+    if spec.private_key_format == 'pkcs8' and not pkcs8:
+        return ['key_path %s is not in PKCS#8 format (private_key_format=pkcs8)' % spec.paths['key']]
+    if spec.private_key_format == 'pem' and pkcs8 and isinstance(deployed.key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return ['key_path %s is in PKCS#8 format (private_key_format=pem)' % spec.paths['key']]
+    return []
+
+
+def bundle_drift(spec, deployed):
+    """Why the bundle on disk is not what this request writes, as short texts (empty list: it is).
+
+    The bundle is rebuilt only when the certificate is renewed, so a bundle that holds another certificate, or the
+    private key although ``bundle_include_key`` is now false (the bundle then gets ``cert_mode``: the key would be
+    made readable by everyone), or lacks it although it is now true, must be a reason to renew.
+    """
+    data = deployed.data.get('bundle')
+    if data is None:
+        return []
+    path = spec.paths['bundle']
+    certs = load_certificates(data)
+    if not certs or certs[0] != deployed.cert:
+        return ['bundle_path %s does not start with the certificate of cert_path' % path]
+    has_key = b'PRIVATE KEY-----' in data
+    if spec.bundle_include_key and (not has_key or deployed.data['key'].strip() not in data):
+        return ['bundle_path %s lacks the private key of key_path (bundle_include_key=true)' % path]
+    if has_key and not spec.bundle_include_key:
+        return ['bundle_path %s holds a private key but bundle_include_key=false' % path]
+    return []
 
 
 def issued_by(cert, issuer):
@@ -476,7 +551,12 @@ def decide(spec, deployed, now, issuer=None):
         return 'invalid', 'key_path %s holds no readable unencrypted PEM private key' % paths['key']
     if not key_matches(key, cert):
         return 'key_mismatch', 'the key in %s does not belong to the certificate in %s' % (paths['key'], paths['cert'])
-    drift = name_drift(spec, cert)
+    chain = deployed.data.get('chain')
+    if chain is not None:
+        certs = load_certificates(chain)
+        if not certs or not issued_by(cert, certs[0]):
+            return 'invalid', 'chain_path %s does not start with the CA certificate that issued the certificate' % paths['chain']
+    drift = name_drift(spec, cert) + key_format_drift(spec, deployed) + bundle_drift(spec, deployed)
     if drift:
         return 'drift', '; '.join(drift)
     if issuer is not None and not issued_by(cert, issuer):
@@ -505,13 +585,18 @@ LOCK_TIMEOUT = 120  # seconds to wait for another run that renews files in the s
 
 @contextlib.contextmanager
 def directory_lock(directories, timeout):
-    """Hold an exclusive ``flock`` on each directory (sorted, so two runs cannot deadlock) for one certificate.
+    """Hold an exclusive ``flock`` on each directory for one certificate.
 
     Two runs of the module for the same files (overlapping schedules) would otherwise both issue, and their
     renames could interleave into the key of one with the certificate of the other. The second run waits, then
-    finds the fresh certificate and reports ``not_due``. Advisory, between runs of this module; no file is created.
+    finds the fresh certificate and reports ``not_due``. Advisory, between runs of this module; no file is created,
+    so it also works in a read-only directory (where the write then fails with a clear message).
+
+    The directories are locked once each and in the order of their identity (device, inode), not of their paths: two
+    paths of one directory (a bind mount) would otherwise block each other within one run, and two runs that reach
+    the same directories by different paths could lock them in opposite orders.
     """
-    held = []
+    held, by_identity = [], {}
     try:
         for directory in directories:
             try:
@@ -519,6 +604,10 @@ def directory_lock(directories, timeout):
             except OSError as exc:
                 raise RotationError('cannot open directory %s: %s' % (directory, exc.strerror or exc))
             held.append(fd)
+            st = os.fstat(fd)
+            by_identity.setdefault((st.st_dev, st.st_ino), (directory, fd))
+        for identity in sorted(by_identity):
+            directory, fd = by_identity[identity]
             deadline = time.monotonic() + timeout
             while True:
                 try:
@@ -715,6 +804,7 @@ class PkiCertRenewer:
             after = dict(predicted, serial='(new)', not_after=predicted['not_after'] or '(role ttl)')
             return result, self._make_diff(spec, before, after)
 
+        self._check_writable(spec)
         data = self.issue(spec)
         new_serial = data.get('serial_number')
         try:
@@ -750,6 +840,22 @@ class PkiCertRenewer:
         def text(data):
             return data.decode('utf-8') if isinstance(data, bytes) else data
         result.update(certificate=text(cert), private_key=text(key), ca_chain=text(chain))
+
+    @staticmethod
+    def _check_writable(spec):
+        """Fail before issuing when a target directory takes no new file (read-only mount, ``chattr +i``, no write
+        permission): issuing first would only leave a certificate to revoke, on every scheduled run."""
+        for directory in sorted(set(os.path.dirname(os.path.realpath(p)) for p in spec.paths.values())):
+            try:
+                fd, probe = tempfile.mkstemp(prefix='.secops-probe.', dir=directory)
+            except OSError as exc:
+                raise RotationError('cannot write the files of %s: directory %s is not writable (%s); nothing was issued'
+                                    % (spec.common_name, directory, exc.strerror or exc))
+            os.close(fd)
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
 
     def _contents(self, spec, data):
         """The bytes of every file from Vault's answer; checks that key and certificate belong together."""

@@ -15,9 +15,13 @@ version_added: 0.1.0
 description:
   - Reads the certificate and private key deployed at O(cert_path) and O(key_path) on the host the module runs on
     and decides whether they must be renewed. The first reason that applies is returned as RV(reason) -
-    V(forced) (O(force=true)), V(missing) (a file does not exist), V(invalid) (a file holds no PEM certificate or no
-    readable unencrypted private key), V(key_mismatch) (the key does not belong to the certificate), V(drift) (common
-    name, DNS/email, IP or URI SANs differ from the request), V(issuer_changed) (O(check_issuer=true) and the
+    V(forced) (O(force=true)), V(missing) (a file does not exist), V(invalid) (a file holds no PEM certificate that
+    parses, or no readable unencrypted private key, or a damaged RSA key whose numbers do not belong together, or
+    O(chain_path) does not start with the CA that issued the certificate), V(key_mismatch) (the key does not belong to
+    the certificate), V(drift) (common name, DNS/email, IP or URI SANs differ from the request, or the key file is not in
+    O(private_key_format), or O(bundle_path) does
+    not start with the certificate or holds the key although O(bundle_include_key=false), or lacks it although
+    O(bundle_include_key=true)), V(issuer_changed) (O(check_issuer=true) and the
     mount's CA did not sign the certificate), V(expiring) (less than O(renew_before) left, or expired), V(lifetime)
     (past O(renew_at_fraction) of its lifetime).
   - Otherwise nothing is issued and the result is C(changed=false) with RV(reason=not_due); if only the mode, owner
@@ -26,7 +30,8 @@ description:
     atomic file writer - each file goes to a temporary file in the same directory, gets its owner and mode before the
     first byte, is fsync'ed and renamed over the old one, so no reader ever sees a half-written file or a key with a
     looser mode. All files are prepared before the first rename; then chain, key, certificate and bundle are renamed
-    back-to-back. If preparing or renaming fails, the files already renamed are put back as they were, no temporary
+    back-to-back. A target directory that takes no new file (read-only, immutable) fails the item before anything
+    is issued. If preparing or renaming fails, the files already renamed are put back as they were, no temporary
     or backup file is left, the new certificate is revoked, and the task fails.
   - Optionally keeps a backup of every replaced file (O(backup)) and revokes the previous certificate once the new
     files are in place (O(revoke_previous)).

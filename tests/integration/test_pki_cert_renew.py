@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import concurrent.futures
 import contextlib
 import os
@@ -175,6 +176,11 @@ def test_pkcs8_key_format(renew, certdir):
     assert result['reason'] == 'missing'
     assert load(certdir / 'app.key').startswith(b'-----BEGIN PRIVATE KEY-----')
     assert renew(private_key_format='pkcs8')['reason'] == 'not_due'
+    back = renew()  # private_key_format: pem again
+    assert (back['reason'], 'is in PKCS#8 format (private_key_format=pem)' in back['msg']) == ('drift', True)
+    assert load(certdir / 'app.key').startswith(b'-----BEGIN RSA PRIVATE KEY-----') and renew()['reason'] == 'not_due'
+    again = renew(private_key_format='pkcs8')
+    assert (again['reason'], 'is not in PKCS#8 format (private_key_format=pkcs8)' in again['msg']) == ('drift', True)
 
 
 def test_renew_before_larger_than_remaining_life_renews(renew, vault):
@@ -216,6 +222,43 @@ def test_replaced_key_is_key_mismatch(renew, certdir):
     cert = x509.load_pem_x509_certificate(load(certdir / 'app.crt'))
     key = serialization.load_pem_private_key(load(certdir / 'app.key'), password=None)
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+def test_corrupted_private_part_of_the_key_is_invalid(renew, certdir, vault):
+    # keys on disk are loaded without cryptography's slow RSA check: a key whose modulus is intact (so its public half
+    # still matches the certificate) but whose private part is damaged must still be renewed, not reported not_due
+    first = renew()
+    der = serialization.load_pem_private_key(load(certdir / 'app.key'), password=None).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    broken = der[:-100] + bytes([der[-100] ^ 0x10]) + der[-99:]  # inside the CRT values, far from the modulus
+    (certdir / 'app.key').write_bytes(b'-----BEGIN RSA PRIVATE KEY-----\n' + base64.encodebytes(broken)
+                                      + b'-----END RSA PRIVATE KEY-----\n')
+    count = serial_count(vault)
+    result = renew()
+    assert (result['changed'], result['reason']) == (True, 'invalid'), result['msg']
+    assert 'holds no readable unencrypted PEM private key' in result['msg']
+    assert result['previous_serial'] == first['serial'] and serial_count(vault) == count + 1
+    cert = x509.load_pem_x509_certificate(load(certdir / 'app.crt'))
+    key = serialization.load_pem_private_key(load(certdir / 'app.key'), password=None)  # the full check passes
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert renew()['reason'] == 'not_due'
+
+
+def test_bundle_include_key_switched_off_never_leaves_the_key_world_readable(renew, certdir, vault):
+    bundle = str(certdir / 'full.pem')
+    first = renew(bundle_path=bundle, bundle_include_key=True)
+    assert first['reason'] == 'missing' and b'PRIVATE KEY-----' in load(bundle)
+    assert stat.S_IMODE(os.stat(bundle).st_mode) == 0o600
+    count = serial_count(vault)
+    off = renew(bundle_path=bundle)
+    assert (off['changed'], off['reason']) == (True, 'drift'), off['msg']
+    assert 'holds a private key but bundle_include_key=false' in off['msg'] and serial_count(vault) == count + 1
+    assert b'PRIVATE KEY' not in load(bundle) and stat.S_IMODE(os.stat(bundle).st_mode) == 0o644
+    assert load(bundle).startswith(load(certdir / 'app.crt'))
+    on = renew(bundle_path=bundle, bundle_include_key=True)
+    assert (on['changed'], on['reason']) == (True, 'drift') and 'lacks the private key' in on['msg']
+    assert load(bundle).endswith(load(certdir / 'app.key')) and stat.S_IMODE(os.stat(bundle).st_mode) == 0o600
+    assert renew(bundle_path=bundle, bundle_include_key=True)['reason'] == 'not_due'
 
 
 def test_invalid_cert_file_and_forced(renew, certdir):
@@ -314,14 +357,18 @@ def test_read_only_directory_fails_clearly_and_leaves_files_intact(renew, certdi
     first = renew()
     before = snapshot(certdir)
     with read_only(certdir):
+        count = serial_count(vault)
+        not_due = renew()  # the directory lock needs no lock file: a not-due run works in a read-only directory
         result = renew(force=True, backup=True)
+        predicted = renew(force=True, check=True)
         during = snapshot(certdir)
+    assert (not_due['changed'], not_due['reason'], not_due['serial']) == (False, 'not_due', first['serial'])
     assert result['failed'] and result['reason'] == 'error'
-    assert 'cannot write %s' % (certdir / 'app.key') in result['msg'] and 'is not writable' in result['msg']
-    assert 'previous files were left in place' in result['msg']
-    assert during == before and snapshot(certdir) == before  # intact, and no temporary or backup file
-    new_serial = result['msg'].rsplit('the new certificate ', 1)[1].split(' ')[0]
-    assert new_serial != first['serial'] and serial_int(new_serial) in revoked_serials(vault)
+    assert 'cannot write the files of %s: directory %s is not writable' % (first['common_name'], certdir) in result['msg']
+    assert result['msg'].endswith('; nothing was issued')
+    assert serial_count(vault) == count  # checked before issuing: no certificate to revoke
+    assert (predicted['changed'], predicted['reason']) == (True, 'forced')
+    assert during == before and snapshot(certdir) == before  # intact, and no temporary, probe or backup file
 
 
 def test_batch_of_20_check_mode_issues_nothing_then_one_login_issues_all(lab, certdir, vault):
@@ -382,6 +429,7 @@ BAD_INPUT = [
     (dict(role='no-such-role'), 'Vault rejected the request while issuing a certificate for'),
     (dict(mount='no-such-mount'), 'path not found while issuing a certificate for'),
     (dict(token='s.not-a-real-token-5'), 'the Vault token was rejected'),
+    (dict(certificates=[], common_name=None, cert_path=None, key_path=None), 'certificates is empty; give at least one certificate'),
     (dict(certificates=[dict(common_name='x.example.test', cert_path='/tmp/x.crt', key_path='/tmp/x.key')],
           common_name=None, cert_path='{dir}/app.crt'), 'cert_path cannot be set at the top level together with certificates'),
     (dict(certificates=[dict(common_name='x.example.test', cert_path='{dir}/x.crt', key_path='{dir}/x.key'),

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import ipaddress
 import os
@@ -18,7 +19,7 @@ import stat
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.secops.rotation.plugins.module_utils import _files, _pki
@@ -112,6 +113,15 @@ def test_name_drift_ignores_the_cn_vault_adds_to_the_sans(ca, tmp_path):
     assert name_drift(spec, with_cn) == [] and name_drift(spec, without_cn) == []
 
 
+def test_name_drift_ignores_the_idna_form_of_a_non_ascii_cn(ca, tmp_path):
+    # Vault puts xn--n-nga1b.example.test in the SANs for the common name ünï.example.test: not a drift (else every
+    # run would renew)
+    cert, dummy = ca.issue('ünï.example.test', alt_names=['xn--n-nga1b.example.test'], cn_in_sans=False)
+    assert name_drift(spec_for(tmp_path, common_name='ünï.example.test'), cert) == []
+    assert name_drift(spec_for(tmp_path, common_name='other.example.test'), cert) == [
+        'common_name ünï.example.test -> other.example.test', 'alt_names -xn--n-nga1b.example.test']
+
+
 def test_name_drift_lists_every_difference(ca, tmp_path):
     spec = spec_for(tmp_path, common_name='new.example.test', alt_names=['c.example.test'], ip_sans=['10.0.0.2'],
                     uri_sans=['spiffe://t/new'])
@@ -160,10 +170,128 @@ def test_invalid_cert_and_encrypted_key(ca, tmp_path):
     assert reason == 'invalid' and 'no readable unencrypted PEM private key' in detail
 
 
+def _corrupt_rsa_private_part(key, field):
+    """The PEM of ``key`` with one bit flipped in the middle of one private number; the modulus stays intact."""
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    value = getattr(key.private_numbers(), field)
+    encoded = value.to_bytes((value.bit_length() + 7) // 8, 'big')
+    where = der.index(encoded) + len(encoded) // 2
+    broken = der[:where] + bytes([der[where] ^ 0x10]) + der[where + 1:]
+    body = base64.encodebytes(broken).decode().replace('\n', '')
+    return ('-----BEGIN RSA PRIVATE KEY-----\n%s\n-----END RSA PRIVATE KEY-----\n'
+            % '\n'.join(body[i:i + 64] for i in range(0, len(body), 64))).encode()
+
+
+@pytest.mark.parametrize('field', ['d', 'p', 'q', 'dmp1', 'dmq1', 'iqmp'])
+def test_rsa_key_with_a_corrupted_private_part_is_invalid(ca, tmp_path, field):
+    # the fast load of keys on disk skips cryptography's RSA check: the arithmetic check must still catch this
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert, dummy = ca.issue('app.example.test', key=key)
+    deploy(tmp_path, cert, key)
+    assert decided(tmp_path)[0] == 'not_due'
+    (tmp_path / 'app.key').write_bytes(_corrupt_rsa_private_part(key, field))
+    reason, detail = decided(tmp_path)
+    assert reason == 'invalid' and 'no readable unencrypted PEM private key' in detail
+
+
+def _der_tlv(data, start):
+    """(content start, end) of the DER element at ``start``."""
+    length, at = data[start + 1], start + 2
+    if length & 0x80:
+        count = length & 0x7f
+        length, at = int.from_bytes(data[at:at + count], 'big'), at + count
+    return at, at + length
+
+
+def _der_children(data, start, end):
+    children = []
+    while start < end:
+        children.append(data[start:_der_tlv(data, start)[1]])
+        start = _der_tlv(data, start)[1]
+    return children
+
+
+def _der(tag, content):
+    if len(content) < 128:
+        return bytes([tag, len(content)]) + content
+    size = len(content).to_bytes((len(content).bit_length() + 7) // 8, 'big')
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def test_certificate_with_a_duplicate_extension_is_invalid_not_a_traceback(ca, tmp_path):
+    # cryptography parses extensions lazily and raises DuplicateExtension (not a ValueError) on the first access
+    cert, key = ca.issue('app.example.test')
+    der = cert.public_bytes(serialization.Encoding.DER)
+    outer = _der_children(der, *_der_tlv(der, 0))
+    tbs = _der_children(outer[0], *_der_tlv(outer[0], 0))
+    extensions = tbs[-1][_der_tlv(tbs[-1], 0)[0]:]  # the SEQUENCE inside the [3] wrapper
+    items = _der_children(extensions, *_der_tlv(extensions, 0))
+    tbs[-1] = _der(0xa3, _der(0x30, b''.join(items + items)))
+    broken = _der(0x30, _der(0x30, b''.join(tbs)) + b''.join(outer[1:]))
+    deploy(tmp_path, cert, key)
+    (tmp_path / 'app.crt').write_bytes(b'-----BEGIN CERTIFICATE-----\n' + base64.encodebytes(broken) + b'-----END CERTIFICATE-----\n')
+    with pytest.raises(x509.DuplicateExtension):
+        x509.load_pem_x509_certificate((tmp_path / 'app.crt').read_bytes()).extensions  # pylint: disable=expression-not-assigned
+    assert decided(tmp_path) == ('invalid', 'cert_path %s holds no PEM certificate' % (tmp_path / 'app.crt'))
+
+
 def test_key_mismatch(ca, tmp_path):
     cert, dummy = ca.issue('app.example.test')
     deploy(tmp_path, cert, new_key())
     assert decided(tmp_path)[0] == 'key_mismatch'
+
+
+def test_bundle_that_does_not_match_the_request_is_drift(ca, tmp_path):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    bundle = tmp_path / 'full.pem'
+    with_key = cert_pem(cert) + cert_pem(ca.cert) + key_pem(key)
+    bundle.write_bytes(with_key)
+    assert decided(tmp_path, bundle_path=str(bundle), bundle_include_key=True)[0] == 'not_due'
+    # bundle_include_key turned off: the bundle would get cert_mode (0644) with the key inside; it must be rebuilt
+    assert decided(tmp_path, bundle_path=str(bundle)) == (
+        'drift', 'bundle_path %s holds a private key but bundle_include_key=false' % bundle)
+    bundle.write_bytes(cert_pem(cert) + cert_pem(ca.cert))
+    assert decided(tmp_path, bundle_path=str(bundle))[0] == 'not_due'
+    assert decided(tmp_path, bundle_path=str(bundle), bundle_include_key=True) == (
+        'drift', 'bundle_path %s lacks the private key of key_path (bundle_include_key=true)' % bundle)
+    bundle.write_bytes(cert_pem(cert) + cert_pem(ca.cert) + key_pem(new_key()))
+    assert decided(tmp_path, bundle_path=str(bundle), bundle_include_key=True)[0] == 'drift'
+    other, dummy = ca.issue('app.example.test')
+    bundle.write_bytes(cert_pem(other) + cert_pem(ca.cert))
+    assert decided(tmp_path, bundle_path=str(bundle)) == (
+        'drift', 'bundle_path %s does not start with the certificate of cert_path' % bundle)
+
+
+def test_key_in_another_format_than_private_key_format_is_drift(ca, tmp_path):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)  # EC PRIVATE KEY
+    assert decided(tmp_path)[0] == 'not_due'
+    assert decided(tmp_path, private_key_format='pkcs8') == (
+        'drift', 'key_path %s is not in PKCS#8 format (private_key_format=pkcs8)' % (tmp_path / 'app.key'))
+    (tmp_path / 'app.key').write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    assert decided(tmp_path, private_key_format='pkcs8')[0] == 'not_due'
+    assert decided(tmp_path)[0] == 'drift'
+    ed_key = ed25519.Ed25519PrivateKey.generate()  # no traditional PEM format: PKCS#8 is what pem gives
+    ed_cert, dummy = ca.issue('app.example.test', key=ed_key)
+    (tmp_path / 'app.crt').write_bytes(cert_pem(ed_cert))
+    (tmp_path / 'app.key').write_bytes(ed_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+    assert decided(tmp_path)[0] == 'not_due'
+
+
+def test_chain_that_did_not_issue_the_certificate_is_invalid(ca, tmp_path):
+    cert, key = ca.issue('app.example.test')
+    deploy(tmp_path, cert, key)
+    chain = tmp_path / 'chain.pem'
+    chain.write_bytes(cert_pem(ca.cert))
+    assert decided(tmp_path, chain_path=str(chain))[0] == 'not_due'
+    for content in (b'', cert_pem(CA('another CA').cert), b'garbage\n'):
+        chain.write_bytes(content)
+        assert decided(tmp_path, chain_path=str(chain)) == (
+            'invalid', 'chain_path %s does not start with the CA certificate that issued the certificate' % chain)
 
 
 def test_drift_wins_over_expiry(ca, tmp_path):
@@ -519,3 +647,13 @@ def test_a_run_waits_for_another_run_on_the_same_directory(tmp_path, vault):
     finally:
         os.close(fd)
     assert PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()['reason'] == 'missing'
+
+
+def test_directory_lock_takes_one_directory_reached_by_two_paths_once(tmp_path):
+    # e.g. cert_path and key_path in one directory seen through a bind mount: two flocks of one process on it would
+    # block each other until the timeout
+    (tmp_path / 'tls').mkdir()
+    os.symlink(str(tmp_path / 'tls'), str(tmp_path / 'alias'))
+    with _pki.directory_lock([str(tmp_path / 'alias'), str(tmp_path / 'tls')], 0.2):
+        pass
+    assert sorted(os.listdir(str(tmp_path))) == ['alias', 'tls'] and os.listdir(str(tmp_path / 'tls')) == []
