@@ -35,6 +35,7 @@ from ansible_collections.secops.rotation.plugins.module_utils._vault import Vaul
 
 try:
     import botocore.config
+    import botocore.utils
 except ImportError:  # reported by AwsConnection with a clear message
     pass
 
@@ -45,8 +46,9 @@ if HVAC_IMPORT_ERROR is None:
 TAG_PREFIX = 'secops-rotation:deactivated:'
 # IAM allows two access keys per user (a hard quota).
 KEY_QUOTA = 2
-ACCESS_KEY_ID_RE = re.compile(r'^[A-Z0-9]{16,128}$')
-USER_NAME_RE = re.compile(r'^[\w+=,.@-]{1,64}$')
+ACCESS_KEY_ID_RE = re.compile(r'[A-Z0-9]{16,128}')  # used with fullmatch
+USER_NAME_RE = re.compile(r'[\w+=,.@-]{1,64}', re.ASCII)  # used with fullmatch: IAM allows ASCII only
+MOUNT_RE = re.compile(r'[^\s/]+(?:/[^\s/]+)*')  # a Vault mount path: no whitespace, no empty segment
 STATES = ('rotated', 'deactivated', 'purged')
 OLD_KEY_CHOICES = ('active', 'inactive', 'deleted')
 NEW_KEY_PLACEHOLDER = '(new key)'
@@ -55,6 +57,8 @@ NEW_KEY_PLACEHOLDER = '(new key)'
 BACKOFF_INITIAL = 0.5
 BACKOFF_FACTOR = 2.0
 BACKOFF_CAP = 8.0
+# IAM propagates in seconds; a longer verify_timeout is a typo (and would only delay the rollback of a bad key).
+MAX_VERIFY_TIMEOUT = 3600
 
 # Options that make sense only with some states (name -> states).
 STATE_ONLY = {
@@ -82,6 +86,18 @@ def backoff_delays(timeout, initial=BACKOFF_INITIAL, factor=BACKOFF_FACTOR, cap=
         total += step
         delay *= factor
     return delays
+
+
+def valid_endpoint_url(url):
+    """Whether botocore takes ``url`` as an endpoint (it raises a bare ValueError otherwise, too late for a clear message)."""
+    if not re.match(r'^https?://\S+$', url):
+        return False
+    try:
+        return bool(botocore.utils.is_valid_endpoint_url(url) or botocore.utils.is_valid_ipv6_endpoint_url(url))
+    except NameError:  # no botocore: AwsConnection says so
+        return True
+    except ValueError:  # e.g. "Invalid IPv6 URL" from urlsplit
+        return False
 
 
 def tag_key(key_id):
@@ -252,9 +268,12 @@ class IamKeyRotator:
             self.now = utcnow()
         self.verify_timeout = parse_duration(p.get('verify_timeout') if p.get('verify_timeout') is not None else 60,
                                              name='verify_timeout')
+        if self.verify_timeout > MAX_VERIFY_TIMEOUT:
+            raise RotationError('verify_timeout: %s is longer than the maximum of %s (IAM propagates in seconds)'
+                                % (p['verify_timeout'], format_duration(MAX_VERIFY_TIMEOUT)))
         sts = p.get('sts_endpoint_url')
-        if sts and not re.match(r'^https?://\S+$', sts):
-            raise RotationError('invalid sts_endpoint_url %r: it must start with http:// or https://' % sts)
+        if sts and not valid_endpoint_url(sts):
+            raise RotationError('invalid sts_endpoint_url %r: it must be a URL like https://sts.eu-west-1.amazonaws.com' % sts)
         if state == 'purged' and p.get('force'):
             raise RotationError('force is not supported with state=purged; set grace_period to shorten the wait')
         if not p.get('user_name') and not p.get('users'):
@@ -285,7 +304,7 @@ class IamKeyRotator:
 
     def _validate_item(self, item, where, state):
         name = item.get('user_name')
-        if not name or not isinstance(name, str) or not USER_NAME_RE.match(name):
+        if not name or not isinstance(name, str) or not USER_NAME_RE.fullmatch(name):
             raise RotationError('%s: invalid IAM user name %r: 1 to 64 letters, digits and +=,.@_-' % (where, name))
         label = 'user %s' % name
 
@@ -306,10 +325,10 @@ class IamKeyRotator:
         item['old_key'] = old_key
         key_ids = item.get('key_ids') or []
         for key_id in key_ids:
-            if not isinstance(key_id, str) or not ACCESS_KEY_ID_RE.match(key_id):
+            if not isinstance(key_id, str) or not ACCESS_KEY_ID_RE.fullmatch(key_id):
                 raise RotationError('%s: invalid access key id %r in key_ids (16 to 128 upper-case letters and digits, like '
                                     'AKIAIOSFODNN7EXAMPLE)' % (label, key_id))
-        item['key_ids'] = list(key_ids)
+        item['key_ids'] = list(dict.fromkeys(key_ids))  # without duplicates, in the order given
         item['_cutover'] = parse_time_option(item.get('cutover'), opt('cutover'), self.now)
         item['store'] = None
         if item.get('store_path'):
@@ -317,9 +336,10 @@ class IamKeyRotator:
             if not path or '//' in path or '{' in path or '}' in path:
                 raise RotationError('%s: invalid store_path %r: a KV v2 secret path like aws/{user_name}'
                                     % (label, item['store_path']))
-            mount = (self.params.get('store_mount') or 'secret').strip('/')
-            if not mount:
-                raise RotationError('store_mount must not be empty')
+            mount = (self.params.get('store_mount') or 'secret').strip().strip('/')
+            if not MOUNT_RE.fullmatch(mount):
+                raise RotationError('invalid store_mount %r: the path of a KV v2 mount like secret or team/kv'
+                                    % self.params.get('store_mount'))
             item['store'] = dict(mount=mount, path=path)
 
     # ---- connections -------------------------------------------------------------------------------------
@@ -376,6 +396,20 @@ class IamKeyRotator:
             self.warnings.append('user %s: unreadable %s* tag value for %s; it is ignored' % (name, TAG_PREFIX, ', '.join(invalid)))
         return arn, keys, stale
 
+    def load_item(self, item, result):
+        """``(keys, before, chosen, stale)`` of the item's user; ``chosen``: its ``key_ids`` (all must exist) as keys.
+
+        ``before`` is a copy of ``keys`` for the diff; ``stale``: key ids whose deactivation tag says nothing true any more.
+        """
+        name = item['user_name']
+        arn, keys, stale = self.load_user(name)
+        result['user_arn'] = arn
+        by_id = dict((key['id'], key) for key in keys)
+        unknown = [key_id for key_id in item['key_ids'] if key_id not in by_id]
+        if unknown:
+            raise RotationError('user %s has no access key %s (its keys: %s)' % (name, ', '.join(unknown), ', '.join(by_id) or 'none'))
+        return keys, [dict(key) for key in keys], [by_id[key_id] for key_id in item['key_ids']], stale
+
     # ---- writes ------------------------------------------------------------------------------------------
 
     def _deactivate(self, name, key):
@@ -410,7 +444,10 @@ class IamKeyRotator:
         per_call = max(1, min(int(self.params.get('aws_timeout') or 30), int(timeout)))
         config = botocore.config.Config(retries={'total_max_attempts': 1, 'mode': 'standard'},
                                         connect_timeout=per_call, read_timeout=per_call)
-        sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), config=config)
+        try:
+            sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), config=config)
+        except ValueError as exc:  # botocore refuses the endpoint URL: a clear error, so that the new key is rolled back
+            raise RotationError('cannot create the STS client to verify the new access key %s of %s: %s' % (key_id, name, exc))
         start = self.monotonic()
         deadline = start + timeout
         delays = backoff_delays(timeout)
@@ -433,18 +470,44 @@ class IamKeyRotator:
         raise RotationError('the new access key %s of %s did not verify within %s (%d attempts): %s'
                             % (key_id, name, format_duration(timeout), attempts, problem))
 
-    def store(self, item, name, arn, key_id, secret, previous_id):
-        """Write the new key to Vault KV v2 with check-and-set on the version read; returns the new version."""
+    def store_version(self, item):
+        """Log in to Vault, check that the store's mount is KV v2 and return the secret's current version (0: none).
+
+        Called before the first change (and in check mode): a Vault problem fails with nothing created, and the
+        check-and-set write of :meth:`store` fails if anything else wrote the secret since this read.
+        """
         client, opts = self.vault()
         mount, path = item['store']['mount'], item['store']['path']
         where = '%s/%s' % (mount, path)
+        try:
+            info = client.adapter.get('/v1/sys/internal/ui/mounts/%s' % mount)  # what `bao kv` asks first
+        except Exception:  # pylint: disable=broad-except  # not allowed, or no such mount: the read below tells
+            info = None
+        data = (info.get('data') if isinstance(info, dict) else None) or {}
+        if data.get('type') and (data['type'] not in ('kv', 'generic') or str((data.get('options') or {}).get('version')) != '2'):
+            raise RotationError('store_mount %s is a %s mount%s; store_path needs a KV version 2 mount' % (
+                mount, data['type'], ' of version %s' % (data.get('options') or {}).get('version', 1)
+                if data['type'] in ('kv', 'generic') else ''))
         with vault_errors('reading the metadata of KV v2 secret %s' % where, opts):
             try:
-                version = client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)['data']['current_version']
-            except hvac.exceptions.InvalidPath:
-                version = 0
-        data = dict(user_name=name, user_arn=arn, access_key_id=key_id, secret_access_key=secret,
-                    previous_access_key_id=previous_id, created_at=to_iso(self.now))
+                response = client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
+            except hvac.exceptions.InvalidPath as exc:
+                if 'no handler for route' in str(exc):
+                    raise RotationError('store_mount %s does not exist (no secrets engine is mounted there)' % mount)
+                return 0
+        version = ((response if isinstance(response, dict) else {}).get('data') or {}).get('current_version')
+        if not isinstance(version, int):
+            raise RotationError('reading the metadata of KV v2 secret %s gave no current_version: is %s a KV version 2 mount?'
+                                % (where, mount))
+        return version
+
+    def store(self, item, version, name, arn, new, secret, previous_id):
+        """Write the new key to Vault KV v2 with check-and-set on ``version`` (read by :meth:`store_version`)."""
+        client, opts = self.vault()
+        mount, path = item['store']['mount'], item['store']['path']
+        where = '%s/%s' % (mount, path)
+        data = dict(user_name=name, user_arn=arn, access_key_id=new['id'], secret_access_key=secret,
+                    previous_access_key_id=previous_id, created_at=to_iso(new['created']))
         with vault_errors('writing KV v2 secret %s' % where, opts):
             try:
                 written = client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, cas=version, mount_point=mount)
@@ -453,19 +516,19 @@ class IamKeyRotator:
                     raise RotationError('KV v2 secret %s changed while the key was rotated (check-and-set on version %d failed): '
                                         'is another rotation running?' % (where, version))
                 raise
-        return dict(mount=mount, path=path, version=written['data']['version'])
+        written = ((written if isinstance(written, dict) else {}).get('data') or {}).get('version')
+        return dict(mount=mount, path=path, version=written if isinstance(written, int) else version + 1)
 
     # ---- states ------------------------------------------------------------------------------------------
 
     def rotate(self, item, result):
         name = item['user_name']
-        arn, keys, dummy = self.load_user(name)
-        result['user_arn'] = arn
-        before = [dict(key) for key in keys]
+        keys, before, dummy, dummy = self.load_item(item, result)
+        arn = result['user_arn']
         due, reason, newest = rotation_due(keys, self.now, item['_max_age'], item['force'])
         result['reason'] = reason
         if not due:
-            age = format_duration(int((self.now - newest['created']).total_seconds()))
+            age = format_duration(max(0, int((self.now - newest['created']).total_seconds())))  # 0 for a key "from the future" (clock skew)
             result['msg'] = 'user %s: key %s is %s old, below max_age %s' % (name, newest['id'], age, format_duration(item['_max_age']))
             return before, keys
         room = plan_room(keys, self.now, item['_grace'])
@@ -484,6 +547,8 @@ class IamKeyRotator:
             plan.append({'active': ('keep old key %s active' % old['id'], 'kept old key %s active' % old['id']),
                          'inactive': ('deactivate old key %s' % old['id'], 'deactivated old key %s' % old['id']),
                          'deleted': ('delete old key %s' % old['id'], 'deleted old key %s' % old['id'])}[item['old_key']])
+        # Log in to Vault and read the secret's version before the first change (in check mode too: it only reads).
+        store_version = self.store_version(item) if item['store'] else None
         result['changed'] = True
         result['deleted_key_ids'] = [key['id'] for key in room]
         result['old_access_key_id'] = old['id'] if old else None
@@ -498,8 +563,6 @@ class IamKeyRotator:
                 after = [key for key in after if key['id'] != old['id']]
             result['msg'] = 'would rotate the access key of %s (%s): %s' % (name, why, ', '.join(step[0] for step in plan))
             return before, after + [new]
-        if item['store']:
-            self.vault()  # log in before the first change: an unreachable Vault fails here, with nothing created
         # Make room: only Inactive keys past the grace period and unused since their deactivation.
         result['changed'] = bool(room)
         for key in room:
@@ -519,7 +582,7 @@ class IamKeyRotator:
             else:
                 result['verified'] = False
             if item['store']:
-                result['stored'] = self.store(item, name, arn, new_id, secret, old['id'] if old else None)
+                result['stored'] = self.store(item, store_version, name, arn, new, secret, old['id'] if old else None)
                 stored = True
             if old is not None and item['old_key'] == 'inactive':
                 self._deactivate(name, old)
@@ -553,18 +616,9 @@ class IamKeyRotator:
 
     def deactivate(self, item, result):
         name = item['user_name']
-        arn, keys, dummy = self.load_user(name)
-        result['user_arn'] = arn
-        before = [dict(key) for key in keys]
-        by_id = dict((key['id'], key) for key in keys)
-        unknown = [key_id for key_id in item['key_ids'] if key_id not in by_id]
-        if unknown:
-            raise RotationError('user %s has no access key %s (its keys: %s)' % (name, ', '.join(unknown), ', '.join(by_id) or 'none'))
+        keys, before, chosen, dummy = self.load_item(item, result)
         newest = newest_active(keys)
-        if item['key_ids']:
-            targets = [by_id[key_id] for key_id in item['key_ids']]
-        else:
-            targets = [key for key in keys if key['status'] == 'Active' and key is not newest]
+        targets = chosen or [key for key in keys if key['status'] == 'Active' and key is not newest]
         refused = []
         cutover = item['_cutover']
         for key in targets:
@@ -610,15 +664,8 @@ class IamKeyRotator:
 
     def purge(self, item, result):
         name = item['user_name']
-        arn, keys, stale = self.load_user(name)
-        result['user_arn'] = arn
-        before = [dict(key) for key in keys]
-        by_id = dict((key['id'], key) for key in keys)
-        unknown = [key_id for key_id in item['key_ids'] if key_id not in by_id]
-        if unknown:
-            raise RotationError('user %s has no access key %s (its keys: %s)' % (name, ', '.join(unknown), ', '.join(by_id) or 'none'))
-        candidates = [by_id[key_id] for key_id in item['key_ids']] if item['key_ids'] else keys
-        candidates = [key for key in candidates if key['status'] == 'Inactive']
+        keys, before, chosen, stale = self.load_item(item, result)
+        candidates = [key for key in chosen or keys if key['status'] == 'Inactive']
         deleted, waiting, record = [], [], []
         for key in candidates:
             if key['deactivated_at'] is None:

@@ -36,10 +36,13 @@ description:
     recorded deactivation time (deactivated by hand) gets one now, so a later run can purge it.
     Deactivation tags of keys that no longer exist or are Active again are removed.
   - B(Optional store.) With O(store_path), the new key id and secret are written to a Vault/OpenBao KV v2
-    secret with check-and-set on the version read, so services and Vault Agent templates can read it. The
-    fields are C(access_key_id), C(secret_access_key), C(user_name), C(user_arn), C(previous_access_key_id) and
-    C(created_at). If the write fails (for example another rotation wrote the secret meanwhile), the new key
-    is deleted and the task fails. The Vault connection options are only used when O(store_path) is set.
+    secret, so services and Vault Agent templates can read it. The fields are C(access_key_id),
+    C(secret_access_key), C(user_name), C(user_arn), C(previous_access_key_id) and C(created_at) (of the new key).
+    Before the first change (and in check mode) the module logs in, checks that O(store_mount) is a KV version 2
+    mount and reads the secret's current version; the write after the verification uses check-and-set on that
+    version. If the write fails (for example another rotation wrote the secret meanwhile), the new key is deleted
+    and the task fails. The token needs C(read) on C(<store_mount>/metadata/<path>) and C(create)/C(update) on
+    C(<store_mount>/data/<path>). The Vault connection options are only used when O(store_path) is set.
   - B(Batch.) O(users) rotates many users in one task with one boto3 session; each user gets its own result,
     and a failure of one user rolls back only what was created for that user.
 author:
@@ -49,7 +52,7 @@ extends_documentation_fragment:
   - secops.rotation.vault
 attributes:
   check_mode:
-    description: Predicts what would be deleted, created, deactivated and stored; reads IAM, changes nothing.
+    description: Predicts what would be deleted, created, deactivated and stored; reads IAM (and Vault with O(store_path)), changes nothing.
     support: full
   diff_mode:
     description: Shows each user's key ids, statuses and recorded deactivation times before and after; never a secret.
@@ -154,8 +157,8 @@ options:
     default: true
   verify_timeout:
     description:
-      - How long to keep trying to verify the new key (a duration such as V(60s) or V(2m)), with exponential
-        backoff between attempts (0.5 s doubling, at most 8 s apart).
+      - How long to keep trying to verify the new key (a duration such as V(60s) or V(2m), at most V(1h)), with
+        exponential backoff between attempts (0.5 s doubling, at most 8 s apart).
     type: raw
     default: 60s
   sts_endpoint_url:
@@ -170,7 +173,7 @@ options:
     type: str
   store_mount:
     description:
-      - Mount point of the KV v2 secrets engine for O(store_path).
+      - Mount point of the KV version 2 secrets engine for O(store_path) (a KV version 1 mount is refused).
     type: str
     default: secret
   return_secret:
@@ -299,7 +302,8 @@ results:
       type: str
     secret_access_key:
       description:
-        - B(Secret.) The new secret access key. Only after a rotation and with O(return_secret=true).
+        - B(Secret.) The new secret access key. Only after a rotation and with O(return_secret=true), or when the
+          rotation failed after the new key was stored or the old key was changed (the new key is kept then).
           Register with C(no_log=true).
       type: str
     created_at:
@@ -410,6 +414,7 @@ access_key_id:
 secret_access_key:
   description:
     - B(Secret.) The new secret access key (single O(user_name) only). Register the task with C(no_log=true).
+    - Also returned by a failed rotation that kept the new key (it was stored, or the old key was changed).
   returned: after a rotation with O(return_secret=true)
   type: str
 created_at:

@@ -20,7 +20,9 @@ import hvac
 import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection
-from ansible_collections.secops.rotation.plugins.module_utils._common import to_iso, utcnow
+from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError, to_iso, utcnow
+from ansible_collections.secops.rotation.plugins.module_utils._iam import IamKeyRotator
+from ansible_collections.secops.rotation.plugins.module_utils._vault import get_vault_connection
 from lab.runner import run_module, run_playbook
 
 MODULE = 'iam_key_rotate'
@@ -111,6 +113,15 @@ def test_rotate_an_old_key_keeps_it_active_then_rerun_is_a_no_op(aws, iam, env):
     again = run({'user_name': name, 'max_age': '90d'}, env)
     assert again['changed'] is False and again['reason'] == 'not_due' and again['access_key_id'] is None
     assert 'secret_access_key' not in again
+    assert snapshot(iam, name) == before
+
+
+def test_key_newer_than_the_clock_is_not_due(iam, env):
+    # a key whose CreateDate is after "now" (clock skew between the host and IAM, or a what-if run in the past)
+    name, (key,) = new_user(iam)
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'now': '2020-01-01T00:00:00Z'}, env)
+    assert result['changed'] is False and result['reason'] == 'not_due' and 'is 0s old' in result['msg'], result['msg']
     assert snapshot(iam, name) == before
 
 
@@ -231,12 +242,112 @@ def test_store_in_vault_kv_v2_with_check_and_set(iam, env):
     assert data['access_key_id'] == again['access_key_id'] and data['previous_access_key_id'] == result['access_key_id']
 
 
-def test_store_failure_deletes_the_new_key(iam, env):
+@pytest.fixture(scope='module')
+def vault_admin(lab):
+    return hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
+
+
+def test_store_on_a_missing_or_kv1_mount_fails_before_any_key_is_created(iam, env, vault_admin):
+    kv1 = 'iamrot-kv1-%s' % uuid.uuid4().hex[:8]
+    vault_admin.sys.enable_secrets_engine('kv', path=kv1, options={'version': '1'})
+    try:
+        name, (old,) = new_user(iam)
+        before = snapshot(iam, name)
+        for mount, message in (('no-such-mount-%s' % name, 'store_mount no-such-mount-%s does not exist' % name),
+                               (kv1, 'store_mount %s is a kv mount of version 1; store_path needs a KV version 2 mount' % kv1)):
+            for check in (True, False):
+                result = run({'user_name': name, 'force': True, 'store_path': 'x/{user_name}', 'store_mount': mount}, env, check=check)
+                assert result.get('failed') and result['changed'] is False and message in result['msg'], result['msg']
+                assert 'was deleted again' not in result['msg']  # nothing was created in the first place
+                assert snapshot(iam, name) == before
+        assert (vault_admin.list('%s/data/x' % kv1) or {}).get('data') is None  # nothing written to the KV v1 mount
+    finally:
+        vault_admin.sys.disable_secrets_engine(kv1)
+
+
+def test_store_with_a_rejected_vault_token_changes_nothing(iam, env):
     name, (old,) = new_user(iam)
     before = snapshot(iam, name)
-    result = run({'user_name': name, 'force': True, 'store_path': 'x/{user_name}', 'store_mount': 'no-such-mount-%s' % name}, env)
-    assert result.get('failed') and 'KV v2 secret no-such-mount-' in result['msg'] and 'was deleted again' in result['msg']
-    assert snapshot(iam, name) == before
+    for check in (True, False):
+        result = run({'user_name': name, 'force': True, 'store_path': 'iamrot/{user_name}', 'token': 'not-a-token'}, env, check=check)
+        assert result.get('failed') and result['changed'] is False and 'the Vault token was rejected' in result['msg']
+        assert snapshot(iam, name) == before
+
+
+def test_store_write_denied_rolls_back_only_that_user_of_a_batch(iam, env, vault_admin):
+    # A token that may read every secret's metadata but write only under iamrot-ok/: the second user's key is
+    # created and verified, its store is refused, so its new key is deleted again; the first user is rotated.
+    policy = 'iamrot-store-%s' % uuid.uuid4().hex[:8]
+    vault_admin.sys.create_or_update_policy(policy, 'path "secret/metadata/*" { capabilities = ["read"] }\n'
+                                                    'path "secret/data/iamrot-ok/*" { capabilities = ["create", "update"] }')
+    token = vault_admin.auth.token.create(policies=[policy], ttl='10m')['auth']['client_token']
+    good, (good_old,) = new_user(iam)
+    bad, (bad_old,) = new_user(iam)
+    bad_before = snapshot(iam, bad)
+    result = run({'users': [{'user_name': good, 'store_path': 'iamrot-ok/{user_name}'},
+                            {'user_name': bad, 'store_path': 'iamrot-ro/{user_name}'}],
+                  'force': True, 'old_key': 'inactive', 'token': token, 'return_secret': False}, env)
+    first, second = result['results']
+    assert result.get('failed') and result['msg'].startswith('failed for 1 of 2 users: %s: permission denied while writing' % bad)
+    assert first['changed'] and not first['failed'] and first['stored']['path'] == 'iamrot-ok/%s' % good
+    assert statuses(iam, good) == {good_old: 'Inactive', first['access_key_id']: 'Active'}
+    assert second['failed'] and second['changed'] is False and second['access_key_id'] is None
+    assert second['rolled_back_key_id'] and 'the new key %s was deleted again' % second['rolled_back_key_id'] in second['msg']
+    assert snapshot(iam, bad) == bad_before  # the old key is still Active although old_key=inactive
+
+
+def rotator_for(lab, **options):
+    """The module's logic class with the lab's connection options (no Ansible in between)."""
+    params = dict(state='rotated', max_age='90d', force=False, grace_period='24h', verify=True, verify_timeout='10s',
+                  store_mount='secret', return_secret=True, endpoint_url=lab['AWS_ENDPOINT_URL'],
+                  access_key=lab['AWS_ACCESS_KEY_ID'], secret_key=lab['AWS_SECRET_ACCESS_KEY'],
+                  url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
+    params.update(options)
+    return params
+
+
+@pytest.mark.parametrize('existing', [False, True], ids=['new-secret', 'existing-secret'])
+def test_store_conflict_with_a_concurrent_writer_on_openbao(iam, lab, vault_admin, existing):
+    """A real check-and-set conflict: another writer updates the secret between the module's read and its write."""
+    name, (old,) = new_user(iam)
+    path = 'iamrot-cas/%s' % name
+    if existing:
+        vault_admin.secrets.kv.v2.create_or_update_secret(path=path, secret={'access_key_id': old}, mount_point='secret')
+    params = rotator_for(lab, user_name=name, force=True, store_path='iamrot-cas/{user_name}', old_key='inactive')
+    client, opts = get_vault_connection(params)
+    kv = client.secrets.kv.v2
+    read = kv.read_secret_metadata
+
+    def read_then_someone_else_writes(**kwargs):  # the hook: the module's own read, then a concurrent rotation's write
+        try:
+            return read(**kwargs)
+        finally:
+            vault_admin.secrets.kv.v2.create_or_update_secret(path=path, secret={'writer': 'other'}, mount_point='secret')
+
+    kv.read_secret_metadata = read_then_someone_else_writes
+    before = snapshot(iam, name)
+    result = IamKeyRotator(params, vault=(client, opts)).run()
+    version = 1 if existing else 0
+    assert result['failed'] and result['changed'] is False and result['stored'] is None
+    assert result['msg'] == ('KV v2 secret secret/%s changed while the key was rotated (check-and-set on version %d failed): '
+                             'is another rotation running?; the new key %s was deleted again'
+                             % (path, version, result['rolled_back_key_id']))
+    assert snapshot(iam, name) == before  # new key gone, old key still Active although old_key=inactive
+    current = vault_admin.secrets.kv.v2.read_secret_version(path=path, mount_point='secret', raise_on_deleted_version=True)['data']
+    assert current['data'] == {'writer': 'other'} and current['metadata']['version'] == version + 1
+
+
+def test_verification_insists_on_the_users_arn(iam, lab):
+    # moto's STS answers a request signed by a key it does not know with its default identity, not an error:
+    # a verifier that only checked "the call worked" would accept it.
+    name, dummy = new_user(iam)
+    arn = iam.get_user(UserName=name)['User']['Arn']
+    rotator = IamKeyRotator(rotator_for(lab, user_name=name, verify_timeout='1s'))
+    rotator.validate()
+    with pytest.raises(RotationError) as err:
+        rotator.verify_key(name, arn, 'AKIAIOSFODNN7EXAMPLE', 'not-the-secret')
+    assert 'did not verify within 1s' in str(err.value) and 'STS answered with arn:aws:sts::123456789012:user/moto' in str(err.value)
+    assert 'instead of %s' % arn in str(err.value) and 'not-the-secret' not in str(err.value)
 
 
 # ---- deactivate / purge ---------------------------------------------------------------------------------
@@ -363,6 +474,11 @@ BAD_INPUT = [
     ({'state': 'deactivated', 'key_ids': ['AKIAIOSFODNN7EXAMPLE']}, 'has no access key AKIAIOSFODNN7EXAMPLE'),
     ({'now': 'tomorrow'}, "now: invalid time 'tomorrow'"),
     ({'sts_endpoint_url': 'ftp://sts.example'}, "invalid sts_endpoint_url 'ftp://sts.example'"),
+    ({'sts_endpoint_url': 'http://[sts', 'force': True}, "invalid sts_endpoint_url 'http://[sts'"),  # else: new key orphaned
+    ({'verify_timeout': '2d'}, 'verify_timeout: 2d is longer than the maximum of 1h'),
+    ({'store_path': 'aws/{user_name}', 'store_mount': ' '}, "invalid store_mount ' '"),
+    ({'state': 'deactivated', 'key_ids': ['AKIAIOSFODNN7EXAMPLE\n']}, "invalid access key id 'AKIAIOSFODNN7EXAMPLE\\n'"),
+    ({'user_name': 'b\u00fcro'}, "invalid IAM user name 'b\u00fcro'"),
     ({'endpoint_url': 'iam.example'}, "invalid endpoint_url 'iam.example'"),
     ({'access_key': 'AKIAONLYKEY'}, 'access_key and secret_key must be given together'),
     ({'store_path': 'a//b'}, "invalid store_path 'a//b'"),

@@ -185,9 +185,17 @@ def params(**kwargs):
     (dict(state='deactivated', cutover='yesterday'), "cutover: invalid time 'yesterday'"),
     (dict(state='purged', force=True), 'force is not supported with state=purged'),
     (dict(user_name='bad name!'), "user_name: invalid IAM user name 'bad name!'"),
+    (dict(user_name='b\u00fcro'), "user_name: invalid IAM user name 'b\u00fcro'"),  # IAM names are ASCII
+    (dict(user_name='svc-a\n'), "user_name: invalid IAM user name 'svc-a\\n'"),
+    (dict(state='deactivated', key_ids=['AKIAIOSFODNN7EXAMPLE\n']), "invalid access key id 'AKIAIOSFODNN7EXAMPLE\\n'"),
+    (dict(verify_timeout='2h'), 'verify_timeout: 2h is longer than the maximum of 1h'),
+    (dict(store_path='aws/x', store_mount='  '), "invalid store_mount '  '"),
+    (dict(store_path='aws/x', store_mount='team//kv'), "invalid store_mount 'team//kv'"),
     (dict(user_name=None), 'one of user_name or users is required'),
     (dict(now='tomorrow'), "now: invalid time 'tomorrow'"),
     (dict(sts_endpoint_url='ftp://sts'), "invalid sts_endpoint_url 'ftp://sts'"),
+    (dict(sts_endpoint_url='http://[sts'), "invalid sts_endpoint_url 'http://[sts'"),  # urlsplit: Invalid IPv6 URL
+    (dict(sts_endpoint_url='http://sts_1.example'), "invalid sts_endpoint_url 'http://sts_1.example'"),
     (dict(store_path='a//b'), "invalid store_path 'a//b'"),
     (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'a'}]), 'users[1]: user a is given more than once'),
     (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'b'}], store_path='aws/shared'),
@@ -208,6 +216,18 @@ def test_validate_expands_a_batch_with_top_level_fallbacks_and_user_paths():
     items = rotator.validate()
     assert [(i['user_name'], i['old_key'], i['store']['path']) for i in items] == [('a', 'inactive', 'aws/a'), ('b', 'deleted', 'aws/b')]
     assert items[0]['_max_age'] == 90 * DAY and items[0]['_grace'] == DAY
+
+
+def test_duplicate_key_ids_are_handled_once_in_the_order_given():
+    key_ids = ['AKIABBBBBBBBBBBBBBBB', 'AKIAAAAAAAAAAAAAAAAA', 'AKIABBBBBBBBBBBBBBBB']
+    rotator = _iam.IamKeyRotator(params(state='deactivated', key_ids=key_ids), aws=object())
+    assert rotator.validate()[0]['key_ids'] == ['AKIABBBBBBBBBBBBBBBB', 'AKIAAAAAAAAAAAAAAAAA']
+
+
+def test_store_mount_is_normalised():
+    rotator = _iam.IamKeyRotator(params(store_path='/aws/{user_name}/', store_mount=' /team/kv/ ', url='http://vault.example',
+                                        token='t'), aws=object())
+    assert rotator.validate()[0]['store'] == {'mount': 'team/kv', 'path': 'aws/svc-a'}
 
 
 def test_vault_options_are_checked_only_with_a_store():
@@ -303,6 +323,22 @@ def test_verify_insists_on_the_users_arn():
         rotator.verify_key('svc-a', ARN, 'AKIANEW', 'SECRET')
 
 
+def test_an_sts_endpoint_botocore_refuses_is_a_clear_error():
+    class RefusingAws:
+        def client_for_keys(self, *args, **kwargs):
+            raise ValueError('Invalid endpoint: http://sts_1.example')
+
+    rotator = _iam.IamKeyRotator(params(), aws=RefusingAws())
+    rotator.validate()
+    with pytest.raises(RotationError, match='cannot create the STS client to verify the new access key AKIANEW of svc-a: Invalid endpoint'):
+        rotator.verify_key('svc-a', ARN, 'AKIANEW', 'SECRET')
+
+
+@pytest.mark.parametrize('url', ['http://127.0.0.1:4566', 'https://sts.eu-west-1.amazonaws.com', 'http://[::1]:5000/', 'http://localhost'])
+def test_valid_endpoint_urls(url):
+    assert _iam.valid_endpoint_url(url)
+
+
 def test_verify_does_not_hide_bugs():
     rotator, dummy, dummy = make_verifier([ZeroDivisionError()], timeout='1s')
     with pytest.raises(ZeroDivisionError):
@@ -323,54 +359,3 @@ def test_no_option_or_alias_clashes_between_module_aws_and_vault_options():
     # secret options are no_log; the vault ones only matter with store_path (none is required)
     assert spec['secret_key']['no_log'] and spec['token']['no_log'] and spec['password']['no_log']
     assert not [name for name, option in spec.items() if option.get('required')]
-
-
-# ---- the Vault store's check-and-set ----------------------------------------------------------------------
-
-class FakeKv:
-    def __init__(self, version, conflict=False):
-        import hvac.exceptions
-        self.exceptions = hvac.exceptions
-        self.version, self.conflict, self.writes = version, conflict, []
-
-    def read_secret_metadata(self, path, mount_point):
-        if self.version == 0:
-            raise self.exceptions.InvalidPath('no metadata', url='http://vault/v1/%s/metadata/%s' % (mount_point, path))
-        return {'data': {'current_version': self.version}}
-
-    def create_or_update_secret(self, path, secret, cas, mount_point):
-        self.writes.append((mount_point, path, cas, sorted(secret)))
-        if self.conflict:
-            raise self.exceptions.InvalidRequest('check-and-set parameter did not match the current version')
-        return {'data': {'version': cas + 1}}
-
-
-class FakeVaultClient:
-    def __init__(self, kv):
-        self.secrets = type('S', (), {'kv': type('K', (), {'v2': kv})()})()
-
-
-def store_with(kv):
-    rotator = _iam.IamKeyRotator(params(store_path='aws/{user_name}', url='http://vault.example', token='t'), aws=object(),
-                                 vault=(FakeVaultClient(kv), None))
-    item = rotator.validate()[0]
-    return rotator.store(item, 'svc-a', ARN, 'AKIANEW', 'S3CR3T', 'AKIAOLD')
-
-
-def test_store_writes_with_check_and_set_on_the_version_read():
-    kv = FakeKv(version=3)
-    assert store_with(kv) == {'mount': 'secret', 'path': 'aws/svc-a', 'version': 4}
-    fields = ['access_key_id', 'created_at', 'previous_access_key_id', 'secret_access_key', 'user_arn', 'user_name']
-    assert kv.writes == [('secret', 'aws/svc-a', 3, fields)]
-
-
-def test_store_of_a_new_secret_uses_cas_0():
-    kv = FakeKv(version=0)
-    assert store_with(kv)['version'] == 1 and kv.writes[0][2] == 0
-
-
-def test_store_conflict_is_a_clear_error_without_the_secret():
-    with pytest.raises(RotationError) as err:
-        store_with(FakeKv(version=2, conflict=True))
-    assert str(err.value) == ('KV v2 secret secret/aws/svc-a changed while the key was rotated (check-and-set on version 2 failed): '
-                              'is another rotation running?')
