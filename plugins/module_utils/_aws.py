@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import re
 import traceback
 
 BOTO3_IMPORT_ERROR = None
@@ -23,6 +24,7 @@ try:
     import botocore
     import botocore.config
     import botocore.exceptions
+    import botocore.utils
 except ImportError:
     BOTO3_IMPORT_ERROR = traceback.format_exc()
 
@@ -44,6 +46,18 @@ def aws_argument_spec():
         retry_mode=dict(type='str', default='standard', choices=['standard', 'adaptive']),
         aws_timeout=dict(type='int', default=30),
     )
+
+
+def valid_endpoint_url(url):
+    """Whether botocore takes ``url`` as an endpoint (it raises a bare ValueError otherwise, too late for a clear message)."""
+    if not re.match(r'^https?://\S+$', url):
+        return False
+    if BOTO3_IMPORT_ERROR is not None:  # AwsConnection says what is missing
+        return True
+    try:
+        return bool(botocore.utils.is_valid_endpoint_url(url) or botocore.utils.is_valid_ipv6_endpoint_url(url))
+    except ValueError:  # e.g. "Invalid IPv6 URL" from urlsplit
+        return False
 
 
 class AwsClientError(Exception):
@@ -133,8 +147,8 @@ class AwsConnection:
         if p['aws_timeout'] is not None and p['aws_timeout'] < 1:
             raise AwsClientError('aws_timeout must be 1 second or more, got %r' % p['aws_timeout'])
         endpoint = p['endpoint_url']
-        if endpoint and not (endpoint.startswith('http://') or endpoint.startswith('https://')):
-            raise AwsClientError('invalid endpoint_url %r: it must start with http:// or https://' % endpoint)
+        if endpoint and not valid_endpoint_url(endpoint):
+            raise AwsClientError('invalid endpoint_url %r: it must be an http:// or https:// URL with a valid host' % endpoint)
 
     def client(self, service, endpoint_url=None, config=None):
         """A boto3 client for ``service``; ``endpoint_url`` overrides the connection's (e.g. STS elsewhere)."""

@@ -25,22 +25,17 @@ import datetime
 import re
 import time
 
-from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection, aws_errors, describe_aws_error
+from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection, aws_errors, describe_aws_error, valid_endpoint_url
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
     KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    HVAC_IMPORT_ERROR, VaultConnectionOptions, get_vault_connection, missing_hvac_message, vault_errors)
-from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError
+    KvConflictError, KvV2, VaultClientError, VaultConnectionOptions, get_vault_connection, missing_hvac_message)
 
 try:
     import botocore.config
-    import botocore.utils
 except ImportError:  # reported by AwsConnection with a clear message
     pass
-
-if HVAC_IMPORT_ERROR is None:
-    import hvac.exceptions
 
 # IAM user tag that records when this collection deactivated a key: one tag per key id, value UTC ISO 8601.
 TAG_PREFIX = 'secops-rotation:deactivated:'
@@ -86,18 +81,6 @@ def backoff_delays(timeout, initial=BACKOFF_INITIAL, factor=BACKOFF_FACTOR, cap=
         total += step
         delay *= factor
     return delays
-
-
-def valid_endpoint_url(url):
-    """Whether botocore takes ``url`` as an endpoint (it raises a bare ValueError otherwise, too late for a clear message)."""
-    if not re.match(r'^https?://\S+$', url):
-        return False
-    try:
-        return bool(botocore.utils.is_valid_endpoint_url(url) or botocore.utils.is_valid_ipv6_endpoint_url(url))
-    except NameError:  # no botocore: AwsConnection says so
-        return True
-    except ValueError:  # e.g. "Invalid IPv6 URL" from urlsplit
-        return False
 
 
 def tag_key(key_id):
@@ -470,54 +453,31 @@ class IamKeyRotator:
         raise RotationError('the new access key %s of %s did not verify within %s (%d attempts): %s'
                             % (key_id, name, format_duration(timeout), attempts, problem))
 
+    def _kv(self, item):
+        client, opts = self.vault()
+        return KvV2(client, opts, item['store']['mount'], option='store_mount', purpose='store_path')
+
     def store_version(self, item):
         """Log in to Vault, check that the store's mount is KV v2 and return the secret's current version (0: none).
 
         Called before the first change (and in check mode): a Vault problem fails with nothing created, and the
         check-and-set write of :meth:`store` fails if anything else wrote the secret since this read.
         """
-        client, opts = self.vault()
-        mount, path = item['store']['mount'], item['store']['path']
-        where = '%s/%s' % (mount, path)
-        try:
-            info = client.adapter.get('/v1/sys/internal/ui/mounts/%s' % mount)  # what `bao kv` asks first
-        except Exception:  # pylint: disable=broad-except  # not allowed, or no such mount: the read below tells
-            info = None
-        data = (info.get('data') if isinstance(info, dict) else None) or {}
-        if data.get('type') and (data['type'] not in ('kv', 'generic') or str((data.get('options') or {}).get('version')) != '2'):
-            raise RotationError('store_mount %s is a %s mount%s; store_path needs a KV version 2 mount' % (
-                mount, data['type'], ' of version %s' % (data.get('options') or {}).get('version', 1)
-                if data['type'] in ('kv', 'generic') else ''))
-        with vault_errors('reading the metadata of KV v2 secret %s' % where, opts):
-            try:
-                response = client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
-            except hvac.exceptions.InvalidPath as exc:
-                if 'no handler for route' in str(exc):
-                    raise RotationError('store_mount %s does not exist (no secrets engine is mounted there)' % mount)
-                return 0
-        version = ((response if isinstance(response, dict) else {}).get('data') or {}).get('current_version')
-        if not isinstance(version, int):
-            raise RotationError('reading the metadata of KV v2 secret %s gave no current_version: is %s a KV version 2 mount?'
-                                % (where, mount))
-        return version
+        kv = self._kv(item)
+        kv.check_mount()
+        return kv.current_version(item['store']['path'])
 
     def store(self, item, version, name, arn, new, secret, previous_id):
         """Write the new key to Vault KV v2 with check-and-set on ``version`` (read by :meth:`store_version`)."""
-        client, opts = self.vault()
         mount, path = item['store']['mount'], item['store']['path']
-        where = '%s/%s' % (mount, path)
         data = dict(user_name=name, user_arn=arn, access_key_id=new['id'], secret_access_key=secret,
                     previous_access_key_id=previous_id, created_at=to_iso(new['created']))
-        with vault_errors('writing KV v2 secret %s' % where, opts):
-            try:
-                written = client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, cas=version, mount_point=mount)
-            except hvac.exceptions.InvalidRequest as exc:
-                if 'check-and-set' in str(exc):
-                    raise RotationError('KV v2 secret %s changed while the key was rotated (check-and-set on version %d failed): '
-                                        'is another rotation running?' % (where, version))
-                raise
-        written = ((written if isinstance(written, dict) else {}).get('data') or {}).get('version')
-        return dict(mount=mount, path=path, version=written if isinstance(written, int) else version + 1)
+        try:
+            written = self._kv(item).write(path, data, version)
+        except KvConflictError:
+            raise RotationError('KV v2 secret %s/%s changed while the key was rotated (check-and-set on version %d failed): '
+                                'is another rotation running?' % (mount, path, version))
+        return dict(mount=mount, path=path, version=written)
 
     # ---- states ------------------------------------------------------------------------------------------
 

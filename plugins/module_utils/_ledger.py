@@ -37,15 +37,10 @@ import datetime
 import re
 import uuid
 
-try:
-    import hvac.exceptions
-except ImportError:  # reported by get_vault_connection() with a clear message
-    pass
-
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
     KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
-from ansible_collections.secops.rotation.plugins.module_utils._vault import get_vault_connection, vault_errors
+from ansible_collections.secops.rotation.plugins.module_utils._vault import KvConflictError, KvV2, get_vault_connection
 
 ACTIONS = ('read', 'stage', 'promote', 'retire', 'abort', 'init', 'report')
 WRITE_ACTIONS = ('stage', 'promote', 'retire', 'abort', 'init')
@@ -592,11 +587,11 @@ def report_markdown(report):
 # --------------------------------------------------------------------------------------------- KV v2 store
 
 class LedgerStore:
-    """Reads and check-and-set writes of ledger entries in a KV v2 mount."""
+    """Ledger entries under ``<kv_mount>/<prefix>/`` through the shared KV v2 helper (check-and-set writes)."""
 
     def __init__(self, client, opts, kv_mount, prefix):
-        self.client, self.opts, self.kv_mount, self.prefix = client, opts, kv_mount, prefix
-        self.kv = client.secrets.kv.v2
+        self.kv_mount, self.prefix = kv_mount, prefix
+        self.kv = KvV2(client, opts, kv_mount, option='kv_mount', purpose='the ledger', label='ledger entry')
 
     def path(self, name):
         return '%s/%s' % (self.prefix, name)
@@ -606,57 +601,24 @@ class LedgerStore:
 
     def check_mount(self):
         """Fail clearly when kv_mount is a KV version 1 mount or not KV at all (best effort, needs no extra policy)."""
-        try:
-            info = self.client.adapter.get('/v1/sys/internal/ui/mounts/%s' % self.kv_mount)
-        except Exception:  # pylint: disable=broad-except  # not allowed or not there: the read will tell
-            return
-        data = (info or {}).get('data') if isinstance(info, dict) else None
-        if not data or not data.get('type'):
-            return
-        if data.get('type') not in ('kv', 'generic') or str((data.get('options') or {}).get('version')) != '2':
-            raise RotationError('kv_mount %s is a %s mount%s, but the ledger needs a KV version 2 mount' % (
-                self.kv_mount, data.get('type'), ' of version %s' % (data.get('options') or {}).get('version', 1)
-                if data.get('type') in ('kv', 'generic') else ''))
-
-    def _not_found(self, exc):
-        errors = ' '.join(str(e) for e in (getattr(exc, 'errors', None) or []))
-        if 'no handler for route' in errors:
-            raise RotationError('kv_mount %s does not exist (no secrets engine is mounted there)' % self.kv_mount)
+        self.kv.check_mount()
 
     def read(self, name):
         """Return ``(data, version)``: ``data`` is ``None`` for a missing entry (version 0) or a deleted latest version."""
-        path = self.path(name)
-        with vault_errors('reading ledger entry %s' % self.full_path(name), self.opts):
-            try:
-                response = self.kv.read_secret_version(path=path, mount_point=self.kv_mount, raise_on_deleted_version=False)
-            except hvac.exceptions.InvalidPath as exc:
-                self._not_found(exc)
-                return None, 0
-        body = (response or {}).get('data') or {}
-        version = int((body.get('metadata') or {}).get('version') or 0)
-        return body.get('data'), version
+        return self.kv.read(self.path(name))
 
     def write(self, name, data, cas):
         """Write ``data`` only if the entry is still at version ``cas``; return the new version."""
-        with vault_errors('writing ledger entry %s' % self.full_path(name), self.opts):
-            try:
-                response = self.kv.create_or_update_secret(path=self.path(name), secret=data, cas=cas, mount_point=self.kv_mount)
-            except hvac.exceptions.InvalidRequest as exc:
-                if 'check-and-set' in ' '.join(str(e) for e in (getattr(exc, 'errors', None) or [])):
-                    raise ConcurrentRotationError(
-                        '%s: %s - ledger entry %s changed after it was read at version %d; nothing was changed, '
-                        'run again when the other rotation has finished' % (name, IN_PROGRESS, self.full_path(name), cas))
-                raise
-        return int(((response or {}).get('data') or {}).get('version') or cas + 1)
+        try:
+            return self.kv.write(self.path(name), data, cas)
+        except KvConflictError:
+            raise ConcurrentRotationError(
+                '%s: %s - ledger entry %s changed after it was read at version %d; nothing was changed, '
+                'run again when the other rotation has finished' % (name, IN_PROGRESS, self.full_path(name), cas))
 
     def versions(self, name):
         """KV version metadata of an entry: ``{"3": {created_time, deletion_time, destroyed}, ...}``."""
-        with vault_errors('reading metadata of ledger entry %s' % self.full_path(name), self.opts):
-            try:
-                response = self.kv.read_secret_metadata(path=self.path(name), mount_point=self.kv_mount)
-            except hvac.exceptions.InvalidPath:
-                return {}
-        return ((response or {}).get('data') or {}).get('versions') or {}
+        return self.kv.metadata(self.path(name)).get('versions') or {}
 
     def names(self):
         """Every entry name under the prefix (sub-folders included), sorted."""
@@ -666,14 +628,7 @@ class LedgerStore:
             depth += 1
             next_folders = []
             for folder in folders:
-                path = self.prefix + ('/' + folder.rstrip('/') if folder else '')
-                with vault_errors('listing ledger entries under %s/%s' % (self.kv_mount, path), self.opts):
-                    try:
-                        response = self.kv.list_secrets(path=path, mount_point=self.kv_mount)
-                    except hvac.exceptions.InvalidPath as exc:
-                        self._not_found(exc)
-                        continue
-                for key in ((response or {}).get('data') or {}).get('keys') or []:
+                for key in self.kv.list(self.prefix + ('/' + folder.rstrip('/') if folder else '')):
                     if key.endswith('/'):
                         next_folders.append(folder + key)
                     else:

@@ -302,3 +302,101 @@ def get_vault_connection(params, environ=None):
 def get_vault_client(params, environ=None):
     """Return an authenticated ``hvac.Client`` for the module params (connection options + env fallbacks)."""
     return get_vault_connection(params, environ)[0]
+
+
+class KvConflictError(VaultClientError):
+    """A KV v2 check-and-set write found the secret at another version than the one read."""
+
+
+class KvV2:
+    """KV version 2 reads, lists and check-and-set writes: the one place the collection talks to KV v2.
+
+    ``option`` names the module option that chose the mount and ``purpose`` what needs it, for messages such as
+    ``kv_mount secret is a kv mount of version 1, but the ledger needs a KV version 2 mount``; ``label`` names
+    what is stored (``ledger entry``, ``KV v2 secret``) in messages about a path.
+    """
+
+    def __init__(self, client, opts, mount, option='kv_mount', purpose='this module', label='KV v2 secret'):
+        self.client, self.opts, self.mount = client, opts, mount
+        self.option, self.purpose, self.label = option, purpose, label
+        self.api = client.secrets.kv.v2
+
+    def where(self, path):
+        return '%s %s/%s' % (self.label, self.mount, path)
+
+    def check_mount(self):
+        """Fail clearly when the mount is KV version 1 or not KV at all (best effort: what ``bao kv`` asks first)."""
+        try:
+            info = self.client.adapter.get('/v1/sys/internal/ui/mounts/%s' % self.mount)
+        except Exception:  # pylint: disable=broad-except  # not allowed or not there: the first read will tell
+            return
+        data = (info.get('data') if isinstance(info, dict) else None) or {}
+        kind = data.get('type')
+        if not kind:
+            return
+        version = str((data.get('options') or {}).get('version') or 1)
+        if kind not in ('kv', 'generic') or version != '2':
+            raise VaultClientError('%s %s is a %s mount%s, but %s needs a KV version 2 mount' % (
+                self.option, self.mount, kind, ' of version %s' % version if kind in ('kv', 'generic') else '', self.purpose))
+
+    def _missing_mount(self, exc):
+        """Raise if a 404 means the mount itself is missing (not just the secret)."""
+        if 'no handler for route' in ' '.join(str(e) for e in (getattr(exc, 'errors', None) or [str(exc)])):
+            raise VaultClientError('%s %s does not exist (no secrets engine is mounted there)' % (self.option, self.mount))
+
+    def read(self, path):
+        """``(data, version)``; ``(None, 0)`` for a missing secret, ``(None, n)`` for a deleted latest version."""
+        with vault_errors('reading %s' % self.where(path), self.opts):
+            try:
+                response = self.api.read_secret_version(path=path, mount_point=self.mount, raise_on_deleted_version=False)
+            except hvac.exceptions.InvalidPath as exc:
+                self._missing_mount(exc)
+                return None, 0
+        body = (response or {}).get('data') or {}
+        return body.get('data'), int((body.get('metadata') or {}).get('version') or 0)
+
+    def metadata(self, path):
+        """The secret's KV metadata (``current_version``, ``versions``, ...); ``{}`` for a missing secret."""
+        with vault_errors('reading the metadata of %s' % self.where(path), self.opts):
+            try:
+                response = self.api.read_secret_metadata(path=path, mount_point=self.mount)
+            except hvac.exceptions.InvalidPath as exc:
+                self._missing_mount(exc)
+                return {}
+        return (response.get('data') if isinstance(response, dict) else None) or {}
+
+    def current_version(self, path):
+        """The version a check-and-set write must name: 0 for a secret that does not exist yet."""
+        meta = self.metadata(path)
+        if not meta:
+            return 0
+        version = meta.get('current_version')
+        if not isinstance(version, int):
+            raise VaultClientError('reading the metadata of %s gave no current_version: is %s a KV version 2 mount?'
+                                   % (self.where(path), self.mount))
+        return version
+
+    def write(self, path, data, cas):
+        """Write ``data`` only if the secret is still at version ``cas`` (0: must not exist); return the new version.
+
+        Raises :class:`KvConflictError` when someone else wrote it since.
+        """
+        with vault_errors('writing %s' % self.where(path), self.opts):
+            try:
+                response = self.api.create_or_update_secret(path=path, secret=data, cas=cas, mount_point=self.mount)
+            except hvac.exceptions.InvalidRequest as exc:
+                if 'check-and-set' in ' '.join(str(e) for e in (getattr(exc, 'errors', None) or [str(exc)])):
+                    raise KvConflictError('%s changed after it was read at version %d (check-and-set failed)' % (self.where(path), cas))
+                raise
+        version = ((response if isinstance(response, dict) else {}).get('data') or {}).get('version')
+        return version if isinstance(version, int) else cas + 1
+
+    def list(self, path):
+        """Keys directly under ``path`` (folders end with ``/``); ``[]`` when there is nothing."""
+        with vault_errors('listing %ss under %s/%s' % (self.label, self.mount, path), self.opts):
+            try:
+                response = self.api.list_secrets(path=path, mount_point=self.mount)
+            except hvac.exceptions.InvalidPath as exc:
+                self._missing_mount(exc)
+                return []
+        return ((response or {}).get('data') or {}).get('keys') or []

@@ -254,7 +254,7 @@ def test_store_on_a_missing_or_kv1_mount_fails_before_any_key_is_created(iam, en
         name, (old,) = new_user(iam)
         before = snapshot(iam, name)
         for mount, message in (('no-such-mount-%s' % name, 'store_mount no-such-mount-%s does not exist' % name),
-                               (kv1, 'store_mount %s is a kv mount of version 1; store_path needs a KV version 2 mount' % kv1)):
+                               (kv1, 'store_mount %s is a kv mount of version 1, but store_path needs a KV version 2 mount' % kv1)):
             for check in (True, False):
                 result = run({'user_name': name, 'force': True, 'store_path': 'x/{user_name}', 'store_mount': mount}, env, check=check)
                 assert result.get('failed') and result['changed'] is False and message in result['msg'], result['msg']

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    VaultClientError, get_vault_client, get_vault_connection, vault_errors)
+    KvConflictError, KvV2, VaultClientError, get_vault_client, get_vault_connection, vault_errors)
 
 
 def _free_port():
@@ -193,3 +193,26 @@ def sealed_vault(tmp_path):
 def test_sealed_server_fails_clearly(sealed_vault):
     text = _fails({'url': sealed_vault, 'token': 'root', 'retries': 0})
     assert 'sealed or unavailable' in text
+
+
+def test_kv_v2_helper_check_and_set(lab):
+    client, opts = get_vault_connection({'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}, {})
+    kv = KvV2(client, opts, 'secret', option='kv_mount', purpose='the test')
+    kv.check_mount()
+    path = 'foundation/cas-%d' % _free_port()
+    assert kv.read(path) == (None, 0) and kv.current_version(path) == 0
+    assert kv.write(path, {'v': 1}, cas=0) == 1
+    with pytest.raises(KvConflictError, match='changed after it was read at version 0'):
+        kv.write(path, {'v': 'lost'}, cas=0)
+    assert kv.read(path) == ({'v': 1}, 1) and kv.current_version(path) == 1
+    assert path.split('/')[1] in kv.list('foundation')
+
+
+def test_kv_v2_helper_names_wrong_mounts(lab):
+    client, opts = get_vault_connection({'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}, {})
+    with pytest.raises(VaultClientError, match='kv_mount nomount-x does not exist'):
+        KvV2(client, opts, 'nomount-x').read('a')
+    mount = 'kv1-%d' % _free_port()
+    client.sys.enable_secrets_engine('kv', path=mount, options={'version': '1'})
+    with pytest.raises(VaultClientError, match='kv_mount %s is a kv mount of version 1, but the test needs a KV version 2 mount' % mount):
+        KvV2(client, opts, mount, purpose='the test').check_mount()

@@ -116,6 +116,7 @@ def test_vault_errors_context_manager_maps_and_passes_other_errors():
     ({'max_attempts': 0}, ['max_attempts must be 1 or more']),
     ({'aws_timeout': 0}, ['aws_timeout must be 1 second or more']),
     ({'endpoint_url': 'localhost:5000'}, ['invalid endpoint_url']),
+    ({'endpoint_url': 'http://[bad'}, ['invalid endpoint_url', 'valid host']),
     ({'profile': 'no-such-profile-secops'}, ['profile no-such-profile-secops not found']),
 ])
 def test_bad_aws_options_fail_clearly(params, words, monkeypatch, tmp_path):
