@@ -116,14 +116,19 @@ def _iso_option(value, what):
     return to_iso(moment)
 
 
-def make_slot(secret_id, secret, metadata, now, where):
-    """Build a slot from the options, validating them. ``where`` names the item in messages."""
+def make_slot(secret_id, secret, metadata, now, where, kind=None):
+    """Build a slot from the options, validating them. ``where`` names the item in messages.
+
+    A ``pki`` slot may hold metadata only (serial, not_after): a host's private key normally never leaves it.
+    """
     if not secret_id or not isinstance(secret_id, str):
         raise RotationError('%s: id is required (the id of the new secret: lease id, user name, access key id, '
                             'serial, ...)' % where)
     if len(secret_id) > 512:
         raise RotationError('%s: id is longer than 512 characters' % where)
-    if not isinstance(secret, dict) or not secret:
+    if kind == 'pki' and secret in (None, {}):
+        secret = {}
+    elif not isinstance(secret, dict) or not secret:
         raise RotationError('%s: secret is required: a dict of the secret fields (password, secret_access_key, '
                             'private_key, ...)' % where)
     slot = {'id': secret_id, 'created_at': to_iso(now)}
@@ -293,7 +298,7 @@ def plan(data, request, now):
         raise RotationError('%s has no ledger entry: nothing to %s (stage or init it first)' % (name, action))
 
     if action == 'init':
-        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name)
+        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name, request.kind or (data or {}).get('kind'))
         if data is None:
             new = {'kind': request.kind or 'generic', 'current': slot, 'pending': None, 'previous': None, 'phase': 'idle',
                    'rotation_id': request.rotation_id, 'history': []}
@@ -331,7 +336,7 @@ def plan(data, request, now):
         if prev and not request.allow_unretired:
             raise RotationError('%s is promoted but previous %s is not retired yet (phase promoted): retire it before staging '
                                 'a new rotation, or set allow_unretired: true' % (name, prev))
-        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name)
+        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name, request.kind or (data or {}).get('kind'))
         if slot['id'] in (cur, prev):
             raise RotationError('%s: id %s is already the %s secret; a rotation needs a new id'
                                 % (name, slot['id'], 'current' if slot['id'] == cur else 'previous'))
@@ -710,7 +715,7 @@ class Ledger:
                               values['rotation_id'], bool(p.get('allow_unretired')), bool(p.get('force'))).validate()
             if action in ('stage', 'init'):
                 # Validate the slot now, so that bad input in any item fails before the first write.
-                make_slot(request.secret_id, request.secret, request.metadata, self.now(), request.name)
+                make_slot(request.secret_id, request.secret, request.metadata, self.now(), request.name, request.kind or 'pki')
             requests.append(request)
         names = [r.name for r in requests]
         duplicates = sorted(set(n for n in names if names.count(n) > 1))

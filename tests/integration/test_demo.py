@@ -17,12 +17,12 @@ def test_demo_rotates_all_three_kinds(lab, tmp_path):
     assert "re-run with A's lease: changed=False (not_due)" in text
     assert 'STS-verified=True' in text and 'A deactivated: True' in text
     assert 're-run: changed=False (not_due)' in text
-    assert '2 ledger entries' in summary['ledger'] and '0 overdue, 0 stuck' in summary['ledger']
+    assert '3 ledger entries' in summary['ledger'] and '0 overdue, 0 stuck' in summary['ledger']
     # The ledger in OpenBao really holds B as current and nothing pending or previous.
     client = hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
     folders = client.secrets.kv.v2.list_secrets(path='rotation', mount_point='secret')['data']['keys']
     demo = sorted(f for f in folders if f.startswith('demo-'))[-1]
-    for kind in ('db', 'iam'):
+    for kind in ('db', 'iam', 'pki'):
         entry = client.secrets.kv.v2.read_secret_version(path='rotation/%s%s' % (demo, kind), mount_point='secret',
                                                          raise_on_deleted_version=True)['data']['data']
         assert entry['phase'] == 'idle' or entry['pending'] is None

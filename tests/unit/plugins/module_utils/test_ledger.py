@@ -446,3 +446,13 @@ def test_task_options_are_validated_before_connecting(params, message):
     ledger._connect = None  # a connection attempt would raise TypeError, not the RotationError expected
     with pytest.raises((RotationError, DurationError), match=message):
         ledger.run()
+
+
+def test_pki_slot_may_hold_metadata_only():
+    slot = make_slot('4e:98', None, {'serial': '4e:98', 'not_after': '2026-12-01T00:00:00Z'}, NOW, 'web', kind='pki')
+    assert slot['id'] == '4e:98' and slot['serial'] == '4e:98' and 'password' not in slot
+    for kind in (None, 'db', 'iam', 'generic'):
+        with pytest.raises(RotationError, match='secret is required'):
+            make_slot('B', None, None, NOW, 'app', kind=kind)
+    with pytest.raises(RotationError, match='secret is required'):
+        make_slot('B', 'not-a-dict', None, NOW, 'web', kind='pki')
