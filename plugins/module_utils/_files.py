@@ -74,7 +74,7 @@ def _normalize_mode(path, mode):
     return mode
 
 
-def _resolve_id(path, value, kind):
+def resolve_id(path, value, kind):
     """Return a numeric uid (``kind='user'``) or gid (``kind='group'``) for a name or id, ``None`` for ``None``."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
         return value
@@ -233,8 +233,8 @@ def stage_write(path, content, mode=0o600, owner=None, group=None, backup=False,
     if not isinstance(data, (bytes, bytearray)):
         raise FileWriteError(path, 'content must be str or bytes, not %s' % type(content).__name__)
     mode = _normalize_mode(path, mode)
-    uid = _resolve_id(path, owner, 'user')
-    gid = _resolve_id(path, group, 'group')
+    uid = resolve_id(path, owner, 'user')
+    gid = resolve_id(path, group, 'group')
     real_path = os.path.realpath(path)
     directory = os.path.dirname(real_path)
     after_sha256 = hashlib.sha256(data).hexdigest()

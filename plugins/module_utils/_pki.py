@@ -46,7 +46,7 @@ from ansible_collections.secops.rotation.plugins.module_utils._common import (
 from ansible_collections.secops.rotation.plugins.module_utils._duration import (
     DurationError, format_duration, parse_duration)
 from ansible_collections.secops.rotation.plugins.module_utils._files import (
-    FileWriteError, _resolve_id, atomic_write, read_file_bytes, stage_write)
+    FileWriteError, resolve_id, atomic_write, read_file_bytes, stage_write)
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     get_vault_connection, vault_errors)
 
@@ -251,7 +251,7 @@ class CertSpec:
         for value, kind in ((self.owner, 'user'), (self.group, 'group')):
             if value not in (None, ''):
                 try:
-                    _resolve_id('owner' if kind == 'user' else 'group', value, kind)
+                    resolve_id('owner' if kind == 'user' else 'group', value, kind)
                 except FileWriteError:
                     fail('%s %r does not exist on this host' % ('owner' if kind == 'user' else 'group', value))
         self.owner = self.owner or None
