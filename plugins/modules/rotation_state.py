@@ -76,8 +76,8 @@ options:
     description:
       - The secret fields of the new slot (for example C(password), or C(secret_access_key), or C(private_key)
         and C(certificate)). Stored in the slot next to its metadata, returned only in RV(ledger).
-      - Required with O(action=stage) and O(action=init), except for O(kind=pki): a certificate's slot may hold
-        metadata only (C(serial), C(not_after)), since a host's private key normally never leaves the host.
+      - Required with O(action=stage) and O(action=init), except for O(kind=pki), where a certificate's slot may
+        hold metadata only (C(serial), C(not_after)), since a host's private key normally never leaves the host.
       - Keys must not be metadata keys (see O(metadata)).
     type: dict
   metadata:
