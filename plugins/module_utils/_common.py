@@ -60,6 +60,24 @@ def merge_argument_specs(*specs):
     return merged
 
 
+def batch_argument_spec(item_options, list_key, required=None):
+    """Argument spec of a batch module's per-item options, the counterpart of :func:`expand_batch`.
+
+    Every option of ``item_options`` is a top-level option (with its default), and ``list_key`` is a list of
+    dicts taking the same options without their defaults, so that an item falls back to the task's value for
+    what it leaves unset. ``required`` names the option each item must set (not required at the top level,
+    where the list may be used instead).
+    """
+    spec, items = {}, {}
+    for name, option in item_options.items():
+        spec[name] = dict(option)
+        items[name] = dict((key, value) for key, value in option.items() if key != 'default')
+        if name == required:
+            items[name]['required'] = True
+    spec[list_key] = dict(type='list', elements='dict', options=items)
+    return spec
+
+
 def expand_batch(params, list_key, keys):
     """Return the work items of a task: ``params[list_key]`` if given, else one item from the top-level options.
 
@@ -75,6 +93,22 @@ def expand_batch(params, list_key, keys):
         merged.update(dict((key, value) for key, value in item.items() if value is not None))
         expanded.append(merged)
     return expanded
+
+
+def backoff_delays(initial, cap, factor=2.0, count=None, total=None):
+    """Pauses between retries: ``initial``, ``initial * factor``, ... each at most ``cap``.
+
+    At most ``count`` pauses, and/or pauses adding up to exactly ``total`` seconds (the last one shortened).
+    """
+    if count is None and total is None:
+        raise ValueError('backoff_delays needs count or total')
+    delays, spent, delay = [], 0.0, float(initial)
+    while (count is None or len(delays) < count) and (total is None or spent < total):
+        step = min(delay, cap) if total is None else min(delay, cap, total - spent)
+        delays.append(step)
+        spent += step
+        delay *= factor
+    return delays
 
 
 def utcnow():

@@ -28,7 +28,7 @@ except ImportError:  # reported by get_vault_connection() with a clear message
 
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
+    KNOWN_ERRORS, RotationError, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError, get_vault_connection, vault_errors
 
@@ -50,44 +50,32 @@ ENV_DEFAULTS = dict(db_host=('PGHOST', 'localhost'), db_port=('PGPORT', 5432), d
 ERRORS = KNOWN_ERRORS + (_postgres.PostgresError,)
 
 
-def _item_spec(top_level):
-    """Argument spec of the per-role options; top-level ones carry the defaults, batch items none."""
-    def opt(kind, default=None, **extra):
-        spec = dict(type=kind, **extra)
-        if top_level and default is not None:
-            spec['default'] = default
-        return spec
-
-    privilege_options = dict(table=dict(type='str', required=True), privilege=dict(type='str', default='SELECT'))
-    return dict(
-        role=dict(type='str', required=not top_level),
-        role_type=opt('str', DEFAULTS['role_type'], choices=list(ROLE_TYPES)),
-        mount=opt('str', DEFAULTS['mount']),
-        lease_id=opt('str'),
-        lease_threshold=opt('raw'),
-        lease_threshold_fraction=opt('float'),
-        max_age=opt('raw'),
-        renew=opt('bool', DEFAULTS['renew']),
-        renew_increment=opt('raw'),
-        force=opt('bool', DEFAULTS['force']),
-        verify=opt('bool', DEFAULTS['verify']),
-        check_query=opt('str', DEFAULTS['check_query']),
-        privileges=opt('list', elements='dict', options=privilege_options),
-        db_host=opt('str'),
-        db_port=opt('int'),
-        db_name=opt('str'),
-        db_sslmode=opt('str', choices=list(_postgres.SSLMODES)),
-        db_connect_timeout=opt('int', DEFAULTS['db_connect_timeout']),
-        verify_attempts=opt('int', DEFAULTS['verify_attempts']),
-    )
-
-
 def db_argument_spec():
-    """The module's own options (merge with ``vault_argument_spec()``)."""
-    spec = _item_spec(top_level=True)
+    """The module's own options (merge with ``vault_argument_spec()``); batch items take the per-role ones."""
+    privilege_options = dict(table=dict(type='str', required=True), privilege=dict(type='str', default='SELECT'))
+    spec = batch_argument_spec(dict(
+        role=dict(type='str'),
+        role_type=dict(type='str', default=DEFAULTS['role_type'], choices=list(ROLE_TYPES)),
+        mount=dict(type='str', default=DEFAULTS['mount']),
+        lease_id=dict(type='str'),
+        lease_threshold=dict(type='raw'),
+        lease_threshold_fraction=dict(type='float'),
+        max_age=dict(type='raw'),
+        renew=dict(type='bool', default=DEFAULTS['renew']),
+        renew_increment=dict(type='raw'),
+        force=dict(type='bool', default=DEFAULTS['force']),
+        verify=dict(type='bool', default=DEFAULTS['verify']),
+        check_query=dict(type='str', default=DEFAULTS['check_query']),
+        privileges=dict(type='list', elements='dict', options=privilege_options),
+        db_host=dict(type='str'),
+        db_port=dict(type='int'),
+        db_name=dict(type='str'),
+        db_sslmode=dict(type='str', choices=list(_postgres.SSLMODES)),
+        db_connect_timeout=dict(type='int', default=DEFAULTS['db_connect_timeout']),
+        verify_attempts=dict(type='int', default=DEFAULTS['verify_attempts']),
+    ), 'roles', required='role')
     spec.update(
         state=dict(type='str', default='present', choices=['present', 'revoked']),
-        roles=dict(type='list', elements='dict', options=_item_spec(top_level=False)),
         lease_ids=dict(type='list', elements='str'),
     )
     return spec

@@ -27,7 +27,7 @@ import time
 
 from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection, aws_errors, describe_aws_error, valid_endpoint_url
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
+    KNOWN_ERRORS, RotationError, backoff_delays, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     KvConflictError, KvV2, VaultClientError, VaultConnectionOptions, get_vault_connection, missing_hvac_message)
@@ -69,18 +69,12 @@ ITEM_KEYS = ('user_name', 'max_age', 'force', 'old_key', 'key_ids', 'cutover', '
 # Pure helpers (unit tested)
 # --------------------------------------------------------------------------------------------------------
 
-def backoff_delays(timeout, initial=BACKOFF_INITIAL, factor=BACKOFF_FACTOR, cap=BACKOFF_CAP):
+def verify_delays(timeout):
     """The pauses between verification attempts: exponential, capped, adding up to exactly ``timeout``.
 
     An attempt is made at 0 and after each pause, so there are ``len(delays) + 1`` attempts at most.
     """
-    delays, total, delay = [], 0.0, float(initial)
-    while total < timeout:
-        step = min(delay, cap, timeout - total)
-        delays.append(step)
-        total += step
-        delay *= factor
-    return delays
+    return backoff_delays(BACKOFF_INITIAL, BACKOFF_CAP, BACKOFF_FACTOR, total=timeout)
 
 
 def tag_key(key_id):
@@ -433,7 +427,7 @@ class IamKeyRotator:
             raise RotationError('cannot create the STS client to verify the new access key %s of %s: %s' % (key_id, name, exc))
         start = self.monotonic()
         deadline = start + timeout
-        delays = backoff_delays(timeout)
+        delays = verify_delays(timeout)
         attempts, problem = 0, None
         while True:
             attempts += 1

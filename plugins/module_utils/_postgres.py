@@ -22,6 +22,8 @@ import struct
 import time
 import traceback
 
+from ansible_collections.secops.rotation.plugins.module_utils._common import backoff_delays
+
 PSYCOPG2_IMPORT_ERROR = None
 try:
     import psycopg2
@@ -115,9 +117,9 @@ def is_transient_login_error(message):
     return any(pattern.search(message or '') for pattern in _TRANSIENT_LOGIN)
 
 
-def backoff_delays(attempts, base=0.25, cap=2.0):
+def login_delays(attempts):
     """Sleeps between ``attempts`` login tries: 0.25, 0.5, 1, 2, 2, ... seconds (``attempts - 1`` of them)."""
-    return [min(cap, base * (2 ** index)) for index in range(max(0, attempts - 1))]
+    return backoff_delays(0.25, 2.0, count=max(0, attempts - 1))
 
 
 def short_error(exc, password=None):
@@ -207,7 +209,7 @@ def connect(target, user, password, attempts=1, sleep=time.sleep):
     message = missing_psycopg2_message()
     if message:
         raise PostgresError(message)
-    delays = backoff_delays(max(1, attempts))
+    delays = login_delays(max(1, attempts))
     used = 0
     while True:
         used += 1

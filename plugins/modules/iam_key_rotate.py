@@ -487,36 +487,27 @@ keys:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.secops.rotation.plugins.module_utils._aws import aws_argument_spec
-from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
 from ansible_collections.secops.rotation.plugins.module_utils._iam import IamKeyRotator
 from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
 
 
 def argument_spec():
-    user_options = dict(
-        user_name=dict(type='str', required=True, aliases=['iam_user']),
-        max_age=dict(type='raw'),
-        force=dict(type='bool'),
-        old_key=dict(type='str', choices=['active', 'inactive', 'deleted'], no_log=False),
-        key_ids=dict(type='list', elements='str', no_log=False),
-        cutover=dict(type='str'),
-        grace_period=dict(type='raw'),
-        store_path=dict(type='str'),
-    )
-    own = dict(
-        state=dict(type='str', default='rotated', choices=['rotated', 'deactivated', 'purged']),
+    own = batch_argument_spec(dict(
         user_name=dict(type='str', aliases=['iam_user']),
-        users=dict(type='list', elements='dict', options=user_options),
         max_age=dict(type='raw', default='90d'),
         force=dict(type='bool', default=False),
         old_key=dict(type='str', choices=['active', 'inactive', 'deleted'], no_log=False),
         key_ids=dict(type='list', elements='str', no_log=False),
         cutover=dict(type='str'),
         grace_period=dict(type='raw', default='24h'),
+        store_path=dict(type='str'),
+    ), 'users', required='user_name')
+    own.update(
+        state=dict(type='str', default='rotated', choices=['rotated', 'deactivated', 'purged']),
         verify=dict(type='bool', default=True),
         verify_timeout=dict(type='raw', default='60s'),
         sts_endpoint_url=dict(type='str'),
-        store_path=dict(type='str'),
         store_mount=dict(type='str', default='secret'),
         return_secret=dict(type='bool', default=True, no_log=False),
         now=dict(type='str'),

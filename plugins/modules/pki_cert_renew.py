@@ -512,57 +512,39 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
 from ansible_collections.secops.rotation.plugins.module_utils._pki import (
     CRYPTOGRAPHY_IMPORT_ERROR, PkiCertRenewer)
 from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
 
 
-def _item_options():
-    return dict(
+def main():
+    own = batch_argument_spec(dict(
         common_name=dict(type='str'),
         alt_names=dict(type='list', elements='str'),
         ip_sans=dict(type='list', elements='str'),
         uri_sans=dict(type='list', elements='str'),
         ttl=dict(type='str'),
-        mount=dict(type='str'),
+        mount=dict(type='str', default='pki'),
         role=dict(type='str'),
         cert_path=dict(type='path'),
         key_path=dict(type='path'),
         chain_path=dict(type='path'),
         bundle_path=dict(type='path'),
-        bundle_include_key=dict(type='bool'),
+        bundle_include_key=dict(type='bool', default=False),
         owner=dict(type='str'),
         group=dict(type='str'),
-        key_mode=dict(type='raw', no_log=False),
-        cert_mode=dict(type='raw'),
-        renew_before=dict(type='str'),
-        renew_at_fraction=dict(type='float'),
-        check_issuer=dict(type='bool'),
-        force=dict(type='bool'),
-        backup=dict(type='bool'),
-        revoke_previous=dict(type='bool'),
-        private_key_format=dict(type='str', choices=['pem', 'pkcs8']),
-        return_content=dict(type='bool'),
-    )
-
-
-def main():
-    own = _item_options()
-    own.update(
-        mount=dict(type='str', default='pki'),
-        bundle_include_key=dict(type='bool', default=False),
         key_mode=dict(type='raw', default='0600', no_log=False),
         cert_mode=dict(type='raw', default='0644'),
         renew_before=dict(type='str', default='30d'),
+        renew_at_fraction=dict(type='float'),
         check_issuer=dict(type='bool', default=False),
         force=dict(type='bool', default=False),
         backup=dict(type='bool', default=False),
         revoke_previous=dict(type='bool', default=False),
         private_key_format=dict(type='str', choices=['pem', 'pkcs8'], default='pem'),
         return_content=dict(type='bool', default=False),
-        certificates=dict(type='list', elements='dict', options=_item_options()),
-    )
+    ), 'certificates')
     module = AnsibleModule(argument_spec=merge_argument_specs(own, vault_argument_spec()), supports_check_mode=True)
     if CRYPTOGRAPHY_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)

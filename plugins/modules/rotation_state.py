@@ -456,29 +456,22 @@ report_markdown:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
 from ansible_collections.secops.rotation.plugins.module_utils._ledger import ACTIONS, KINDS, Ledger
 from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
 
 
 def main():
-    item_options = dict(
-        name=dict(type='str', required=True),
-        kind=dict(type='str', choices=list(KINDS)),
-        id=dict(type='str'),
-        secret=dict(type='dict', no_log=True),
-        metadata=dict(type='dict'),
-        rotation_id=dict(type='str'),
-    )
-    own_spec = dict(
-        action=dict(type='str', default='read', choices=list(ACTIONS)),
+    own_spec = batch_argument_spec(dict(
         name=dict(type='str'),
         kind=dict(type='str', choices=list(KINDS)),
         id=dict(type='str'),
         secret=dict(type='dict', no_log=True),
         metadata=dict(type='dict'),
         rotation_id=dict(type='str'),
-        items=dict(type='list', elements='dict', options=item_options),
+    ), 'items', required='name')
+    own_spec.update(
+        action=dict(type='str', default='read', choices=list(ACTIONS)),
         allow_unretired=dict(type='bool', default=False),
         force=dict(type='bool', default=False),
         kv_mount=dict(type='str', default='secret'),

@@ -11,7 +11,7 @@ import datetime
 import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    RotationError, expand_batch, merge_argument_specs, parse_iso, run_module, to_iso)
+    RotationError, backoff_delays, batch_argument_spec, expand_batch, merge_argument_specs, parse_iso, run_module, to_iso)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
 
 
@@ -94,3 +94,26 @@ def test_run_module_reports_failed_results_and_exits_others():
 def test_run_module_lets_bugs_through():
     with pytest.raises(ZeroDivisionError):
         run_module(FakeModule(), lambda: 1 / 0)
+
+
+def test_batch_argument_spec_items_inherit_without_defaults():
+    spec = batch_argument_spec(dict(role=dict(type='str'), mount=dict(type='str', default='database'),
+                                    privileges=dict(type='list', elements='dict',
+                                                    options=dict(privilege=dict(type='str', default='SELECT')))),
+                               'roles', required='role')
+    assert spec['role'] == {'type': 'str'} and spec['mount'] == {'type': 'str', 'default': 'database'}
+    items = spec['roles']['options']
+    assert spec['roles']['type'] == 'list' and spec['roles']['elements'] == 'dict'
+    assert items['role'] == {'type': 'str', 'required': True}
+    assert items['mount'] == {'type': 'str'}  # an item without mount takes the task's (see expand_batch)
+    # Defaults nested inside an option (one per privilege) are kept.
+    assert items['privileges']['options']['privilege']['default'] == 'SELECT'
+
+
+def test_backoff_delays_by_count_and_by_total():
+    assert backoff_delays(0.25, 2.0, count=5) == [0.25, 0.5, 1.0, 2.0, 2.0]
+    assert backoff_delays(0.5, 8.0, total=10) == [0.5, 1.0, 2.0, 4.0, 2.5]
+    assert sum(backoff_delays(0.5, 8.0, total=600)) == 600 and max(backoff_delays(0.5, 8.0, total=600)) == 8.0
+    assert backoff_delays(1, 1, count=0) == [] and backoff_delays(1, 1, total=0) == []
+    with pytest.raises(ValueError):
+        backoff_delays(1, 1)

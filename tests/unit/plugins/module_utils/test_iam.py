@@ -38,14 +38,14 @@ def key(key_id, status='Active', created=None, last_used=None, deactivated_at=No
     (60, [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0, 4.5]),
 ])
 def test_backoff_schedule_is_exponential_capped_and_bounded(timeout, expected):
-    delays = _iam.backoff_delays(timeout)
+    delays = _iam.verify_delays(timeout)
     assert delays == expected
     assert sum(delays) == pytest.approx(timeout)
     assert max(delays) <= _iam.BACKOFF_CAP
 
 
 def test_backoff_of_a_long_timeout_is_capped_at_8s_apart():
-    delays = _iam.backoff_delays(600)
+    delays = _iam.verify_delays(600)
     assert sum(delays) == pytest.approx(600) and max(delays) == 8.0 and len(delays) < 80
 
 

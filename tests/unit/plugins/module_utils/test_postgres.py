@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 from ansible_collections.secops.rotation.plugins.module_utils._postgres import (
-    PgTarget, PostgresError, backoff_delays, is_transient_login_error, normalize_privileges, scrub, short_error)
+    PgTarget, PostgresError, login_delays, is_transient_login_error, normalize_privileges, scrub, short_error)
 
 
 def test_normalize_privileges_defaults_and_uppercases():
@@ -50,11 +50,11 @@ def test_is_transient_login_error(message, transient):
     assert is_transient_login_error(message) is transient
 
 
-def test_backoff_delays_are_bounded():
-    assert backoff_delays(1) == []
-    assert backoff_delays(5) == [0.25, 0.5, 1.0, 2.0]
-    assert backoff_delays(7) == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
-    assert sum(backoff_delays(5)) < 4
+def test_login_delays_are_bounded():
+    assert login_delays(1) == []
+    assert login_delays(5) == [0.25, 0.5, 1.0, 2.0]
+    assert login_delays(7) == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert sum(login_delays(5)) < 4
 
 
 def test_short_error_strips_libpq_prefixes_and_the_password():
