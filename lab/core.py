@@ -31,6 +31,12 @@ import hvac
 import psycopg2
 import requests
 
+from .collection import add_collection_to_path
+
+add_collection_to_path()
+# The collection's own atomic write (mode set before the content lands) also writes the lab's private files.
+from ansible_collections.secops.rotation.plugins.module_utils._files import atomic_write  # noqa: E402  pylint: disable=wrong-import-position
+
 PG_USER = 'nobody'
 PG_GROUPS = ('nogroup', 'nobody')
 POLICY = 'lab-test'
@@ -79,15 +85,7 @@ def write_env(path, env):
     """Write ``env`` as ``export NAME='value'`` lines, atomically and with mode 0600."""
     quote = "'\\''"
     text = ''.join(f"export {name}='{str(value).replace(chr(39), quote)}'\n" for name, value in env.items())
-    _write_private(path, text)
-
-
-def _write_private(path, text):
-    tmp = Path(f'{path}.tmp')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    atomic_write(str(path), text, mode=0o600)
 
 
 @contextlib.contextmanager
@@ -383,7 +381,7 @@ class Lab:
             return {}
 
     def _save_state(self):
-        _write_private(self.state_file, json.dumps(self._state, indent=1))
+        atomic_write(str(self.state_file), json.dumps(self._state, indent=1), mode=0o600)
 
     def _record(self, name, pid):
         self._state['processes'].append(process_identity(name, pid))

@@ -69,14 +69,6 @@ _DNS_RE = re.compile(r'^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.
 _URI_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:\S+$')
 
 
-def missing_cryptography_message():
-    """Message for a host without the cryptography library (None when it imports)."""
-    if CRYPTOGRAPHY_IMPORT_ERROR is None:
-        return None
-    return ('the Python library cryptography (>= 44) is required on the host that runs this module: '
-            'pip install cryptography')
-
-
 # ----------------------------------------------------------------------------------------------- helpers
 def format_serial(number):
     """A certificate serial the way Vault writes it: lower-case hex bytes joined by colons (``1c:23:4d``)."""
