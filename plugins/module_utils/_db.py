@@ -5,11 +5,12 @@
 
 :class:`DbCredentialRotator` decides per role whether a rotation is due, issues (dynamic role) or rotates
 (static role) the credential, verifies the new login on PostgreSQL and revokes what it created when the
-verification fails. It can renew a renewable lease instead of rotating it, revoke leases, handle a batch of
-roles with one Vault client, and predict all of this in check mode without touching Vault or PostgreSQL.
+verification fails. It can renew a renewable lease instead of rotating it, revoke leases (with ``no_sessions_of``
+only once no session of the old users is left in ``pg_stat_activity``), handle a batch of roles with one Vault
+client, and predict all of this in check mode without changing Vault or PostgreSQL.
 
-The decisions (:func:`validate_item`, :func:`decide_dynamic`, :func:`decide_static`, :func:`summarize`) are
-pure functions so that unit tests drive them without servers.
+The decisions (:func:`validate_item`, :func:`validate_revoke`, :func:`decide_dynamic`, :func:`decide_static`,
+:func:`wait_for_no_sessions`, :func:`summarize`) are pure functions so that unit tests drive them without servers.
 
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
@@ -20,6 +21,7 @@ __metaclass__ = type
 
 import datetime
 import os
+import time
 
 try:
     import hvac.exceptions as hvac_exceptions
@@ -28,7 +30,7 @@ except ImportError:  # reported by get_vault_connection() with a clear message
 
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
+    KNOWN_ERRORS, RotationError, backoff_delays, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError, get_vault_connection, vault_errors
 
@@ -48,6 +50,11 @@ ENV_DEFAULTS = dict(db_host=('PGHOST', 'localhost'), db_port=('PGPORT', 5432), d
                     db_sslmode=('PGSSLMODE', 'prefer'))
 
 ERRORS = KNOWN_ERRORS + (_postgres.PostgresError,)
+
+# state=revoked: options of the session check (rejected with state=present), the default wait, the polling schedule.
+SESSION_OPTIONS = ('no_sessions_of', 'sessions_timeout', 'db_user', 'db_password')
+SESSIONS_TIMEOUT = '60s'
+SESSIONS_POLL_START, SESSIONS_POLL_CAP = 0.5, 5.0
 
 
 def db_argument_spec():
@@ -77,6 +84,10 @@ def db_argument_spec():
     spec.update(
         state=dict(type='str', default='present', choices=['present', 'revoked']),
         lease_ids=dict(type='list', elements='str'),
+        no_sessions_of=dict(type='list', elements='str'),
+        sessions_timeout=dict(type='raw'),
+        db_user=dict(type='str'),
+        db_password=dict(type='str', no_log=True),
     )
     return spec
 
@@ -190,35 +201,139 @@ def validate_item(item, index=0, environ=None):
     check_query = _value(item, 'check_query')
     if verify and not (check_query or '').strip():
         raise RotationError('check_query must not be empty when verify=true (default: SELECT 1)')
-    for key in ('check_query', 'db_host', 'db_name'):
-        if '\x00' in str(item.get(key) or ''):
-            raise RotationError('%s must not contain a NUL character' % key)
+    if '\x00' in str(item.get('check_query') or ''):
+        raise RotationError('check_query must not contain a NUL character')
     privileges = _postgres.normalize_privileges(item.get('privileges') or [])
     if privileges and not verify:
         raise RotationError('privileges are checked while verifying: they need verify=true')
+    attempts = _value(item, 'verify_attempts')
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
+        raise RotationError('verify_attempts must be between 1 and 20, got %r' % (attempts,))
+    target = db_target(item, environ)
+    return ItemPlan(index=index, role=role, role_type=role_type, mount=mount, lease_id=lease_id, threshold=threshold,
+                    fraction=fraction, max_age=max_age, renew=renew, increment=increment, force=bool(_value(item, 'force')),
+                    verify=verify, check_query=check_query, privileges=privileges, target=target, attempts=attempts)
 
-    port = _env_or_default(item, 'db_port', environ)
+
+def db_target(options, environ=None):
+    """The :class:`_postgres.PgTarget` of ``db_host``, ``db_port``, ``db_name``, ``db_sslmode`` and ``db_connect_timeout``
+    (unset ones from ``PGHOST``, ``PGPORT``, ``PGDATABASE``, ``PGSSLMODE``, then the defaults), validated.
+
+    ``options``: a batch item or the module's params. Raises :class:`RotationError` naming the option.
+    """
+    environ = os.environ if environ is None else environ
+    for key in ('db_host', 'db_name'):
+        if '\x00' in str(options.get(key) or ''):
+            raise RotationError('%s must not contain a NUL character' % key)
+    port = _env_or_default(options, 'db_port', environ)
     try:
         port = int(port)
     except (TypeError, ValueError):
         raise RotationError('db_port must be a port number, got %r' % (port,))
     if not 0 < port < 65536:
         raise RotationError('db_port must be between 1 and 65535, got %d' % port)
-    sslmode = _env_or_default(item, 'db_sslmode', environ)
+    sslmode = _env_or_default(options, 'db_sslmode', environ)
     if sslmode not in _postgres.SSLMODES:
         raise RotationError('db_sslmode must be one of %s, got %r' % (', '.join(_postgres.SSLMODES), sslmode))
-    connect_timeout = _value(item, 'db_connect_timeout')
+    connect_timeout = _value(options, 'db_connect_timeout')
     if isinstance(connect_timeout, bool) or not isinstance(connect_timeout, int) or connect_timeout <= 0:
         raise RotationError('db_connect_timeout must be a positive number of seconds, got %r' % (connect_timeout,))
-    attempts = _value(item, 'verify_attempts')
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
-        raise RotationError('verify_attempts must be between 1 and 20, got %r' % (attempts,))
-    target = _postgres.PgTarget(host=_env_or_default(item, 'db_host', environ), port=port,
-                                dbname=_env_or_default(item, 'db_name', environ), sslmode=sslmode,
-                                connect_timeout=connect_timeout)
-    return ItemPlan(index=index, role=role, role_type=role_type, mount=mount, lease_id=lease_id, threshold=threshold,
-                    fraction=fraction, max_age=max_age, renew=renew, increment=increment, force=bool(_value(item, 'force')),
-                    verify=verify, check_query=check_query, privileges=privileges, target=target, attempts=attempts)
+    return _postgres.PgTarget(host=_env_or_default(options, 'db_host', environ), port=port,
+                              dbname=_env_or_default(options, 'db_name', environ), sslmode=sslmode,
+                              connect_timeout=connect_timeout)
+
+
+# ----------------------------------------------------------------------------------------------- state=revoked
+
+class RevokePlan:
+    """The leases to revoke and, with ``no_sessions_of``, whose sessions must be gone first and how to check."""
+
+    def __init__(self, lease_ids, single, users=None, timeout=None, target=None, db_user=None, db_password=None):
+        self.lease_ids = lease_ids
+        self.single = single
+        self.users = users or []
+        self.timeout = timeout
+        self.target = target
+        self.db_user = db_user
+        self.db_password = db_password
+
+
+def reject_revoke_options(params):
+    """With state=present: fail if an option of state=revoked's session check is set."""
+    given = [key for key in SESSION_OPTIONS if params.get(key) is not None]
+    if given:
+        raise RotationError('%s %s for state=revoked (checking pg_stat_activity before revoking leases); with state=present '
+                            'the new credentials are verified with their own login' % (', '.join(given), 'is' if len(given) == 1 else 'are'))
+
+
+def validate_revoke(params, environ=None):
+    """Check the options of state=revoked and return a :class:`RevokePlan`; nothing is contacted."""
+    environ = os.environ if environ is None else environ
+    if params.get('roles'):
+        raise RotationError('roles is for state=present; with state=revoked pass lease_id or lease_ids')
+    ids = list(params.get('lease_ids') or [])
+    if params.get('lease_id'):
+        ids.insert(0, params['lease_id'])
+    if not ids:
+        raise RotationError('state=revoked needs lease_id or lease_ids (the leases to revoke)')
+    unique = []
+    for index, lease_id in enumerate(ids):
+        if not isinstance(lease_id, str) or not lease_id.strip() or ' ' in lease_id.strip():
+            raise RotationError('lease_ids[%d]: %r is not a lease id (e.g. database/creds/app/AbC123)' % (index, lease_id))
+        if lease_id.strip() not in unique:
+            unique.append(lease_id.strip())
+    plan = RevokePlan(unique, single=len(unique) == 1 and not params.get('lease_ids'))
+
+    timeout = params.get('sessions_timeout')
+    plan.timeout = parse_duration(SESSIONS_TIMEOUT if timeout in (None, '') else timeout, name='sessions_timeout', allow_zero=True)
+    users = params.get('no_sessions_of')
+    if users is None:
+        return plan
+    if not isinstance(users, list) or not users:
+        raise RotationError('no_sessions_of must be a non-empty list of database user names (the users whose sessions '
+                            'must be gone before the leases are revoked), got %r' % (users,))
+    for index, user in enumerate(users):
+        if not isinstance(user, str) or not user.strip():
+            raise RotationError('no_sessions_of[%d] must be a database user name, got %r' % (index, user))
+        if '\x00' in user:
+            raise RotationError('no_sessions_of[%d] must not contain a NUL character' % index)
+        if user.strip() not in plan.users:
+            plan.users.append(user.strip())
+    plan.db_user = params.get('db_user') or environ.get('PGUSER') or None
+    plan.db_password = params.get('db_password') or environ.get('PGPASSWORD') or None
+    if '\x00' in str(plan.db_user or ''):
+        raise RotationError('db_user must not contain a NUL character')
+    if '\x00' in str(plan.db_password or ''):
+        raise RotationError('db_password must not contain a NUL character')
+    plan.target = db_target(params, environ)
+    return plan
+
+
+def wait_for_no_sessions(count, users, timeout, check_mode=False, clock=time.monotonic, sleep=time.sleep):
+    """Count the sessions of ``users`` with ``count(users)`` until none is left or ``timeout`` seconds have passed.
+
+    Pauses between counts follow ``backoff_delays`` (0.5 s doubling to at most 5 s), never past the deadline; the
+    last count is taken at the deadline. ``timeout=0`` and check mode count once and do not wait.
+    Returns ``(counts, waited)``: ``{user: count}`` of the last count and the seconds spent (rounded to 0.1).
+    """
+    started = clock()
+    deadline = started + (0 if check_mode else timeout)
+    delays = iter(backoff_delays(SESSIONS_POLL_START, SESSIONS_POLL_CAP, total=timeout) if timeout and not check_mode else ())
+    counts = count(users)
+    while any(counts.values()):
+        remaining = deadline - clock()
+        delay = next(delays, None)
+        if remaining <= 0 or delay is None:
+            break
+        sleep(min(delay, remaining))
+        counts = count(users)
+    return counts, round(max(0.0, clock() - started), 1)
+
+
+def describe_sessions(counts, still=False):
+    """``user v-app-a still has 2 session(s) and user v-app-c ...`` for the users with sessions."""
+    parts = ['user %s %shas %d session(s)' % (name, 'still ' if still else '', number) for name, number in counts.items() if number]
+    return ' and '.join(parts)
 
 
 # ----------------------------------------------------------------------------------------------- decisions
@@ -352,13 +467,14 @@ def merge_diffs(results):
 class DbCredentialRotator:
     """Run the module: ``DbCredentialRotator(module.params, check_mode=..., diff=...).run()`` -> result dict."""
 
-    def __init__(self, params, check_mode=False, diff=False, environ=None, postgres=None, sleep=None):
+    def __init__(self, params, check_mode=False, diff=False, environ=None, postgres=None, sleep=None, clock=None):
         self.params = params
         self.check_mode = check_mode
         self.want_diff = diff
         self.environ = os.environ if environ is None else environ
         self.pg = postgres or _postgres
         self.sleep = sleep
+        self.clock = clock
         self.client = None
         self.opts = None
 
@@ -378,6 +494,7 @@ class DbCredentialRotator:
     def run_present(self):
         if self.params.get('lease_ids'):
             raise RotationError('lease_ids is for state=revoked; with state=present pass the lease in use as lease_id')
+        reject_revoke_options(self.params)
         single = not self.params.get('roles')
         if single and not self.params.get('role'):
             raise RotationError('role is required with state=present (or roles, a list of roles)')
@@ -618,46 +735,77 @@ class DbCredentialRotator:
 
     # -- state=revoked
     def run_revoked(self):
-        if self.params.get('roles'):
-            raise RotationError('roles is for state=present; with state=revoked pass lease_id or lease_ids')
-        ids = list(self.params.get('lease_ids') or [])
-        if self.params.get('lease_id'):
-            ids.insert(0, self.params['lease_id'])
-        if not ids:
-            raise RotationError('state=revoked needs lease_id or lease_ids (the leases to revoke)')
-        unique = []
-        for index, lease_id in enumerate(ids):
-            if not isinstance(lease_id, str) or not lease_id.strip() or ' ' in lease_id.strip():
-                raise RotationError('lease_ids[%d]: %r is not a lease id (e.g. database/creds/app/AbC123)' % (index, lease_id))
-            if lease_id.strip() not in unique:
-                unique.append(lease_id.strip())
-        single = len(unique) == 1 and not self.params.get('lease_ids')
+        plan = validate_revoke(self.params, self.environ)
+        if plan.users and self.pg.missing_psycopg2_message():
+            raise RotationError('the Python library psycopg2 is required on the host that runs this module to count the sessions '
+                                'of no_sessions_of: pip install psycopg2-binary - nothing was revoked')
         self._connect()
-        results = []
-        for lease_id in unique:
+        results, active = [], []
+        for lease_id in plan.lease_ids:
             result = dict(item=lease_id, lease_id=lease_id, changed=False, failed=False)
             try:
                 lease = self._lookup_lease(lease_id)
+            except ERRORS as exc:
+                result.update(failed=True, reason='error', action='revoke', msg=str(exc))
+            else:
                 if lease is None:
                     result.update(reason='absent', action='keep', msg='lease %s is already revoked or expired' % lease_id,
                                   diff=dict(before=dict(state='absent'), after=dict(state='absent')))
-                elif self.check_mode:
-                    result.update(changed=True, reason='requested', action='revoke', msg='would revoke lease %s' % lease_id,
-                                  diff=dict(before=dict(state='active', expires_at=to_iso(lease['expire_time'])), after=dict(state='revoked')))
                 else:
-                    with self._vault('revoking lease %s' % lease_id):
-                        self.client.sys.revoke_lease(lease_id)
-                    result.update(changed=True, reason='requested', action='revoke', msg='revoked lease %s' % lease_id,
-                                  diff=dict(before=dict(state='active', expires_at=to_iso(lease['expire_time'])), after=dict(state='revoked')))
+                    active.append((result, lease))
+            results.append(result)
+
+        counts = waited = None
+        if plan.users and active:
+            counts, waited = self._wait_for_no_sessions(plan)
+        in_use = bool(counts) and any(counts.values())
+        for result, lease in active:
+            before = dict(state='active', expires_at=to_iso(lease['expire_time']))
+            if in_use:
+                result.update(failed=True, reason='in_use', action='keep', msg=self._in_use_message([result['lease_id']], plan, counts),
+                              diff=dict(before=before, after=before))
+                continue
+            proof = ' (no session of %s%s)' % (', '.join(plan.users), ' after waiting %ss' % waited if waited else '') if counts else ''
+            try:
+                if not self.check_mode:
+                    with self._vault('revoking lease %s' % result['lease_id']):
+                        self.client.sys.revoke_lease(result['lease_id'])
             except ERRORS as exc:
                 result.update(failed=True, reason='error', action='revoke', msg=str(exc))
-            results.append(result)
+                continue
+            result.update(changed=True, reason='requested', action='revoke', diff=dict(before=before, after=dict(state='revoked')),
+                          msg='%s lease %s%s' % ('would revoke' if self.check_mode else 'revoked', result['lease_id'], proof))
+
         diff = merge_diffs(results)
-        result = summarize(results, single, self.check_mode, what='leases')
+        result = summarize(results, plan.single, self.check_mode, what='leases')
         result['revoked'] = [res['lease_id'] for res in results if res['changed'] and not res['failed']]
+        if counts is not None:
+            result.update(sessions=counts, sessions_waited=waited)
+        if in_use:
+            others = ['%s: %s' % (res['item'], res['msg']) for res in results if res['failed'] and res['reason'] != 'in_use']
+            result.update(reason='in_use', msg='; '.join([self._in_use_message([res['lease_id'] for res, dummy in active], plan, counts)]
+                                                         + others))
         if self.want_diff:
             result['diff'] = diff
         return result
+
+    def _wait_for_no_sessions(self, plan):
+        """Count the sessions of ``plan.users`` over one login until none is left or ``plan.timeout`` has passed
+        (check mode: count once); returns ``(counts, waited)``. A failed login raises, naming server and user."""
+        try:
+            with self.pg.SessionCounter(plan.target, plan.db_user, plan.db_password) as counter:
+                return wait_for_no_sessions(counter.count, plan.users, plan.timeout, check_mode=self.check_mode,
+                                            clock=self.clock or time.monotonic, sleep=self.sleep or time.sleep)
+        except _postgres.PostgresError as exc:
+            raise RotationError('cannot check no_sessions_of in pg_stat_activity: %s; nothing was revoked' % exc)
+
+    def _in_use_message(self, lease_ids, plan, counts):
+        leases, timeout = ', '.join(lease_ids), format_duration(plan.timeout)
+        if self.check_mode:
+            return ('would not revoke %s: %s in pg_stat_activity on %s; the real run waits up to %s for them to end, '
+                    'then fails without revoking' % (leases, describe_sessions(counts), plan.target, timeout))
+        return ('not revoking %s: %s in pg_stat_activity on %s after waiting %s (something still uses it); nothing was revoked'
+                % (leases, describe_sessions(counts, still=True), plan.target, timeout))
 
 
 def _label(thing):

@@ -221,7 +221,7 @@ def connect(target, user, password, attempts=1, sleep=time.sleep):
                 sleep(delays[used - 1])
                 continue
             raise PostgresError('login as %s to PostgreSQL at %s failed%s: %s'
-                                % (user, target, ' after %d attempts' % used if used > 1 else '', reason))
+                                % (user_label(user), target, ' after %d attempts' % used if used > 1 else '', reason))
 
 
 def verify_login(target, user, password, check_query='SELECT 1', privileges=(), attempts=5, sleep=time.sleep):
@@ -267,21 +267,74 @@ def _rollback_and_close(conn):
         conn.close()
 
 
-def active_sessions(target, admin_user, admin_password, usernames):
-    """Count the sessions in ``pg_stat_activity`` of each name in ``usernames`` (run with an admin login).
+_SESSIONS_SQL = ('SELECT usename, count(*) FROM pg_stat_activity WHERE usename = ANY(%s) AND pid <> pg_backend_pid() '
+                 'GROUP BY usename')
+
+
+def user_label(user):
+    """How a login user appears in messages (libpq picks the operating system user when none is given)."""
+    return user if user else '(the default user of libpq)'
+
+
+class SessionCounter:
+    """Count the sessions in ``pg_stat_activity`` of some user names, over one login kept open between counts.
+
+    Any login may read ``usename`` of every session in ``pg_stat_activity``; the counting session itself is
+    excluded. The connection is in autocommit mode, because PostgreSQL reads ``pg_stat_activity`` once per
+    transaction: each count is a fresh look. A connection the server dropped is reopened once.
+    Use as a context manager (or call :meth:`close`).
+    """
+
+    def __init__(self, target, user, password):
+        self.target = target
+        self.user = user
+        self.password = password
+        self.conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _open(self):
+        self.conn, dummy = connect(self.target, self.user, self.password)
+        self.conn.autocommit = True
+
+    def count(self, usernames):
+        """``{username: count}`` for every name in ``usernames``, including zeros."""
+        names = [str(name) for name in usernames]
+        for attempt in (1, 2):
+            if self.conn is None or self.conn.closed:
+                self._open()
+            try:
+                cursor = self.conn.cursor()
+                try:
+                    cursor.execute(_SESSIONS_SQL, (names,))
+                    counts = dict((name, int(count)) for name, count in cursor.fetchall())
+                finally:
+                    cursor.close()
+                break
+            except psycopg2.Error as exc:
+                if attempt == 1 and self.conn.closed:
+                    continue  # the server dropped the connection between two counts: log in again, once
+                raise PostgresError('reading pg_stat_activity on %s as %s failed: %s'
+                                    % (self.target, user_label(self.user), short_error(exc, self.password)))
+        return dict((name, counts.get(name, 0)) for name in names)
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except psycopg2.Error:
+                pass
+            self.conn = None
+
+
+def active_sessions(target, user, password, usernames):
+    """Count the sessions in ``pg_stat_activity`` of each name in ``usernames`` with one login (any login can).
 
     Returns ``{username: count}`` including zeros. Used to prove nobody uses an old credential any more.
     """
-    usernames = list(usernames)
-    conn, dummy = connect(target, admin_user, admin_password)
-    try:
-        cursor = conn.cursor()
-        try:
-            cursor.execute('SELECT usename, count(*) FROM pg_stat_activity WHERE usename = ANY(%s) AND pid <> pg_backend_pid() '
-                           'GROUP BY usename', ([str(name) for name in usernames],))
-            counts = dict((name, int(count)) for name, count in cursor.fetchall())
-        except psycopg2.Error as exc:
-            raise PostgresError('reading pg_stat_activity on %s as %s failed: %s' % (target, admin_user, short_error(exc, admin_password)))
-    finally:
-        _rollback_and_close(conn)
-    return dict((name, counts.get(name, 0)) for name in usernames)
+    with SessionCounter(target, user, password) as counter:
+        return counter.count(usernames)

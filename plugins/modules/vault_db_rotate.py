@@ -31,7 +31,10 @@ description:
     If an item fails, what that item created is revoked, the other items keep their new credentials, and the
     task fails naming the failed items.
   - O(state=revoked) revokes the leases in O(lease_id)/O(lease_ids); a lease that is already gone is
-    reported as unchanged.
+    reported as unchanged. With O(no_sessions_of) it first proves that nobody uses the old credentials any more;
+    it logs in to PostgreSQL as O(db_user) (for example the new credentials) and waits up to O(sessions_timeout)
+    until none of these users has a session in C(pg_stat_activity); if some remain, it revokes nothing and fails
+    (reason V(in_use)).
 extends_documentation_fragment:
   - secops.rotation.vault
 attributes:
@@ -42,7 +45,10 @@ attributes:
         (role, lease lookup, static credentials) and opening a TCP connection to the database port to check
         that it answers like PostgreSQL (no login, no session; with C(ssl=on) a TLS handshake that is closed
         cleanly, so the server logs nothing beyond the C(connection received) line of C(log_connections));
-        it never issues, renews, rotates or revokes anything and never logs in to PostgreSQL.
+        it never issues, renews, rotates or revokes anything.
+      - It logs in to PostgreSQL only with O(state=revoked) and O(no_sessions_of), once, as O(db_user), to count the
+        sessions in C(pg_stat_activity) (a read, without waiting); sessions found make the check run fail like the
+        real run would (reason V(in_use)).
   diff_mode:
     support: full
     description:
@@ -51,7 +57,8 @@ options:
   state:
     description:
       - V(present) rotates (or renews) the credentials of the role(s) when due.
-      - V(revoked) revokes the leases given in O(lease_id) and O(lease_ids).
+      - V(revoked) revokes the leases given in O(lease_id) and O(lease_ids), with O(no_sessions_of) only once no
+        session of those database users is left.
     type: str
     default: present
     choices: [present, revoked]
@@ -163,6 +170,39 @@ options:
       - With O(state=revoked), leases to revoke (in addition to O(lease_id)).
     type: list
     elements: str
+  no_sessions_of:
+    description:
+      - With O(state=revoked), database user names (for example the user of the old credentials); the leases are
+        revoked only when none of these users has a session in C(pg_stat_activity) (the checking session excluded).
+      - The sessions are counted with the login O(db_user)/O(db_password) on O(db_host), O(db_port), O(db_name);
+        any login may see the user names of other sessions, so the new credentials' own login is enough.
+      - While sessions remain the module waits (up to O(sessions_timeout)); if some are still there then, nothing is
+        revoked and the task fails with reason V(in_use), so the old credentials stay valid.
+      - Skipped when none of the leases is active any more (nothing to revoke). Must not be an empty list.
+    type: list
+    elements: str
+    version_added: 0.2.0
+  sessions_timeout:
+    description:
+      - With O(state=revoked) and O(no_sessions_of), how long to wait for the sessions to end (seconds or a duration
+        such as V(30s), V(5m)); the sessions are counted again after 0.5, 1, 2, 4, 5, 5, ... seconds.
+      - V(0) counts once and does not wait.
+      - V(60s) when not set.
+    type: raw
+    version_added: 0.2.0
+  db_user:
+    description:
+      - With O(state=revoked) and O(no_sessions_of), the PostgreSQL user that logs in to read C(pg_stat_activity);
+        it needs no privilege (for example the new credentials of a blue-green switch).
+      - If not set, the environment variable E(PGUSER) is used, else libpq's default (the operating system user).
+    type: str
+    version_added: 0.2.0
+  db_password:
+    description:
+      - Password of O(db_user).
+      - If not set, the environment variable E(PGPASSWORD) is used, else libpq's own fallbacks (C(~/.pgpass)).
+    type: str
+    version_added: 0.2.0
   lease_threshold:
     description:
       - For dynamic roles, rotate when the remaining TTL of O(lease_id) is below this duration.
@@ -231,22 +271,24 @@ options:
         default: SELECT
   db_host:
     description:
-      - PostgreSQL host (name, address or Unix socket directory) used to verify the new credentials.
+      - PostgreSQL host (name, address or Unix socket directory) used to verify the new credentials (and, with
+        O(state=revoked), to check O(no_sessions_of)).
       - If not set, the environment variable E(PGHOST) is used, else V(localhost).
     type: str
   db_port:
     description:
-      - PostgreSQL port used to verify the new credentials.
+      - PostgreSQL port used to verify the new credentials (and to check O(no_sessions_of)).
       - If not set, the environment variable E(PGPORT) is used, else V(5432).
     type: int
   db_name:
     description:
-      - Database to log in to when verifying.
+      - Database to log in to when verifying (or checking O(no_sessions_of); C(pg_stat_activity) shows the sessions
+        of all databases).
       - If not set, the environment variable E(PGDATABASE) is used, else V(postgres).
     type: str
   db_sslmode:
     description:
-      - libpq C(sslmode) of the verification login.
+      - libpq C(sslmode) of the verification login (and of the O(no_sessions_of) check).
       - If not set, the environment variable E(PGSSLMODE) is used, else V(prefer).
     type: str
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
@@ -263,14 +305,17 @@ options:
     type: int
     default: 5
 requirements:
-  - psycopg2 (Python library, on the host that runs the module; only with O(verify=true))
+  - psycopg2 (Python library, on the host that runs the module; only with O(verify=true) or O(no_sessions_of))
 notes:
   - The returned RV(password) is a secret. A task that registers the result must set C(no_log=true);
     the module never puts a password in C(msg), warnings, diff or errors.
   - Dynamic roles do not tell which user an existing lease belongs to, so a not-due result and a renewal return
     the lease but no user name or password; keep them from the rotation that issued them (for example in the
     ledger, M(secops.rotation.rotation_state)).
-  - With O(state=present) the options O(lease_ids) and, with O(state=revoked), O(roles) are rejected.
+  - With O(state=present) the options O(lease_ids), O(no_sessions_of), O(sessions_timeout), O(db_user) and
+    O(db_password) and, with O(state=revoked), O(roles) are rejected.
+  - O(no_sessions_of) proves that no session of a user is open at the moment of the check; a connection opened
+    right after it (before Vault dropped the user) is not prevented. Stop what uses the old credentials first.
   - Runs on the host it is delegated to; that host needs network access to Vault and to PostgreSQL.
 seealso:
   - name: Database secrets engine (OpenBao)
@@ -350,6 +395,19 @@ EXAMPLES = r'''
       - database/creds/app/2bTmfV6Jp3yqFQ9kRb0Wm1Xa
       - database/creds/app/9PqRsT0uVwXyZ1aB2cD3eF4g
 
+- name: Decommission the old credentials A once nothing uses them, checked with the new credentials B's login
+  secops.rotation.vault_db_rotate:
+    state: revoked
+    lease_id: "{{ old_creds.lease_id }}"
+    no_sessions_of:
+      - "{{ old_creds.username }}"
+    sessions_timeout: 2m
+    db_host: db.example.com
+    db_name: orders
+    db_user: "{{ new_creds.username }}"
+    db_password: "{{ new_creds.password }}"   # db_password is no_log: the task needs no no_log for it
+  register: decommissioned
+
 - name: Set the Vault connection once for every module of the collection
   module_defaults:
     group/secops.rotation.vault:
@@ -374,7 +432,8 @@ reason:
   description:
     - Why the item was (or was not) rotated. V(missing) (no lease in use, or it is expired or revoked),
       V(expiring) (remaining TTL below the threshold), V(age) (static role older than O(max_age)),
-      V(forced), V(not_due); for O(state=revoked) V(requested) or V(absent) (already revoked or expired).
+      V(forced), V(not_due); for O(state=revoked) V(requested), V(absent) (already revoked or expired) or
+      V(in_use) (a user of O(no_sessions_of) still has sessions, so nothing was revoked).
     - A batch has the common reason of its items, or V(mixed).
   returned: always
   type: str
@@ -481,6 +540,20 @@ revoked:
   returned: O(state=revoked)
   type: list
   elements: str
+sessions:
+  description:
+    - With O(no_sessions_of), the number of sessions of each of these users in C(pg_stat_activity) at the last count
+      (all zero when the leases were revoked).
+  returned: with O(state=revoked) and O(no_sessions_of), when at least one lease was active
+  type: dict
+  sample: {"v-approle-app-a1B2c3": 0}
+  version_added: 0.2.0
+sessions_waited:
+  description: Seconds spent counting and waiting for the sessions of O(no_sessions_of) to end (0.1 s precision).
+  returned: with O(state=revoked) and O(no_sessions_of), when at least one lease was active
+  type: float
+  sample: 1.6
+  version_added: 0.2.0
 results:
   description:
     - One entry per role (or per lease with O(state=revoked)) in the order given, with the per-item keys above

@@ -448,6 +448,13 @@ BAD_INPUT = [
     ('bad batch item duration', {'roles': [{'role': '{role}'}, {'role': '{role}', 'lease_threshold': '1x'}]},
      "roles[1] (database/creds/{role}): lease_threshold: invalid duration '1x'"),
     ('bad vault token', {'role': '{role}', 'token': 'not-a-token-{u}'}, 'token was rejected'),
+    ('no_sessions_of with present', {'role': '{role}', 'no_sessions_of': ['v-old-{u}']},
+     'no_sessions_of is for state=revoked (checking pg_stat_activity before revoking leases)'),
+    ('db_user with present', {'role': '{role}', 'db_user': 'someone', 'db_password': 'pw-{u}'}, 'db_user, db_password are for state=revoked'),
+    ('bad sessions_timeout', {'state': 'revoked', 'lease_id': '{lease}', 'no_sessions_of': ['v-old-{u}'], 'sessions_timeout': '1 minute'},
+     "sessions_timeout: invalid duration '1 minute'"),
+    ('empty no_sessions_of', {'state': 'revoked', 'lease_id': '{lease}', 'no_sessions_of': []},
+     'no_sessions_of must be a non-empty list of database user names'),
 ]
 
 
@@ -588,3 +595,177 @@ def test_active_sessions_counts_pg_stat_activity(lab, env, roles):
             res['username']: 1, 'nobody_here': 0}
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------------------------- revoke only when unused
+
+@pytest.fixture
+def pair(lab, vault):
+    """Two credentials of the lab's role: A (the old one, to decommission) and B (the new one, whose login checks)."""
+    issued = []
+    for dummy in range(2):
+        answer = vault.secrets.database.generate_credentials(lab['LAB_DB_ROLE'], mount_point=lab['LAB_DB_MOUNT'])
+        issued.append(dict(lease_id=answer['lease_id'], user=answer['data']['username'], password=answer['data']['password']))
+    yield issued
+    for creds in issued:
+        try:
+            vault.sys.revoke_lease(creds['lease_id'])
+        except hvac.exceptions.VaultError:
+            pass
+
+
+def _connect_as(lab, creds, dbname=None):
+    return psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], dbname=dbname or lab['PGDATABASE'], user=creds['user'],
+                            password=creds['password'], connect_timeout=5)
+
+
+def _lease_active(vault, lease_id):
+    try:
+        return vault.sys.read_lease(lease_id)['data']['id'] == lease_id
+    except hvac.exceptions.InvalidRequest as exc:
+        assert 'invalid lease' in str(exc), exc
+        return False
+
+
+def _revoke_args(lab, a, b, **extra):
+    args = {'state': 'revoked', 'lease_id': a['lease_id'], 'no_sessions_of': [a['user']], 'db_user': b['user'],
+            'db_password': b['password'], 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT'])}
+    args.update(extra)
+    return args
+
+
+def _close_when_checking(lab, conn, checker, delay, datname=None, timeout=120):
+    """Close ``conn`` ``delay`` seconds after a session of ``checker`` (the module's counting login; in ``datname`` if
+    given) shows up in pg_stat_activity; returns the started thread."""
+    def watch():
+        watcher = psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], user=lab['PGUSER'], password=lab['PGPASSWORD'],
+                                   dbname=lab['PGDATABASE'], connect_timeout=5)
+        watcher.autocommit = True
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                found = _sql(watcher, 'SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND (%s IS NULL OR datname = %s)',
+                             (checker, datname, datname))[0][0]
+                if found:
+                    time.sleep(delay)
+                    break
+                time.sleep(0.05)
+        finally:
+            watcher.close()
+            conn.close()
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_revoke_refuses_while_the_old_user_has_a_session_then_waits_for_it(lab, env, vault, pair):
+    a, b = pair
+    conn = _connect_as(lab, a)
+    try:
+        started = time.monotonic()
+        res = run_module(MODULE, _revoke_args(lab, a, b, sessions_timeout='2s'), env=env)
+        took = time.monotonic() - started
+        _assert_clean_failure(res, 'not revoking %s: user %s still has 1 session(s) in pg_stat_activity on %s:%s/%s after waiting 2s '
+                              '(something still uses it); nothing was revoked' % (a['lease_id'], a['user'], lab['PGHOST'], lab['PGPORT'],
+                                                                                  lab['PGDATABASE']))
+        assert res['reason'] == 'in_use' and res['changed'] is False and res['revoked'] == [], res
+        assert res['sessions'] == {a['user']: 1} and 1.9 <= res['sessions_waited'] < 10, res
+        assert took >= 2
+        assert b['password'] not in res.stdout + res.stderr
+        assert _lease_active(vault, a['lease_id']) and _login(lab, a['user'], a['password'])
+    finally:
+        if not conn.closed:
+            conn.close()
+
+    # the session ends 1.5 s into the wait: the module notices, then revokes
+    conn = _connect_as(lab, a)
+    watcher = _close_when_checking(lab, conn, b['user'], 1.5)
+    res = run_module(MODULE, _revoke_args(lab, a, b, sessions_timeout='20s'), env=env, diff=True)
+    watcher.join(30)
+    assert res.get('failed') is not True and res['changed'] is True and res['reason'] == 'requested', res
+    assert res['revoked'] == [a['lease_id']] and res['sessions'] == {a['user']: 0}, res
+    assert 1 < res['sessions_waited'] < 15, res
+    assert res['msg'] == 'revoked lease %s (no session of %s after waiting %ss)' % (a['lease_id'], a['user'], res['sessions_waited'])
+    assert res['diff']['after'][a['lease_id']] == {'state': 'revoked'}
+    assert not _lease_active(vault, a['lease_id']) and not _login(lab, a['user'], a['password'])
+    assert _lease_active(vault, b['lease_id']) and _login(lab, b['user'], b['password'])
+
+    # A is gone now: nothing to revoke, so no login is needed (a wrong password does not matter)
+    again = run_module(MODULE, _revoke_args(lab, a, b, db_password='wrong-%s' % _uid()), env=env)
+    assert again.get('failed') is not True and again['changed'] is False and again['reason'] == 'absent', again
+    assert 'sessions' not in again and 'sessions_waited' not in again
+
+
+def test_revoke_with_a_wrong_db_password_fails_and_revokes_nothing(lab, env, vault, pair):
+    a, b = pair
+    wrong = 'wrong-%s' % _uid()
+    res = run_module(MODULE, _revoke_args(lab, a, b, db_password=wrong), env=env)
+    where = '%s:%s/%s' % (lab['PGHOST'], lab['PGPORT'], lab['PGDATABASE'])
+    _assert_clean_failure(res, 'cannot check no_sessions_of in pg_stat_activity: login as %s to PostgreSQL at %s failed: '
+                          'password authentication failed for user "%s"' % (b['user'], where, b['user']), 'nothing was revoked')
+    assert wrong not in res.stdout + res.stderr and b['password'] not in res.stdout + res.stderr
+    assert _lease_active(vault, a['lease_id']) and _login(lab, a['user'], a['password'])
+
+    unreachable = run_module(MODULE, _revoke_args(lab, a, b, db_port=_free_port()), env=env)
+    _assert_clean_failure(unreachable, 'cannot check no_sessions_of in pg_stat_activity: login as %s to PostgreSQL at %s:' % (
+        b['user'], lab['PGHOST']), 'nothing was revoked')
+    assert _lease_active(vault, a['lease_id'])
+
+
+def test_revoke_check_mode_counts_once_and_predicts(lab, env, vault, pair):
+    a, b = pair
+    conn = _connect_as(lab, a)
+    try:
+        started = time.monotonic()
+        res = run_module(MODULE, _revoke_args(lab, a, b, sessions_timeout='30s'), env=env, check=True, diff=True)
+        assert time.monotonic() - started < 20  # no wait
+        _assert_clean_failure(res, 'would not revoke %s: user %s has 1 session(s) in pg_stat_activity on %s:%s/%s; the real run '
+                              'waits up to 30s for them to end, then fails without revoking' % (
+                                  a['lease_id'], a['user'], lab['PGHOST'], lab['PGPORT'], lab['PGDATABASE']))
+        assert res['reason'] == 'in_use' and res['changed'] is False and res['revoked'] == [], res
+        assert res['sessions'] == {a['user']: 1} and res['sessions_waited'] < 1, res
+        assert _lease_active(vault, a['lease_id']) and _login(lab, a['user'], a['password'])
+    finally:
+        conn.close()
+    res = run_module(MODULE, _revoke_args(lab, a, b), env=env, check=True)
+    assert res.get('failed') is not True and res['changed'] is True, res
+    assert res['msg'] == 'would revoke lease %s (no session of %s)' % (a['lease_id'], a['user'])
+    assert res['revoked'] == [a['lease_id']] and res['sessions'] == {a['user']: 0}
+    assert _lease_active(vault, a['lease_id']) and _login(lab, a['user'], a['password'])
+
+
+def test_revoke_playbook_vvvv_never_prints_the_checking_password(lab, vault, pair):
+    a, b = pair
+    base = {'state': 'revoked', 'lease_id': a['lease_id'], 'no_sessions_of': [a['user']], 'db_user': b['user'],
+            'db_password': b['password'], 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT'])}
+    plays = [{
+        'name': 'Decommission A with B checking, printed in full', 'hosts': 'localhost', 'gather_facts': False,
+        'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
+        'tasks': [
+            {'name': 'Predict (A still connected)', 'secops.rotation.vault_db_rotate': dict(base, sessions_timeout='30s'),
+             'check_mode': True, 'register': 'predicted', 'ignore_errors': True},
+            {'name': 'Refuse (A still connected)', 'secops.rotation.vault_db_rotate': dict(base, sessions_timeout=0),
+             'register': 'refused', 'ignore_errors': True},
+            # the test closes A's session when it sees this task's login (to template1: pg_stat_activity spans all databases)
+            {'name': 'Revoke once A is gone', 'secops.rotation.vault_db_rotate': dict(base, sessions_timeout='60s', db_name='template1'),
+             'register': 'revoked'},
+        ]}]
+    conn = _connect_as(lab, a)
+    watcher = _close_when_checking(lab, conn, b['user'], 1.0, datname='template1')
+    try:
+        run = run_playbook(plays, verbosity=4, register=['predicted', 'refused', 'revoked'])
+    finally:
+        watcher.join(30)
+        if not conn.closed:
+            conn.close()
+    assert run.rc == 0, run.output[-3000:]
+    assert run.results['predicted']['failed'] is True and run.results['predicted']['reason'] == 'in_use'
+    assert run.results['refused']['failed'] is True and 'still has 1 session(s)' in run.results['refused']['msg']
+    revoked = run.results['revoked']
+    assert revoked['changed'] is True and revoked['revoked'] == [a['lease_id']] and revoked['sessions'] == {a['user']: 0}, revoked
+    assert 'not revoking %s: user %s still has 1 session(s)' % (a['lease_id'], a['user']) in run.output  # the failure was printed
+    assert b['user'] in run.output  # the invocation (db_user) was printed at -vvvv ...
+    assert b['password'] not in run.output  # ... without db_password
+    assert b['password'] not in str(run.results)
+    assert 'Traceback' not in run.output
+    assert not _lease_active(vault, a['lease_id']) and _lease_active(vault, b['lease_id'])

@@ -12,8 +12,8 @@ import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError
 from ansible_collections.secops.rotation.plugins.module_utils._db import (
-    ITEM_OPTIONS, DbCredentialRotator, db_argument_spec, decide_dynamic, decide_static, lease_info, merge_diffs, summarize,
-    validate_item)
+    ITEM_OPTIONS, SESSION_OPTIONS, DbCredentialRotator, db_argument_spec, db_target, decide_dynamic, decide_static,
+    describe_sessions, lease_info, merge_diffs, summarize, validate_item, validate_revoke, wait_for_no_sessions)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
 from ansible_collections.secops.rotation.plugins.module_utils._postgres import PostgresError
 
@@ -228,3 +228,147 @@ def test_rotator_rejects_bad_input_before_connecting(params, message):
         rotator.run()
     for fragment in message if isinstance(message, list) else [message]:
         assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize('params, message', [
+    ({'role': 'app', 'no_sessions_of': ['v-app-a']}, 'no_sessions_of is for state=revoked (checking pg_stat_activity before revoking leases)'),
+    ({'role': 'app', 'sessions_timeout': '10s'}, 'sessions_timeout is for state=revoked'),
+    ({'role': 'app', 'db_user': 'b'}, 'db_user is for state=revoked'),
+    ({'role': 'app', 'db_user': 'b', 'db_password': 'pw-b'}, 'db_user, db_password are for state=revoked'),
+    ({'role': 'app', 'no_sessions_of': []}, 'no_sessions_of is for state=revoked'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': []}, 'no_sessions_of must be a non-empty list of database user names'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a', ' ']}, "no_sessions_of[1] must be a database user name, got ' '"),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a\x00']}, 'no_sessions_of[0] must not contain a NUL character'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'sessions_timeout': '1 minute'}, "sessions_timeout: invalid duration '1 minute'"),
+    ({'state': 'revoked', 'lease_id': LEASE, 'sessions_timeout': '-5s'}, "sessions_timeout: invalid duration '-5s'"),
+    ({'state': 'revoked', 'lease_id': LEASE, 'sessions_timeout': 1.5}, 'sessions_timeout: invalid duration 1.5 (a float)'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a'], 'db_port': 70000}, 'db_port must be between 1 and 65535, got 70000'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a'], 'db_sslmode': 'maybe'}, 'db_sslmode must be one of'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a'], 'db_user': 'b\x00'}, 'db_user must not contain a NUL character'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a'], 'db_password': 'secret\x00pw'},
+     'db_password must not contain a NUL character'),
+])
+def test_session_check_options_are_rejected_before_connecting(params, message):
+    rotator = DbCredentialRotator(params, environ={})
+    with pytest.raises((RotationError, DurationError)) as err:
+        rotator.run()
+    assert message in str(err.value)
+    assert 'secret' not in str(err.value)
+
+
+def test_session_options_are_top_level_only():
+    spec = db_argument_spec()
+    assert set(SESSION_OPTIONS) <= set(spec) and not set(SESSION_OPTIONS) & set(spec['roles']['options'])
+    assert spec['db_password']['no_log'] is True
+    assert spec['no_sessions_of'] == dict(type='list', elements='str')
+    assert 'default' not in spec['sessions_timeout']  # unset is told apart from set, so state=present can reject it
+
+
+def test_validate_revoke_defaults_and_env():
+    plan = validate_revoke({'state': 'revoked', 'lease_ids': [LEASE, LEASE, 'database/creds/app/x']}, environ={})
+    assert (plan.lease_ids, plan.single, plan.users, plan.timeout, plan.target) == ([LEASE, 'database/creds/app/x'], False, [], 60, None)
+    env = {'PGUSER': 'envuser', 'PGPASSWORD': 'envpw', 'PGHOST': 'db1', 'PGPORT': '6432'}
+    plan = validate_revoke({'lease_id': LEASE, 'no_sessions_of': ['v-a', ' v-a ', 'v-c'], 'sessions_timeout': 0}, environ=env)
+    assert (plan.single, plan.users, plan.timeout, plan.db_user, plan.db_password) == (True, ['v-a', 'v-c'], 0, 'envuser', 'envpw')
+    assert str(plan.target) == 'db1:6432/postgres' and plan.target.connect_timeout == 5
+    plan = validate_revoke({'lease_id': LEASE, 'no_sessions_of': ['v-a'], 'sessions_timeout': '2m', 'db_user': 'b', 'db_password': 'pw',
+                            'db_host': 'db2', 'db_port': 5433, 'db_name': 'orders', 'db_sslmode': 'require'}, environ=env)
+    assert (plan.timeout, plan.db_user, plan.db_password, str(plan.target), plan.target.sslmode) == (120, 'b', 'pw', 'db2:5433/orders', 'require')
+    plan = validate_revoke({'lease_id': LEASE, 'no_sessions_of': ['v-a']}, environ={})
+    assert (plan.db_user, plan.db_password, str(plan.target)) == (None, None, 'localhost:5432/postgres')  # libpq's own fallbacks
+
+
+def test_db_target_is_the_one_validate_item_uses():
+    options = {'db_host': 'db3', 'db_port': '7000', 'db_name': 'x', 'db_sslmode': 'disable', 'db_connect_timeout': 2}
+    target = db_target(options, environ={})
+    item = validate_item(dict(options, role='app'), environ={}).target
+    assert vars(target) == vars(item) == dict(host='db3', port=7000, dbname='x', sslmode='disable', connect_timeout=2)
+
+
+class Clock:
+    """A fake monotonic clock; ``sleep`` advances it and records the pauses."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Counter:
+    """Fake session counter: returns the given counts in turn (the last one forever); each count takes ``cost`` s."""
+
+    def __init__(self, clock, *counts, cost=0.0):
+        self.clock, self.counts, self.cost, self.calls = clock, list(counts), cost, 0
+
+    def __call__(self, users):
+        self.clock.now += self.cost
+        value = self.counts[min(self.calls, len(self.counts) - 1)]
+        self.calls += 1
+        return dict((user, value.get(user, 0)) for user in users)
+
+
+def test_wait_ends_as_soon_as_the_sessions_are_gone():
+    clock = Clock()
+    counter = Counter(clock, {'a': 2}, {'a': 2}, {'a': 1}, {'a': 0, 'b': 0})
+    counts, waited = wait_for_no_sessions(counter, ['a', 'b'], 60, clock=clock, sleep=clock.sleep)
+    assert counts == {'a': 0, 'b': 0}
+    assert clock.sleeps == [0.5, 1.0, 2.0] and counter.calls == 4 and waited == 3.5
+
+
+def test_no_wait_when_there_are_no_sessions():
+    clock = Clock()
+    counts, waited = wait_for_no_sessions(Counter(clock, {}), ['a'], 60, clock=clock, sleep=clock.sleep)
+    assert (counts, waited, clock.sleeps) == ({'a': 0}, 0.0, [])
+
+
+def test_wait_times_out_with_a_last_count_at_the_deadline():
+    clock = Clock()
+    counter = Counter(clock, {'a': 3, 'b': 1})
+    counts, waited = wait_for_no_sessions(counter, ['a', 'b'], 20, clock=clock, sleep=clock.sleep)
+    assert counts == {'a': 3, 'b': 1} and waited == 20.0
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 2.5]  # doubling from 0.5 s, capped at 5 s, never past the deadline
+    assert counter.calls == len(clock.sleeps) + 1
+
+
+def test_slow_counts_do_not_stretch_the_timeout():
+    clock = Clock()
+    counter = Counter(clock, {'a': 1}, cost=0.3)
+    counts, waited = wait_for_no_sessions(counter, ['a'], 5, clock=clock, sleep=clock.sleep)
+    assert counts == {'a': 1} and sum(clock.sleeps) + 0.3 * counter.calls == pytest.approx(5.3)
+    assert waited == 5.3  # the deadline, plus the one count that ends there
+
+
+@pytest.mark.parametrize('timeout, check_mode', [(0, False), (60, True), (0, True)])
+def test_zero_timeout_and_check_mode_count_once_without_waiting(timeout, check_mode):
+    clock = Clock()
+    counter = Counter(clock, {'a': 2}, {'a': 0})
+    counts, waited = wait_for_no_sessions(counter, ['a'], timeout, check_mode=check_mode, clock=clock, sleep=clock.sleep)
+    assert (counts, waited, clock.sleeps, counter.calls) == ({'a': 2}, 0.0, [], 1)
+
+
+def test_in_use_messages_name_user_count_server_and_wait():
+    plan = validate_revoke({'lease_id': LEASE, 'no_sessions_of': ['v-app-a', 'v-app-c'], 'db_host': '127.0.0.1'}, environ={})
+    counts = {'v-app-a': 2, 'v-app-c': 0}
+    assert describe_sessions(counts) == 'user v-app-a has 2 session(s)'
+    assert describe_sessions({'a': 1, 'b': 3}, still=True) == 'user a still has 1 session(s) and user b still has 3 session(s)'
+    real = DbCredentialRotator({}, environ={})._in_use_message([LEASE], plan, counts)
+    assert real == ('not revoking database/creds/app/AbC123: user v-app-a still has 2 session(s) in pg_stat_activity on '
+                    '127.0.0.1:5432/postgres after waiting 1m (something still uses it); nothing was revoked')
+    check = DbCredentialRotator({}, check_mode=True, environ={})._in_use_message([LEASE], plan, counts)
+    assert check == ('would not revoke database/creds/app/AbC123: user v-app-a has 2 session(s) in pg_stat_activity on '
+                     '127.0.0.1:5432/postgres; the real run waits up to 1m for them to end, then fails without revoking')
+
+
+def test_session_check_without_psycopg2_fails_before_connecting(monkeypatch):
+    from ansible_collections.secops.rotation.plugins.module_utils import _postgres
+    monkeypatch.setattr(_postgres, 'PSYCOPG2_IMPORT_ERROR', 'Traceback ...')
+    with pytest.raises(RotationError) as err:
+        DbCredentialRotator({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['v-app-a']}, environ={}).run()
+    assert str(err.value) == ('the Python library psycopg2 is required on the host that runs this module to count the sessions of '
+                              'no_sessions_of: pip install psycopg2-binary - nothing was revoked')

@@ -91,6 +91,11 @@ def test_missing_psycopg2_message(monkeypatch):
         _postgres.connect(PgTarget('localhost'), 'bob', 'pw')
 
 
+def test_user_label_names_libpqs_default_when_no_user_is_given():
+    assert _postgres.user_label('bob') == 'bob'
+    assert _postgres.user_label(None) == _postgres.user_label('') == '(the default user of libpq)'
+
+
 def _one_shot_server(reply):
     """A loopback listener that reads the 8-byte SSLRequest and answers ``reply`` (None: closes)."""
     import socket
