@@ -18,13 +18,13 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export SECOPS_LAB_DIR := $(LAB_DIR)
 
-.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration lint sanity build changelog clean
+.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration molecule lint sanity build changelog clean
 
 help:
 	@echo "make demo     - set up everything and show the lab of real servers working"
 	@echo "make test     - set up everything and run all tests (unit, integration, lint, sanity, build)"
 	@echo "make lab-up / lab-down / lab-status - the lab of real servers (env file: $(LAB_DIR)/env)"
-	@echo "make unit | integration | lint | sanity | build | changelog | clean"
+	@echo "make unit | integration | molecule | lint | sanity | build | changelog | clean"
 
 venv: $(VENV)/.installed
 
@@ -60,6 +60,12 @@ integration: venv collection
 	$(PY) -m pytest -q tests/integration --basetemp=$(BUILD)/pytest $(PYTEST_ARGS)
 	$(PY) -m lab leftovers --dir $(BUILD)/pytest
 
+# Blue-green rotations with the roles on three local demo app instances (molecule/default, no containers);
+# its lab and instances live in .build/molecule and must be gone afterwards.
+molecule: venv collection
+	$(BIN)/molecule test
+	$(PY) -m lab leftovers --dir $(BUILD)/molecule
+
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
 
@@ -73,14 +79,14 @@ build: venv
 changelog: venv
 	$(BIN)/antsibull-changelog lint
 
-# Slow, independent suites run side by side (2 cores); each prints its own report.
+# Slow, independent suites run side by side (2 cores), each with its own lab; each prints its own report.
 test: venv collection
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit-and-integration static-checks
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit-and-integration checks-and-molecule
 
-.PHONY: unit-and-integration static-checks
+.PHONY: unit-and-integration checks-and-molecule
 unit-and-integration: unit integration
 
-static-checks: changelog lint sanity build
+checks-and-molecule: changelog lint sanity build molecule
 
 clean: lab-down
 	rm -rf $(BUILD) tests/output .pytest_cache

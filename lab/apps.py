@@ -10,7 +10,8 @@
 * :func:`run_load` sends GET requests at a fixed rate to loopback URLs in background threads, with a hard
   stop on count and time; ``stop()`` returns ``{sent, ok, failed, errors: {text: count}}``.
 
-Command line: ``python -m lab.apps stop DIR...`` and ``python -m lab.apps reload DIR...``.
+Command line: ``python -m lab.apps stop DIR...``, ``python -m lab.apps reload DIR...`` and
+``python -m lab.apps setup --lab-dir DIR [--iam-user NAME]`` (the demo table and an IAM user in a running lab).
 """
 
 import argparse
@@ -32,6 +33,7 @@ from pathlib import Path
 import psycopg2
 
 from .collection import REPO, add_collection_to_path
+from .core import OWNER_VAR, load_env
 
 add_collection_to_path()
 from ansible_collections.secops.rotation.plugins.module_utils._files import atomic_write  # noqa: E402  pylint: disable=wrong-import-position
@@ -138,8 +140,10 @@ def start_instance(config_dir, app_settings, db_pair, aws_pair=None, host='127.0
         (config_dir / 'aws.json').unlink(missing_ok=True)
     write_config(config_dir, app_settings, db_pair, aws_pair)
     command = [sys.executable, str(DEMO_APP), '--config-dir', str(config_dir), '--host', host, '--port', str(port), '--daemon']
+    # The lab's owner marker lets `python -m lab leftovers --dir <tests' temp root>` find an instance a test left running.
+    env = dict(os.environ, **{OWNER_VAR: str(config_dir)})
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired as exc:
         raise AppError(f'demo app in {config_dir} did not start within {timeout}s') from exc
     match = re.search(r'^pid=(\d+) port=(\d+)$', proc.stdout, re.M)
@@ -324,12 +328,38 @@ def run_load(urls, rate_per_second, duration_s, max_requests, timeout=5.0):
 
 # --------------------------------------------------------------------------- command line
 
+def setup(lab_env, iam_user=None):
+    """Prepare a lab for the demo app: the ``demo_items`` table and, if given, an IAM user (both idempotent)."""
+    rows = ensure_demo_table(lab_env)
+    created = False
+    if iam_user:
+        import boto3  # pylint: disable=import-outside-toplevel  # only this command talks to IAM
+        iam = boto3.session.Session(aws_access_key_id=lab_env['AWS_ACCESS_KEY_ID'], aws_secret_access_key=lab_env['AWS_SECRET_ACCESS_KEY'],
+                                    region_name=lab_env['AWS_DEFAULT_REGION']).client('iam', endpoint_url=lab_env['AWS_ENDPOINT_URL'])
+        try:
+            iam.create_user(UserName=iam_user)
+            created = True
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+    return rows, created
+
+
 def main(argv=None):
-    """``python -m lab.apps stop|reload DIR...``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog='python -m lab.apps', description='Stop or reload demo app instances.')
-    parser.add_argument('command', choices=('stop', 'reload'))
-    parser.add_argument('dirs', nargs='+', metavar='DIR', help='config dir of an instance')
+    """``python -m lab.apps stop|reload DIR...`` and ``python -m lab.apps setup --lab-dir DIR [--iam-user NAME]``."""
+    parser = argparse.ArgumentParser(prog='python -m lab.apps', description='Stop or reload demo app instances; prepare a lab for them.')
+    parser.add_argument('command', choices=('stop', 'reload', 'setup'))
+    parser.add_argument('dirs', nargs='*', metavar='DIR', help='config dir of an instance (stop, reload)')
+    parser.add_argument('--lab-dir', help='setup: state dir of a running lab (its env file is read)')
+    parser.add_argument('--iam-user', help='setup: also create this IAM user if it does not exist')
     args = parser.parse_args(argv)
+    if args.command == 'setup':
+        if not args.lab_dir:
+            parser.error('setup needs --lab-dir')
+        rows, created = setup(load_env(Path(args.lab_dir) / 'env'), args.iam_user)
+        print(f'{DEMO_TABLE}: {rows} rows' + (f'; IAM user {args.iam_user} ' + ('created' if created else 'exists') if args.iam_user else ''))
+        return 0
+    if not args.dirs:
+        parser.error(f'{args.command} needs at least one DIR')
     code = 0
     for config_dir in args.dirs:
         if args.command == 'stop':

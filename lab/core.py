@@ -43,7 +43,7 @@ POLICY = 'lab-test'
 PG_TMP_PREFIX = 'secops-lab-pg-'
 OWNER_VAR = 'SECOPS_LAB_OWNER'  # set in every server's environment: marks the processes of one state dir
 # The only entries of the state dir that up()/down() ever delete (the dir may be anything the user passes).
-OWNED_ENTRIES = ('env', 'state.json', 'pki-ca.pem', 'logs', 'home', 'bao-tls', 'pg')
+OWNED_ENTRIES = ('env', 'env.json', 'state.json', 'pki-ca.pem', 'logs', 'home', 'bao-tls', 'pg')
 POLICY_HCL = """
 path "secret/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }
 path "database/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }
@@ -563,6 +563,7 @@ class Lab:
             _ensure_kv2(hvac.Client(url=env['LAB_VAULT_TLS_ADDR'], token='root', verify=env['VAULT_CACERT'], session=https))
             self._configure_main(hvac.Client(url=env['VAULT_ADDR'], token='root', session=http, timeout=30))
         write_env(self.env_file, env)
+        atomic_write(str(self.dir / 'env.json'), json.dumps(env, indent=1, sort_keys=True) + '\n', mode=0o600)
 
     def _configure_main(self, client):
         """KV v2, policy, database, PKI, AppRole and userpass on the plain-HTTP server."""

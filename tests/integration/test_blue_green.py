@@ -93,6 +93,7 @@ class Fleet:
         self.lab, self.env, self.folder, self.count = lab, env, Path(folder), count
         self.dirs = [self.folder / ('app%d' % number) for number in range(1, count + 1)]
         self.instances = []
+        self.outputs = []  # every ansible-playbook output of the test, for the leak check
         self.inventory = self.folder / 'inventory.yml'
         python = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
         hosts = {'app%d' % (i + 1): dict(python, demo_app_dir=str(path)) for i, path in enumerate(self.dirs)}
@@ -123,16 +124,24 @@ class Fleet:
     def config(self, index, name='db.json'):
         return json.loads((self.dirs[index] / name).read_text(encoding='utf-8'))
 
-    def play(self, playbook, extra_vars, verbosity=0, check=False, timeout=600):
-        """Run ``ansible-playbook secops.rotation.<playbook>``; returns (rc, output, recap {host: (ok, changed, failed)})."""
+    def play(self, playbook, extra_vars, verbosity=4, check=False, timeout=600, env=None):
+        """Run ``ansible-playbook secops.rotation.<playbook>`` (``-vvvv`` by default; the output is kept for
+        :meth:`assert_no_secret`); returns (rc, output, recap {host: (ok, changed, failed)})."""
         argv = [PLAYBOOK, '-i', str(self.inventory), 'secops.rotation.%s' % playbook, '-e', json.dumps(extra_vars)]
         argv += ['-' + 'v' * verbosity] if verbosity else []
         argv += ['--check'] if check else []
-        proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(self.env), cwd=str(self.folder),
-                              timeout=timeout, check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(dict(self.env, **(env or {}))),
+                              cwd=str(self.folder), timeout=timeout, check=False)
         output = proc.stdout + proc.stderr
+        self.outputs.append(output)
         recap = {host: (int(ok), int(changed), int(failed)) for host, ok, changed, dummy, failed in RECAP.findall(output)}
         return proc.returncode, output, recap
+
+    def assert_no_secret(self, *secrets):
+        """No secret appears in the output of any playbook run of this test (all at -vvvv)."""
+        assert self.outputs
+        for output in self.outputs:
+            assert_no_secret(output, *secrets)
 
 
 @pytest.fixture
@@ -232,7 +241,7 @@ def test_db_blue_green_under_load_drops_no_request_and_naive_rotation_does(lab, 
 
     started = time.monotonic()
     load = apps.run_load(fleet.urls(), RATE, duration_s=300, max_requests=RATE * 300)
-    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name, db_credentials_force=True), verbosity=4)
+    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name, db_credentials_force=True))
     blue_green = load_counts(load, started)
     assert rc == 0, output[-6000:]
 
@@ -246,7 +255,7 @@ def test_db_blue_green_under_load_drops_no_request_and_naive_rotation_does(lab, 
     assert not lease_alive(vault, cred_a['lease_id']), "A's lease must be revoked"
     assert not can_login(lab, cred_a['username'], cred_a['password']), 'A must not log in any more'
     assert can_login(lab, cred_b['username'], cred_b['password'])
-    assert_no_secret(output, cred_a['password'], cred_b['password'])
+    fleet.assert_no_secret(cred_a['password'], cred_b['password'])
     assert all(failed == 0 for dummy, dummy2, failed in recap.values()), recap
 
     # The same instances, the same load, a naive rotation: revoke the credential in use, then deploy a new one.
@@ -302,6 +311,7 @@ def test_db_nothing_due_changes_nothing_and_check_mode_predicts(lab, env, vault,
     assert 'would rotate database/creds/%s' % db_role in output and 'a real run would stage it' in output
     assert ledger(env, name)[1] == version and leases(vault, db_role) == before
     assert all(fleet.health(index)['db_user'] == cred_a['username'] for index in range(3))
+    fleet.assert_no_secret(cred_a['password'])
 
 
 def test_db_failed_health_check_restores_the_host_and_a_rerun_finishes_with_the_same_b(lab, env, vault, fleet, db_role):
@@ -336,6 +346,7 @@ def test_db_failed_health_check_restores_the_host_and_a_rerun_finishes_with_the_
     assert leases(vault, db_role) - before == {cred_b['id']}, 'no second lease was created'
     assert all(fleet.health(index)['db_user'] == cred_b['username'] for index in range(3))
     assert not lease_alive(vault, cred_a['lease_id'])
+    fleet.assert_no_secret(cred_a['password'], cred_b['password'])
 
 
 def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, vault, fleet, db_role):
@@ -345,7 +356,7 @@ def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, 
     fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
     before = leases(vault, db_role)
 
-    argv = [PLAYBOOK, '-i', str(fleet.inventory), 'secops.rotation.rotate_db_credentials', '-e',
+    argv = [PLAYBOOK, '-i', str(fleet.inventory), 'secops.rotation.rotate_db_credentials', '-vvvv', '-e',
             json.dumps(db_vars(db_role, name, db_credentials_force=True))]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env(env),
                             cwd=str(fleet.folder), start_new_session=True)
@@ -363,6 +374,7 @@ def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+    fleet.outputs.append(''.join(seen))
     assert killed, ''.join(seen)[-4000:]
     entry, dummy = ledger(env, name)
     assert entry['phase'] == 'promoted' and entry['previous']['id'] == cred_a['lease_id']
@@ -375,6 +387,7 @@ def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, 
     assert leases(vault, db_role) - before == {cred_b['id']}, 'no extra credential'
     assert not lease_alive(vault, cred_a['lease_id']) and not can_login(lab, cred_a['username'], cred_a['password'])
     assert all(fleet.config(index)['secondary'] is None and fleet.health(index)['db_user'] == cred_b['username'] for index in range(3))
+    fleet.assert_no_secret(cred_a['password'], cred_b['password'])
 
 
 def test_db_decommission_waits_for_the_old_user_and_refuses_while_it_is_used(lab, env, vault, fleet, db_role):
@@ -399,7 +412,9 @@ def test_db_decommission_waits_for_the_old_user_and_refuses_while_it_is_used(lab
     rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name))
     assert rc == 0, output[-4000:]
     assert not lease_alive(vault, cred_a['lease_id'])
-    assert ledger(env, name)[0]['previous'] is None
+    entry = ledger(env, name)[0]
+    assert entry['previous'] is None
+    fleet.assert_no_secret(cred_a['password'], entry['current']['password'])
 
 
 def test_db_static_role_is_replaced_on_every_host(lab, env, vault, fleet):
@@ -419,14 +434,14 @@ def test_db_static_role_is_replaced_on_every_host(lab, env, vault, fleet):
         assert rc == 0, output[-4000:]
         assert all(changed == 0 for dummy, changed, dummy2 in recap.values()), recap
 
-        rc, output, recap = fleet.play('rotate_db_credentials', db_vars(role, 'unused', db_credentials_force=True, **extra), verbosity=4)
+        rc, output, recap = fleet.play('rotate_db_credentials', db_vars(role, 'unused', db_credentials_force=True, **extra))
         assert rc == 0, output[-4000:]
         second = vault.secrets.database.get_static_credentials(role)['data']
         assert second['password'] != first['password']
         for index in range(3):
             assert fleet.config(index) == {'primary': {'username': user, 'password': second['password']}, 'secondary': None}
             assert apps.get_json(fleet.instances[index].url + '/')[0] == 200
-        assert_no_secret(output, first['password'], second['password'])
+        fleet.assert_no_secret(first['password'], second['password'])
     finally:
         vault.secrets.database.delete_static_role(role)
         with admin.cursor() as cur:
@@ -451,26 +466,33 @@ def test_iam_blue_green_under_load_then_purge_after_the_grace_period(lab, env, v
                 {'access_key_id': key_a['access_key_id'], 'secret_access_key': key_a['secret_access_key']})
     assert fleet.health(0)['access_key_id'] == key_a['access_key_id']
 
+    # B is deployed and promoted, A stays valid (blue_green_decommission=false); the next run decommissions A.
     started = time.monotonic()
     load = apps.run_load(fleet.urls('/health'), 30, duration_s=300, max_requests=30 * 300)
-    rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name, iam_keys_force=True), verbosity=4)
+    rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name, iam_keys_force=True, blue_green_decommission=False))
+    assert rc == 0, output[-6000:]
+    entry, dummy = ledger(env, name)
+    key_b = entry['current']
+    assert entry['phase'] == 'promoted' and entry['previous']['id'] == key_a['access_key_id']
+    assert keys_of(iam, iam_user) == {key_a['access_key_id']: 'Active', key_b['access_key_id']: 'Active'}, 'A stays valid'
+    assert fleet.config(0, 'aws.json')['secondary']['access_key_id'] == key_a['access_key_id']
+    rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name))
     counts = load_counts(load, started)
     assert rc == 0, output[-6000:]
     with capsys.disabled():
         print('\nIAM blue-green rotation: %(sent)d health checks (%(rate).0f/s), %(failed)d failed' % counts)
     assert counts['sent'] >= 100 and counts['failed'] == 0, counts
 
-    entry, dummy = ledger(env, name)
-    key_b = entry['current']
-    assert key_b['id'] != key_a['access_key_id'] and entry['previous'] is None
+    entry, version = ledger(env, name)
+    assert entry['current']['id'] == key_b['id'] and entry['previous'] is None and entry['phase'] == 'idle'
     for index in range(3):
         assert fleet.health(index)['access_key_id'] == key_b['access_key_id']
+        assert fleet.config(index, 'aws.json')['secondary'] is None
     assert keys_of(iam, iam_user) == {key_a['access_key_id']: 'Inactive', key_b['access_key_id']: 'Active'}
     tags = {tag['Key']: tag['Value'] for tag in iam.list_user_tags(UserName=iam_user)['Tags']}
     deactivated = tags['secops-rotation:deactivated:%s' % key_a['access_key_id']]
     promoted = [record['at'] for record in entry['history'] if record['action'] == 'promote'][-1]
     assert deactivated >= promoted, 'A is deactivated only after the swap (the promotion)'
-    assert_no_secret(output, key_a['secret_access_key'], key_b['secret_access_key'], db['password'])
 
     # purge_iam_keys deletes A only after the grace period
     purge = {'rotation_iam_users': [iam_user], 'rotation_iam_grace_period': '%ds' % GRACE}
@@ -483,7 +505,59 @@ def test_iam_blue_green_under_load_then_purge_after_the_grace_period(lab, env, v
     rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name))
     assert rc == 0 and all(changed == 0 for dummy, changed, dummy2 in recap.values()), recap
     assert keys_of(iam, iam_user) == {key_a['access_key_id']: 'Inactive', key_b['access_key_id']: 'Active'}
+    assert ledger(env, name)[1] == version, 'no ledger write'
     time.sleep(max(0.0, calendar.timegm(time.strptime(deactivated, '%Y-%m-%dT%H:%M:%SZ')) + GRACE + 1 - time.time()))
     rc, output, recap = fleet.play('purge_iam_keys', purge)
     assert rc == 0, output[-4000:]
     assert keys_of(iam, iam_user) == {key_b['access_key_id']: 'Active'}
+    fleet.assert_no_secret(key_a['secret_access_key'], key_b['secret_access_key'], db['password'])
+
+
+# --------------------------------------------------------------------------------------------- staging fails
+
+LEDGER_READ_ONLY = """
+path "secret/data/rotation/*" { capabilities = ["read"] }
+path "secret/metadata/rotation/*" { capabilities = ["read", "list"] }
+path "database/*" { capabilities = ["read", "update", "list"] }
+path "sys/leases/*" { capabilities = ["read", "update", "list"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+"""
+
+
+@pytest.fixture
+def ledger_read_only_token(vault):
+    """A token that may read the ledger and issue/revoke database credentials, but not write the ledger."""
+    policy = 'bg-ro-%s' % _uid()
+    vault.sys.create_or_update_policy(policy, LEDGER_READ_ONLY)
+    yield vault.auth.token.create(policies=[policy], ttl='1h')['auth']['client_token']
+    vault.sys.delete_policy(policy)
+
+
+def test_staging_failure_destroys_the_new_secret(lab, env, vault, iam, fleet, db_role, iam_user, ledger_read_only_token):
+    """When B cannot be staged (here: the token may not write the ledger), B is revoked/deleted and nothing is deployed."""
+    name = 'bg-%s' % _uid()
+    cred_a = issue(env, db_role)
+    adopt_db(env, name + '/db', cred_a)
+    key_a = run_module('iam_key_rotate', {'user_name': iam_user}, env=env)
+    res = run_module('rotation_state', {'action': 'init', 'name': name + '/iam', 'kind': 'iam', 'id': key_a['access_key_id'],
+                                        'metadata': {'access_key_id': key_a['access_key_id']},
+                                        'secret': {'secret_access_key': key_a['secret_access_key']}}, env=env)
+    assert res['changed'], res.get('msg')
+    fleet.start({'username': cred_a['username'], 'password': cred_a['password']},
+                {'access_key_id': key_a['access_key_id'], 'secret_access_key': key_a['secret_access_key']})
+    before, db_version, iam_version = leases(vault, db_role), ledger(env, name + '/db')[1], ledger(env, name + '/iam')[1]
+    files = [(path / 'db.json').read_bytes() + (path / 'aws.json').read_bytes() for path in fleet.dirs]
+    restricted = {'VAULT_TOKEN': ledger_read_only_token}
+
+    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name + '/db', db_credentials_force=True), env=restricted)
+    assert rc != 0 and 'was discarded again, nothing else changed' in output, output[-4000:]
+    assert 'permission denied' in output
+    assert leases(vault, db_role) == before, "B's lease was revoked again"
+
+    rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name + '/iam', iam_keys_force=True), env=restricted)
+    assert rc != 0 and 'was discarded again, nothing else changed' in output, output[-4000:]
+    assert keys_of(iam, iam_user) == {key_a['access_key_id']: 'Active'}, 'B was deactivated and deleted again'
+
+    assert ledger(env, name + '/db')[1] == db_version and ledger(env, name + '/iam')[1] == iam_version
+    assert [(path / 'db.json').read_bytes() + (path / 'aws.json').read_bytes() for path in fleet.dirs] == files, 'nothing deployed'
+    fleet.assert_no_secret(cred_a['password'], key_a['secret_access_key'])
