@@ -127,7 +127,8 @@ class Fleet:
     def play(self, playbook, extra_vars, verbosity=4, check=False, timeout=600, env=None):
         """Run ``ansible-playbook secops.rotation.<playbook>`` (``-vvvv`` by default; the output is kept for
         :meth:`assert_no_secret`); returns (rc, output, recap {host: (ok, changed, failed)})."""
-        argv = [PLAYBOOK, '-i', str(self.inventory), 'secops.rotation.%s' % playbook, '-e', json.dumps(extra_vars)]
+        target = playbook if playbook.endswith('.yml') else 'secops.rotation.%s' % playbook
+        argv = [PLAYBOOK, '-i', str(self.inventory), target, '-e', json.dumps(extra_vars)]
         argv += ['-' + 'v' * verbosity] if verbosity else []
         argv += ['--check'] if check else []
         proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(dict(self.env, **(env or {}))),
@@ -183,6 +184,15 @@ def adopt_db(env, name, creds):
     assert res['changed'], res.get('msg')
 
 
+def start_on_a(env, fleet, db_role):
+    """A new ledger entry whose current credential A (adopted) the fleet's instances use; returns (name, A)."""
+    name = 'bg-%s/db' % _uid()
+    cred_a = issue(env, db_role)
+    adopt_db(env, name, cred_a)
+    fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
+    return name, cred_a
+
+
 def ledger(env, name):
     res = run_module('rotation_state', {'name': name}, env=env)
     assert not res.get('failed'), res.get('msg')
@@ -233,10 +243,7 @@ def keys_of(iam, user):
 
 def test_db_blue_green_under_load_drops_no_request_and_naive_rotation_does(lab, env, vault, fleet, db_role, capsys):
     """The acceptance test of zero downtime: 3 instances under >= 50 req/s through a complete DB rotation."""
-    name = 'bg-%s/db' % _uid()
-    cred_a = issue(env, db_role)
-    adopt_db(env, name, cred_a)
-    fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
+    name, cred_a = start_on_a(env, fleet, db_role)
     before = leases(vault, db_role)
 
     started = time.monotonic()
@@ -289,10 +296,7 @@ def test_db_blue_green_under_load_drops_no_request_and_naive_rotation_does(lab, 
 
 
 def test_db_nothing_due_changes_nothing_and_check_mode_predicts(lab, env, vault, fleet, db_role):
-    name = 'bg-%s/db' % _uid()
-    cred_a = issue(env, db_role)
-    adopt_db(env, name, cred_a)
-    fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
+    name, cred_a = start_on_a(env, fleet, db_role)
     files = [path.joinpath('db.json').stat().st_mtime_ns for path in fleet.dirs]
     dummy, version = ledger(env, name)
     before = leases(vault, db_role)
@@ -314,11 +318,23 @@ def test_db_nothing_due_changes_nothing_and_check_mode_predicts(lab, env, vault,
     fleet.assert_no_secret(cred_a['password'])
 
 
+def test_db_role_in_one_play_rotates_every_host(lab, env, vault, fleet, db_role):
+    """The role used directly (blue_green_phase=all): the three phases in one play, all hosts swap in one batch."""
+    name, cred_a = start_on_a(env, fleet, db_role)
+    playbook = fleet.folder / 'one_play.yml'
+    playbook.write_text(yaml.safe_dump([{'name': 'Rotate in one play', 'hosts': 'demo_apps', 'gather_facts': False,
+                                         'roles': [{'role': 'secops.rotation.db_credentials'}]}]), encoding='utf-8')
+    rc, output, recap = fleet.play(str(playbook), db_vars(db_role, name, db_credentials_force=True))
+    assert rc == 0, output[-6000:]
+    entry, dummy = ledger(env, name)
+    assert entry['phase'] == 'idle' and entry['current']['id'] != cred_a['lease_id']
+    assert all(fleet.health(index)['db_user'] == entry['current']['username'] for index in range(3))
+    assert not lease_alive(vault, cred_a['lease_id'])
+    fleet.assert_no_secret(cred_a['password'], entry['current']['password'])
+
+
 def test_db_failed_health_check_restores_the_host_and_a_rerun_finishes_with_the_same_b(lab, env, vault, fleet, db_role):
-    name = 'bg-%s/db' % _uid()
-    cred_a = issue(env, db_role)
-    adopt_db(env, name, cred_a)
-    fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
+    name, cred_a = start_on_a(env, fleet, db_role)
     before = leases(vault, db_role)
     fault = fleet.dirs[1] / 'fault-ignore-reload'
     fault.write_text('', encoding='utf-8')  # instance 2 ignores SIGHUP: it keeps using A
@@ -350,10 +366,7 @@ def test_db_failed_health_check_restores_the_host_and_a_rerun_finishes_with_the_
 
 
 def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, vault, fleet, db_role):
-    name = 'bg-%s/db' % _uid()
-    cred_a = issue(env, db_role)
-    adopt_db(env, name, cred_a)
-    fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
+    name, cred_a = start_on_a(env, fleet, db_role)
     before = leases(vault, db_role)
 
     argv = [PLAYBOOK, '-i', str(fleet.inventory), 'secops.rotation.rotate_db_credentials', '-vvvv', '-e',
@@ -391,10 +404,7 @@ def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, 
 
 
 def test_db_decommission_waits_for_the_old_user_and_refuses_while_it_is_used(lab, env, vault, fleet, db_role):
-    name = 'bg-%s/db' % _uid()
-    cred_a = issue(env, db_role)
-    adopt_db(env, name, cred_a)
-    fleet.start({'username': cred_a['username'], 'password': cred_a['password']})
+    name, cred_a = start_on_a(env, fleet, db_role)
     # something outside the fleet still holds a session of A
     holdout = psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], dbname=lab['PGDATABASE'], user=cred_a['username'],
                                password=cred_a['password'], connect_timeout=5)
