@@ -343,22 +343,26 @@ class Aws:
         self.settings = settings
         self._clients = {}
         self._lock = threading.Lock()
+        # One session for every client: its service models are loaded once (a session per client would reload them
+        # from disk each time, and after a switch every request in flight would do so at once). Sessions are not
+        # thread-safe, so clients are created under the lock.
+        self._session = boto3.session.Session()
         self.provider = RotatingCredentialProvider(pair[0], pair[1], is_auth_error=is_aws_auth_error,
                                                    on_switch=self._on_switch)
+        self._client(pair[0])
 
     def _client(self, credential):
         key = _key(credential)
         with self._lock:
             client = self._clients.get(key)
-        if client is None:
-            config = botocore.config.Config(retries={'total_max_attempts': 1, 'mode': 'standard'},
-                                            connect_timeout=5, read_timeout=5)
-            client = boto3.session.Session().client(
-                'sts', aws_access_key_id=credential['access_key_id'], aws_secret_access_key=credential['secret_access_key'],
-                region_name=self.settings.get('aws_region') or 'us-east-1',
-                endpoint_url=self.settings.get('aws_endpoint_url') or None, config=config)
-            with self._lock:
-                client = self._clients.setdefault(key, client)
+            if client is None:
+                config = botocore.config.Config(retries={'total_max_attempts': 1, 'mode': 'standard'},
+                                                connect_timeout=5, read_timeout=5)
+                client = self._session.client(
+                    'sts', aws_access_key_id=credential['access_key_id'], aws_secret_access_key=credential['secret_access_key'],
+                    region_name=self.settings.get('aws_region') or 'us-east-1',
+                    endpoint_url=self.settings.get('aws_endpoint_url') or None, config=config)
+                self._clients[key] = client
         return client
 
     def _on_switch(self, old, new):
@@ -368,8 +372,9 @@ class Aws:
         log.info('AWS credential switched: access key %s -> access key %s', old['access_key_id'], new['access_key_id'])
 
     def reset(self, pair):
-        """New keys from a reload: primary active again."""
+        """New keys from a reload: primary active again (its client is made now, before requests need it)."""
         self.provider.reset(pair[0], pair[1])
+        self._client(pair[0])
 
     def identity(self):
         """``(access key id used, ARN)``."""

@@ -124,13 +124,14 @@ class Fleet:
     def config(self, index, name='db.json'):
         return json.loads((self.dirs[index] / name).read_text(encoding='utf-8'))
 
-    def play(self, playbook, extra_vars, verbosity=4, check=False, timeout=600, env=None):
+    def play(self, playbook, extra_vars, verbosity=4, check=False, timeout=600, env=None, limit=None):
         """Run ``ansible-playbook secops.rotation.<playbook>`` (``-vvvv`` by default; the output is kept for
         :meth:`assert_no_secret`); returns (rc, output, recap {host: (ok, changed, failed)})."""
         target = playbook if playbook.endswith('.yml') else 'secops.rotation.%s' % playbook
         argv = [PLAYBOOK, '-i', str(self.inventory), target, '-e', json.dumps(extra_vars)]
         argv += ['-' + 'v' * verbosity] if verbosity else []
         argv += ['--check'] if check else []
+        argv += ['--limit', limit] if limit else []
         proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(dict(self.env, **(env or {}))),
                               cwd=str(self.folder), timeout=timeout, check=False)
         output = proc.stdout + proc.stderr
@@ -352,9 +353,18 @@ def test_db_failed_health_check_restores_the_host_and_a_rerun_finishes_with_the_
     assert apps.get_json(fleet.instances[1].url + '/')[0] == 200, 'instance 2 serves'
     assert fleet.config(2) == a_and_b and fleet.health(2)['db_user'] == cred_a['username'], 'instance 3 was not swapped'
     assert lease_alive(vault, cred_a['lease_id']) and can_login(lab, cred_a['username'], cred_a['password']), 'A not decommissioned'
-    assert not list(fleet.dirs[0].glob('db.json.*~')) and not list(fleet.dirs[1].glob('db.json.*~')), 'no backup with secrets left'
+    assert not [path for folder in fleet.dirs for path in folder.iterdir() if path.name.startswith('db.json.')], 'no backup left'
 
+    # Instance 3 as a run killed between its template and its reload leaves it: B's files, still using A.
+    b_and_a = {'primary': a_and_b['secondary'], 'secondary': a_and_b['primary']}
+    apps.write_config(fleet.dirs[2], db_pair=b_and_a)
     fault.unlink()
+    # A run limited to instance 2 swaps it but cannot prove every host uses B: nothing is promoted.
+    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name), limit='localhost,app2')
+    assert rc == 0, output[-6000:]
+    assert 'the play is limited' in output and ledger(env, name)[0]['phase'] == 'staged'
+    assert fleet.health(1)['db_user'] == cred_b['username'] and fleet.health(2)['db_user'] == cred_a['username']
+
     rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name))  # no force: it resumes the staged B
     assert rc == 0, output[-6000:]
     entry, dummy = ledger(env, name)
@@ -363,6 +373,42 @@ def test_db_failed_health_check_restores_the_host_and_a_rerun_finishes_with_the_
     assert all(fleet.health(index)['db_user'] == cred_b['username'] for index in range(3))
     assert not lease_alive(vault, cred_a['lease_id'])
     fleet.assert_no_secret(cred_a['password'], cred_b['password'])
+
+
+def test_db_failing_reload_restores_and_reloads_the_previous_config(lab, env, vault, fleet, db_role):
+    """A reload command that fails (after it did signal the app): the rescue puts the old file back and reloads again."""
+    name, cred_a = start_on_a(env, fleet, db_role)
+    before = leases(vault, db_role)
+    once = fleet.dirs[0] / 'fail-reload-once'
+    once.write_text('', encoding='utf-8')
+    reload_failing_once = ('kill -HUP "$(cat {{ demo_app_dir }}/pid)"; '
+                           'if [ -e {{ demo_app_dir }}/fail-reload-once ]; then rm {{ demo_app_dir }}/fail-reload-once; exit 1; fi')
+    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name, db_credentials_force=True,
+                                                                    blue_green_reload_command=reload_failing_once))
+    assert rc != 0 and not once.exists()
+    entry, dummy = ledger(env, name)
+    cred_b = entry['pending']
+    assert entry['phase'] == 'staged'
+    assert "app1: overlap of %s to %s failed" % (name, cred_a['username']) in output, output[-4000:]
+    assert "previous config files were put back and it was reloaded" in output
+    assert fleet.config(0) == {'primary': {'username': cred_a['username'], 'password': cred_a['password']}, 'secondary': None}
+    health = fleet.health(0)
+    assert health['generation'] == 2 and health['db_user'] == cred_a['username'], 'the restored file was loaded again'
+
+    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name))
+    assert rc == 0, output[-4000:]
+    assert ledger(env, name)[0]['current']['id'] == cred_b['id'] and leases(vault, db_role) - before == {cred_b['id']}
+    assert all(fleet.health(index)['db_user'] == cred_b['username'] for index in range(3))
+    fleet.assert_no_secret(cred_a['password'], cred_b['password'])
+
+
+def test_missing_template_fails_before_anything_is_created(lab, env, vault, fleet, db_role):
+    name, cred_a = start_on_a(env, fleet, db_role)
+    before, version = leases(vault, db_role), ledger(env, name)[1]
+    configs = [{'src': str(fleet.folder / 'nope.json.j2'), 'dest': '{{ demo_app_dir }}/db.json'}]
+    rc, output, recap = fleet.play('rotate_db_credentials', db_vars(db_role, name, db_credentials_force=True, blue_green_configs=configs))
+    assert rc != 0 and 'template(s) not found on the controller: %s' % configs[0]['src'] in output, output[-4000:]
+    assert leases(vault, db_role) == before and ledger(env, name)[1] == version
 
 
 def test_db_killed_between_swap_and_decommission_then_rerun_completes(lab, env, vault, fleet, db_role):
@@ -486,7 +532,13 @@ def test_iam_blue_green_under_load_then_purge_after_the_grace_period(lab, env, v
     assert entry['phase'] == 'promoted' and entry['previous']['id'] == key_a['access_key_id']
     assert keys_of(iam, iam_user) == {key_a['access_key_id']: 'Active', key_b['access_key_id']: 'Active'}, 'A stays valid'
     assert fleet.config(0, 'aws.json')['secondary']['access_key_id'] == key_a['access_key_id']
-    rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name))
+    # Instance 3 is re-imaged with A meanwhile. The next run (still blue_green_decommission=false) finds the rotation
+    # promoted: it moves instance 3 to B first, then deactivates A, with the cutover after that move.
+    a_only = {'access_key_id': key_a['access_key_id'], 'secret_access_key': key_a['secret_access_key']}
+    apps.write_config(fleet.dirs[2], aws_pair=a_only)
+    apps.reload_instance(fleet.dirs[2])
+    apps.wait_health(fleet.instances[2].url, lambda status, body: body.get('access_key_id') == key_a['access_key_id'])
+    rc, output, recap = fleet.play('rotate_iam_keys', iam_vars(iam_user, name, blue_green_decommission=False))
     counts = load_counts(load, started)
     assert rc == 0, output[-6000:]
     with capsys.disabled():
