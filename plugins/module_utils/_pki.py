@@ -23,13 +23,10 @@ __metaclass__ = type
 
 import contextlib
 import datetime
-import fcntl
 import ipaddress
 import os
 import re
 import stat
-import tempfile
-import time
 import traceback
 
 CRYPTOGRAPHY_IMPORT_ERROR = None
@@ -46,7 +43,8 @@ from ansible_collections.secops.rotation.plugins.module_utils._common import (
 from ansible_collections.secops.rotation.plugins.module_utils._duration import (
     DurationError, format_duration, parse_duration)
 from ansible_collections.secops.rotation.plugins.module_utils._files import (
-    FileWriteError, resolve_id, atomic_write, read_file_bytes, stage_write)
+    FileWriteError, LockTimeout, ModeError, atomic_write, check_directory_writable, check_target, lock_directories,
+    parse_mode, read_file_bytes, resolve_id, stage_write)
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     get_vault_connection, vault_errors)
 
@@ -60,6 +58,9 @@ ITEM_KEYS = ('common_name', 'alt_names', 'ip_sans', 'uri_sans', 'ttl', 'mount', 
 # key and certificate back-to-back, then the bundle that repeats them.
 FILE_KINDS = ('chain', 'key', 'cert', 'bundle')
 PATH_OPTIONS = {'chain': 'chain_path', 'key': 'key_path', 'cert': 'cert_path', 'bundle': 'bundle_path'}
+
+# What return_content adds to a result; never part of a failed task's result.
+CONTENT_KEYS = ('certificate', 'private_key', 'ca_chain')
 
 # What triggers a renewal, most significant first (the first that applies is the ``reason``).
 RENEW_REASONS = ('forced', 'missing', 'invalid', 'key_mismatch', 'drift', 'issuer_changed', 'expiring', 'lifetime')
@@ -88,21 +89,15 @@ def _seconds_text(seconds):
     return format_duration(max(int(seconds), 0))
 
 
-def _normalize_mode(value, name):
-    """An int (taken as is) or an octal string (``'0640'``, ``'640'``) -> int in 0..0o777, else RotationError."""
-    if isinstance(value, bool) or value is None:
-        raise RotationError('%s: invalid mode %r; use a quoted octal string such as "0600"' % (name, value))
-    if isinstance(value, int):
-        mode = value
-    else:
-        text = str(value).strip()
-        if not text or not text.isdigit() or set(text) - set('01234567'):
-            raise RotationError('%s: invalid mode %r; use a quoted octal string such as "0600"' % (name, value))
-        mode = int(text, 8)
-    if not 0 <= mode <= 0o777:
-        raise RotationError('%s: invalid mode %r (%s in octal): only permission bits 0000-0777 are allowed; quote octal '
-                            'modes in YAML ("0600"), an unquoted 600 is a decimal number' % (name, value, oct(mode)))
-    return mode
+def key_mode_problem(mode):
+    """Why ``mode`` is not acceptable for a private key (``None`` if it is): the group may at most read it, and other
+    users may not access it at all."""
+    if mode & 0o007:
+        return 'key_mode %04o gives every user of the host access to the private key; use 0600, or 0640 with group' % mode
+    if mode & 0o030:
+        return ('key_mode %04o gives the group write or execute access to the private key; use 0600, or 0640 with group'
+                % mode)
+    return None
 
 
 def _text_list(value, name):
@@ -212,10 +207,15 @@ class CertSpec:
                 fail('%s must be a path, got %r' % (PATH_OPTIONS[kind], value))
                 continue
             path = os.path.abspath(os.path.expanduser(value))
-            if os.path.isdir(path):
+            if os.path.isdir(path) and not os.path.islink(path):
                 fail('%s %s is a directory; give the path of the file' % (PATH_OPTIONS[kind], path))
             elif not os.path.isdir(os.path.dirname(path)):
                 fail('%s %s: directory %s does not exist' % (PATH_OPTIONS[kind], path, os.path.dirname(path)))
+            else:
+                try:
+                    check_target(path)  # not a symbolic link, and not in a directory reached through an untrusted one
+                except FileWriteError as exc:
+                    fail('%s: %s' % (PATH_OPTIONS[kind], exc))
             self.paths[kind] = path
         seen = {}
         for kind, path in self.paths.items():
@@ -229,15 +229,14 @@ class CertSpec:
 
         self.key_mode = self.cert_mode = None
         try:
-            self.key_mode = _normalize_mode('0600' if item.get('key_mode') is None else item.get('key_mode'), 'key_mode')
-            if self.key_mode & 0o007:
-                fail('key_mode %s gives every user of the host access to the private key; use 0600, or 0640 with group'
-                     % ('%04o' % self.key_mode))
-        except RotationError as exc:
+            self.key_mode = parse_mode('0600' if item.get('key_mode') is None else item.get('key_mode'), 'key_mode',
+                                       option=True, check=key_mode_problem)
+        except ModeError as exc:
             fail(str(exc))
         try:
-            self.cert_mode = _normalize_mode('0644' if item.get('cert_mode') is None else item.get('cert_mode'), 'cert_mode')
-        except RotationError as exc:
+            self.cert_mode = parse_mode('0644' if item.get('cert_mode') is None else item.get('cert_mode'), 'cert_mode',
+                                        option=True)
+        except ModeError as exc:
             fail(str(exc))
         self.owner, self.group = item.get('owner'), item.get('group')
         for value, kind in ((self.owner, 'user'), (self.group, 'group')):
@@ -504,16 +503,19 @@ class Deployed:
         self.data, self.stats, self.missing = {}, {}, []
         for kind, path in spec.paths.items():
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except FileNotFoundError:
                 self.missing.append(kind)
                 continue
             except OSError as exc:
                 raise RotationError('cannot read %s %s: %s' % (PATH_OPTIONS[kind], path, exc.strerror or exc))
+            if stat.S_ISLNK(st.st_mode):
+                raise RotationError('%s %s is a symbolic link; secret files are never written through a link: give the path '
+                                    'of the file itself' % (PATH_OPTIONS[kind], path))
             if not stat.S_ISREG(st.st_mode):
                 raise RotationError('%s %s exists and is not a regular file' % (PATH_OPTIONS[kind], path))
             try:
-                self.data[kind] = read_file_bytes(path)
+                self.data[kind] = read_file_bytes(path, follow_symlinks=False)
             except OSError as exc:
                 raise RotationError('cannot read %s %s: %s' % (PATH_OPTIONS[kind], path, exc.strerror or exc))
             if self.data[kind] is None:
@@ -577,45 +579,23 @@ LOCK_TIMEOUT = 120  # seconds to wait for another run that renews files in the s
 
 @contextlib.contextmanager
 def directory_lock(directories, timeout):
-    """Hold an exclusive ``flock`` on each directory for one certificate.
+    """Hold the renewal lock of each directory for one certificate (:func:`~._files.lock_directories`).
 
     Two runs of the module for the same files (overlapping schedules) would otherwise both issue, and their
     renames could interleave into the key of one with the certificate of the other. The second run waits, then
-    finds the fresh certificate and reports ``not_due``. Advisory, between runs of this module; no file is created,
-    so it also works in a read-only directory (where the write then fails with a clear message).
+    finds the fresh certificate and reports ``not_due``.
 
-    The directories are locked once each and in the order of their identity (device, inode), not of their paths: two
-    paths of one directory (a bind mount) would otherwise block each other within one run, and two runs that reach
-    the same directories by different paths could lock them in opposite orders.
+    The lock is a lock file named after the directory's device and inode in a directory only the module's user can
+    open (``/run/secops-rotation`` for root), not a ``flock`` on the target directory: any user who can read that
+    directory could hold such a lock and stop every renewal. Nothing is created in the target directories, so a
+    not-due run works in a read-only directory too. One directory reached by two paths (a bind mount) is locked once.
     """
-    held, by_identity = [], {}
     try:
-        for directory in directories:
-            try:
-                fd = os.open(directory, os.O_RDONLY)
-            except OSError as exc:
-                raise RotationError('cannot open directory %s: %s' % (directory, exc.strerror or exc))
-            held.append(fd)
-            st = os.fstat(fd)
-            by_identity.setdefault((st.st_dev, st.st_ino), (directory, fd))
-        for identity in sorted(by_identity):
-            directory, fd = by_identity[identity]
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise RotationError('another run has been renewing certificates in %s for more than %ds; try again '
-                                            'later' % (directory, timeout))
-                    time.sleep(0.05)
-                except OSError:  # a file system without flock support (some network file systems): no lock
-                    break
-        yield
-    finally:
-        for fd in held:
-            os.close(fd)  # also releases the lock
+        with lock_directories(directories, timeout):
+            yield
+    except LockTimeout as exc:
+        raise RotationError('another run has been renewing certificates in %s for more than %ds; try again later'
+                            % (exc.directory, timeout))
 
 
 # ----------------------------------------------------------------------------------------------- renewer
@@ -716,8 +696,7 @@ class PkiCertRenewer:
     def handle(self, spec):
         if self.check_mode:
             return self._handle(spec)
-        with directory_lock(sorted(set(os.path.dirname(os.path.realpath(p)) for p in spec.paths.values())),
-                            self.lock_timeout):
+        with directory_lock(sorted(set(os.path.dirname(p) for p in spec.paths.values())), self.lock_timeout):
             return self._handle(spec)
 
     def _handle(self, spec):
@@ -837,17 +816,11 @@ class PkiCertRenewer:
     def _check_writable(spec):
         """Fail before issuing when a target directory takes no new file (read-only mount, ``chattr +i``, no write
         permission): issuing first would only leave a certificate to revoke, on every scheduled run."""
-        for directory in sorted(set(os.path.dirname(os.path.realpath(p)) for p in spec.paths.values())):
+        for directory in sorted(set(os.path.dirname(p) for p in spec.paths.values())):
             try:
-                fd, probe = tempfile.mkstemp(prefix='.secops-probe.', dir=directory)
-            except OSError as exc:
-                raise RotationError('cannot write the files of %s: directory %s is not writable (%s); nothing was issued'
-                                    % (spec.common_name, directory, exc.strerror or exc))
-            os.close(fd)
-            try:
-                os.unlink(probe)
-            except OSError:
-                pass
+                check_directory_writable(directory)
+            except FileWriteError as exc:
+                raise RotationError('cannot write the files of %s: %s; nothing was issued' % (spec.common_name, exc.reason))
 
     def _contents(self, spec, data):
         """The bytes of every file from Vault's answer; checks that key and certificate belong together."""
@@ -890,10 +863,12 @@ class PkiCertRenewer:
         finally:
             synced = set()
             for kind, pending in staged[:len(committed)]:
-                directory = os.path.dirname(os.path.realpath(spec.paths[kind]))
+                directory = os.path.dirname(spec.paths[kind])
                 if directory not in synced:
                     synced.add(directory)
                     pending.sync()
+            for dummy, pending in staged:
+                pending.close()
         return dict((kind, result.backup_file) for kind, result in committed if result.backup_file)
 
     def _roll_back(self, spec, deployed, done):
@@ -964,6 +939,14 @@ class PkiCertRenewer:
             parts.insert(0, '%d of %d certificates failed: %s' % (len(failed), len(results), '; '.join(
                 '%s (%s)' % (r['common_name'], r['msg']) for r in failed)))
             top['failed'] = True
+            # A failed task prints its whole result (also without register, and the results entries at -v): it carries
+            # serials, paths and reasons, never key material. The renewed keys are in their files.
+            withheld = False
+            for r in results:
+                for key in CONTENT_KEYS:
+                    withheld = r.pop(key, None) is not None or withheld
+            if withheld:
+                parts.append('return_content: nothing is returned because the task failed; the renewed files are in place')
         top['msg'] = '; '.join(parts)
         if self.diff and diffs:
             top['diff'] = diffs

@@ -33,8 +33,14 @@ description:
     back-to-back. A target directory that takes no new file (read-only, immutable) fails the item before anything
     is issued. If preparing or renaming fails, the files already renamed are put back as they were, no temporary
     or backup file is left, the new certificate is revoked, and the task fails.
+  - Symbolic links are not followed to write a file. A O(cert_path), O(key_path), O(chain_path) or O(bundle_path)
+    that is a symbolic link (also a dangling one) is refused before anything is issued, and so is a path whose
+    directory is reached through a symbolic link that belongs to another user than root (or the user the module runs
+    as) or that sits in a directory other users can write. Give the real path of the files. The directory is opened
+    once, without following links, and the temporary files, backups and renames all happen relative to it.
   - Optionally keeps a backup of every replaced file (O(backup)) and revokes the previous certificate once the new
-    files are in place (O(revoke_previous)).
+    files are in place (O(revoke_previous); this happens inside the task, before the handlers that reload the
+    service run - see the notes for the order that keeps clients working).
   - Vault is only contacted when something has to be issued or revoked, or O(check_issuer=true); a run where
     every certificate is not due makes no Vault call at all.
   - Several certificates can be handled in one task with O(certificates) (one Vault login for all). All input of
@@ -102,6 +108,9 @@ options:
     description:
       - Path of the certificate file (PEM, the leaf certificate only). Required, at the top level for a single
         certificate or in each item of O(certificates). Its directory must exist.
+      - This and the other paths must not be symbolic links, and their directories must not be reached through a
+        symbolic link that another user than root (or the user the module runs as) owns or could replace; such
+        paths are refused before anything is issued.
     type: path
   key_path:
     description:
@@ -132,13 +141,22 @@ options:
     type: str
   key_mode:
     description:
-      - Mode of the private key file (and of the bundle if it includes the key), as a quoted octal string.
-      - Modes that give other users (the last digit) any access are refused.
+      - Mode of the private key file (and of the bundle if it includes the key), as a quoted octal string such as
+        V('0600') or V('0640') (V('640') and V('0o640') work too).
+      - Refused if it gives the group more than read access (write or execute) or gives other users (the last digit)
+        any access. The owner's digit is free.
+      - Quote it. An unquoted number is used as it is, as ansible-core does for C(mode) (so an unquoted V(0600), which
+        YAML reads as the number 384, is mode 0600), but a number whose decimal digits also read as an octal mode is
+        refused as ambiguous - for example V(440), which Ansible would apply as mode 0670 (group may write the key);
+        the message names the quoted value to write (V('0440')). Numbers above 0777 (V(600) is 01130) are refused too.
     type: raw
     default: '0600'
   cert_mode:
     description:
-      - Mode of the certificate, chain and bundle (without key) files, as a quoted octal string.
+      - Mode of the certificate, chain and bundle (without key) files, as a quoted octal string such as V('0644').
+      - Only the permission bits (0000-0777) are allowed. Numbers are read like O(key_mode) - used as they are, and
+        refused when ambiguous (V(420), what YAML makes of an unquoted V(0644), is refused with a message offering
+        V('0644') or V('0420')).
     type: raw
     default: '0644'
   renew_before:
@@ -167,8 +185,9 @@ options:
     default: false
   backup:
     description:
-      - Keep a copy of every file that is replaced, named C(<file>.<YYYYmmddTHHMMSS>.<pid>~), with the old mode and
-        owner. The paths are returned in RV(backup_files).
+      - Keep a copy of every file that is replaced, named C(<file>.<YYYYmmddTHHMMSS>.<pid>~), with the old owner and
+        group and the old mode narrowed by the new one (C(old & new)) - the backup of a V(0644) key replaced with
+        O(key_mode=0600) is V(0600). The paths are returned in RV(backup_files).
     type: bool
     default: false
   revoke_previous:
@@ -176,6 +195,11 @@ options:
       - After the new files are in place, revoke the previous certificate with C(<mount>/revoke) so that it is on the
         CRL. A failed revocation (for example a certificate from another CA) does not undo the renewal; it is
         reported as a warning naming the serial.
+      - The revocation happens inside this task, that is B(before) a notified handler reloads the service (handlers
+        run at the end of the play); until the reload, the service still presents the revoked certificate and clients
+        that check the CRL or OCSP fail. For a reloaded service leave this off and revoke RV(previous_serial) in a
+        later task, after the reload and a health check (see the notes and EXAMPLES). The module has no option to
+        revoke a given serial later; use Vault's C(<mount>/revoke) API for that.
     type: bool
     default: false
   private_key_format:
@@ -188,7 +212,10 @@ options:
   return_content:
     description:
       - Return the certificate, chain and B(private key) in RV(certificate), RV(ca_chain) and RV(private_key).
-      - The private key is a secret, so a task that sets this must use C(no_log=true).
+      - The private key is a secret, so a task that sets this must use C(no_log=true) - whether it registers the result
+        or not, because a failing task prints its result.
+      - Nothing of this is returned when the task fails (for example one item of O(certificates) fails); a failure
+        result carries serials, paths and reasons only; the keys of the items that were renewed are in their files.
     type: bool
     default: false
   certificates:
@@ -282,8 +309,19 @@ notes:
   - Run the module on the host where the files live (each host usually has its own certificate); the host needs
     network access to Vault and the Python libraries C(hvac) and C(cryptography).
   - Runs of this module that renew files in the same directory (overlapping schedules, two playbooks) take turns
-    through an advisory C(flock) on the directory, waiting up to 120 seconds; the later run then finds the fresh
-    certificate and reports V(not_due) instead of issuing a second one. Check mode does not wait.
+    through a lock, waiting up to 120 seconds; the later run then finds the fresh certificate and reports V(not_due)
+    instead of issuing a second one. Check mode does not wait. The lock is a lock file named after the directory's
+    device and inode in a directory only the module's user can open - C(/run/secops-rotation) (mode 0700) for root;
+    C(secops-rotation-<uid>) in C(/run/lock) or C(/tmp) for another user - so no other local user can hold it or
+    take it. Nothing is created in the target directory, and no lock file is left behind.
+  - Order for a service that is reloaded by a handler - renew (without O(revoke_previous), C(register) the result,
+    C(notify) the reload), C(ansible.builtin.meta) V(flush_handlers) so the reload happens now, a health check of the service, and only
+    then revoke RV(previous_serial) with Vault's C(<mount>/revoke) in a later task. O(revoke_previous) revokes inside
+    the renewing task, before the handlers run, so clients that check the CRL fail until the reload; the module offers
+    no option to revoke a given serial in a later task. Use O(revoke_previous) only where nothing has to be reloaded
+    (a client certificate read on every use).
+  - Every task that can return a secret needs C(no_log=true) - here every task with O(return_content=true) - not only
+    tasks that register it, because a failing task prints its result.
   - The previous serial is only known from the file on disk; if the files were lost, O(revoke_previous) has nothing
     to revoke.
   - Key and certificate are two files. All files are prepared first (written, fsync'ed, backed up) and then renamed
@@ -300,6 +338,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# Renew, reload, check, and only then revoke the previous certificate.
 - name: Keep the web server certificate fresh (renew 30 days before expiry)
   secops.rotation.pki_cert_renew:
     url: https://vault.example.com:8200
@@ -314,8 +353,37 @@ EXAMPLES = r'''
     group: nginx
     key_mode: '0640'
     backup: true
-    revoke_previous: true
+  register: web_cert
   notify: Reload nginx
+
+- name: Reload nginx now rather than at the end of the play
+  ansible.builtin.meta: flush_handlers
+
+- name: Health check - nginx answers over TLS with the new certificate
+  ansible.builtin.uri:
+    url: https://www.example.com/health
+  when: web_cert.changed
+
+# pki_cert_renew has no option to revoke a given serial later: call Vault's <mount>/revoke.
+- name: Revoke the previous certificate now that nginx serves the new one
+  ansible.builtin.uri:
+    url: https://vault.example.com:8200/v1/pki_int/revoke
+    method: POST
+    headers:
+      X-Vault-Token: "{{ vault_token }}"
+    body_format: json
+    body:
+      serial_number: "{{ web_cert.previous_serial }}"
+  when: web_cert.changed and web_cert.previous_serial
+  no_log: true  # the token
+
+- name: A client certificate read on every use (nothing to reload) may revoke the old one at once
+  secops.rotation.pki_cert_renew:
+    role: clients
+    common_name: backup-job.internal.example.com
+    cert_path: /etc/backup-job/client.crt
+    key_path: /etc/backup-job/client.key
+    revoke_previous: true
 
 - name: Renew after two thirds of the lifetime, and when the CA changed
   secops.rotation.pki_cert_renew:
@@ -487,22 +555,24 @@ issuer:
   type: str
   sample: CN=example intermediate CA
 backup_files:
-  description: Backups made with O(backup=true), by file (V(key), V(cert), V(chain), V(bundle)).
+  description: Backups made with O(backup=true), by file (V(key), V(cert), V(chain), V(bundle)); each has the old owner
+    and group and the old mode narrowed by the new one.
   returned: for a single certificate, and in each entry of RV(results)
   type: dict
   sample: {"cert": "/etc/nginx/tls/www.crt.20261126T112144.4242~", "key": "/etc/nginx/tls/www.key.20261126T112144.4242~"}
 certificate:
   description: The deployed certificate (PEM).
-  returned: when O(return_content=true), except in check mode for a certificate that would be renewed
+  returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
 ca_chain:
   description: The CA chain (PEM) as written to O(chain_path) (from the file on disk if nothing was renewed).
-  returned: when O(return_content=true), except in check mode for a certificate that would be renewed
+  returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
 private_key:
   description:
-    - B(Secret.) The deployed private key (PEM). Register the task's result only with C(no_log=true).
-  returned: when O(return_content=true), except in check mode for a certificate that would be renewed
+    - B(Secret.) The deployed private key (PEM). A task that sets O(return_content=true) needs C(no_log=true).
+    - Never part of a failed task's result.
+  returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
 diff:
   description: With C(--diff), serial, dates, names and issuer before and after (a list for O(certificates)). No key material.

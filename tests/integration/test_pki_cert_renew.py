@@ -270,6 +270,7 @@ def test_invalid_cert_file_and_forced(renew, certdir):
 
 def test_backup_keeps_previous_pair_and_revoke_previous_puts_it_on_the_crl(renew, certdir, vault):
     first = renew()
+    os.chmod(str(certdir / 'app.key'), 0o640)  # looser than key_mode (0600): the backup must not keep that
     old = snapshot(certdir)
     result = renew(force=True, backup=True, revoke_previous=True)
     assert (result['changed'], result['reason'], result['revoked_serial']) == (True, 'forced', first['serial'])
@@ -277,6 +278,7 @@ def test_backup_keeps_previous_pair_and_revoke_previous_puts_it_on_the_crl(renew
     assert load(result['backup_files']['cert']) == old['app.crt'][3]
     assert load(result['backup_files']['key']) == old['app.key'][3]
     assert stat.S_IMODE(os.stat(result['backup_files']['key']).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(result['backup_files']['cert']).st_mode) == 0o644
     revoked = revoked_serials(vault)
     assert serial_int(first['serial']) in revoked
     assert serial_int(result['serial']) not in revoked
@@ -409,6 +411,63 @@ def test_two_overlapping_runs_issue_once(lab, renew, certdir, vault):
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()
 
 
+def test_symlinked_paths_are_refused_before_anything_is_issued(renew, certdir, tmp_path, vault):
+    # an application user who can write the directory points the key path at another file (or at nothing)
+    victim = tmp_path / 'victim.conf'
+    victim.write_text('important\n')
+    os.chmod(str(victim), 0o644)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    count = serial_count(vault)
+    for target in (victim, elsewhere / 'planted.key'):
+        link = certdir / 'app.key'
+        link.symlink_to(target)
+        for check in (True, False):
+            result = renew(owner='nobody', check=check)
+            assert result['failed'], result['msg']
+            assert 'key_path: cannot write %s: it is a symbolic link (to %s)' % (link, target) in result['msg']
+        link.unlink()
+    assert serial_count(vault) == count  # refused before Vault was asked
+    assert victim.read_text() == 'important\n' and stat.S_IMODE(os.stat(str(victim)).st_mode) == 0o644
+    assert os.stat(str(victim)).st_uid == 0 and os.listdir(str(elsewhere)) == [] and os.listdir(str(certdir)) == []
+    # a directory reached through a link that another user owns is refused the same way
+    real = tmp_path / 'real'
+    real.mkdir()
+    (tmp_path / 'via').symlink_to(real)
+    os.lchown(str(tmp_path / 'via'), _uid('nobody'), -1)
+    result = renew(cert_path=str(tmp_path / 'via' / 'app.crt'), key_path=str(tmp_path / 'via' / 'app.key'))
+    assert result['failed'] and 'reached through the symbolic link %s, which belongs to uid %d' % (
+        tmp_path / 'via', _uid('nobody')) in result['msg'], result['msg']
+    assert os.listdir(str(real)) == [] and serial_count(vault) == count
+
+
+def test_a_failed_task_with_return_content_shows_no_key(lab, certdir, vault):
+    # a failing task prints its whole result, even without register and at -v: no key may be in it
+    suffix = uuid.uuid4().hex[:8]
+    items = [dict(common_name='ok-%s.example.test' % suffix, cert_path=str(certdir / 'ok.crt'), key_path=str(certdir / 'ok.key')),
+             dict(common_name='ko-%s.example.test' % suffix, cert_path=str(certdir / 'ko.crt'), key_path=str(certdir / 'ko.key'),
+                  mount='no-such-mount')]
+    args = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='1h', return_content=True, certificates=items)
+    direct = run_module(MODULE, args, env=lab)
+    no_traceback(direct)
+    assert direct['failed'] and [r['reason'] for r in direct['results']] == ['missing', 'error']
+    assert 'PRIVATE KEY' not in direct.stdout and 'BEGIN CERTIFICATE' not in direct.stdout
+    assert 'return_content: nothing is returned because the task failed' in direct['msg']
+    key = load(certdir / 'ok.key').decode()
+    assert key.startswith('-----BEGIN')  # the renewal stands, the key is where it belongs
+    plays = [{'name': 'A failing batch without no_log', 'hosts': 'localhost', 'gather_facts': False,
+              'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
+              'tasks': [{'name': 'Renew and return the content', 'secops.rotation.pki_cert_renew': dict(args, force=True),
+                         'ignore_errors': True}]}]
+    env = dict((k, v) for k, v in lab.items() if not k.startswith('VAULT_'))
+    run = run_playbook(plays, env=env, verbosity=1)
+    assert run.rc == 0 and 'return_content: nothing is returned because the task failed' in run.output, run.output[-3000:]
+    renewed = load(certdir / 'ok.key').decode()
+    assert renewed != key and 'PRIVATE KEY' not in run.output
+    for line in renewed.splitlines()[1:-1]:
+        assert line not in run.output
+
+
 # ------------------------------------------------------------------------------------------- bad input
 BAD_INPUT = [
     (dict(common_name=None), 'common_name is required'),
@@ -418,7 +477,12 @@ BAD_INPUT = [
     (dict(renew_at_fraction=1.5), 'renew_at_fraction must be greater than 0 and less than 1'),
     (dict(renew_at_fraction='most'), "renew_at_fraction"),
     (dict(key_mode='0644'), 'key_mode 0644 gives every user of the host access to the private key'),
-    (dict(key_mode=600), 'key_mode: invalid mode 600 (0o1130 in octal)'),
+    (dict(key_mode=600), "key_mode: invalid mode 600: a number is used as it is, as Ansible does, and 600 is 01130, not a "
+                         "permission mode (0000-0777); YAML reads an unquoted 600 as a decimal number: quote it: '0600'"),
+    (dict(key_mode=440), "key_mode: ambiguous mode 440: a number is used as it is, as Ansible does, which makes 440 the mode "
+                         "0670 (what YAML reads from an unquoted 0670), but its digits read like the octal mode 0440; "
+                         "quote it: '0440'"),
+    (dict(key_mode='0660'), 'key_mode 0660 gives the group write or execute access to the private key'),
     (dict(alt_names=['10.1.2.3']), "alt_names entry '10.1.2.3' is an IP address: put IP addresses in ip_sans"),
     (dict(ip_sans=['300.1.1.1']), "ip_sans entry '300.1.1.1' is not an IP address"),
     (dict(uri_sans=['no-scheme']), "uri_sans entry 'no-scheme' is not a URI"),

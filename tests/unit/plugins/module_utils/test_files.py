@@ -10,10 +10,10 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 
 import pytest
 
+from ansible_collections.secops.rotation.plugins.module_utils import _files
 from ansible_collections.secops.rotation.plugins.module_utils._files import FileWriteError, atomic_write, read_file_bytes
 
 OLD = b'-----BEGIN PRIVATE KEY-----\nold\n-----END PRIVATE KEY-----\n'
@@ -90,14 +90,14 @@ def test_content_change_replaces_file(key):
     assert os.listdir(str(key.parent)) == ['key.pem']
 
 
-def test_backup_keeps_old_content_and_mode(key):
+def test_backup_keeps_old_content_and_times(key):
     os.chmod(str(key), 0o640)
     old_mtime = os.stat(str(key)).st_mtime_ns
     result = atomic_write(str(key), NEW, backup=True)
     assert result.changed and result.backup_file
     assert re.match(re.escape(str(key)) + r'\.\d{8}T\d{6}\.%d~$' % os.getpid(), result.backup_file)
     assert read_file_bytes(result.backup_file) == OLD
-    assert mode_of(result.backup_file) == 0o640
+    assert mode_of(result.backup_file) == 0o600  # the new mode: never looser than the file that replaced it
     assert os.stat(result.backup_file).st_mtime_ns == old_mtime
     assert key.read_bytes() == NEW and mode_of(key) == 0o600
     # a second backup within the same second gets its own name
@@ -143,11 +143,15 @@ def test_backup_failure_leaves_original_and_no_partial_backup(key, monkeypatch):
 
 
 def test_unwritable_directory(key, monkeypatch):
-    # running as root, a chmod 0555 directory would not stop us: inject the error mkstemp would raise
-    def denied(*args, **kwargs):
-        raise PermissionError(errno.EACCES, 'Permission denied')
+    # running as root, a chmod 0555 directory would not stop us: inject the error creating a file would raise
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, 'mkstemp', denied)
+    def denied(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, 'Permission denied')
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, 'open', denied)
     expected = 'cannot write %s: directory %s is not writable (Permission denied)' % (key, key.parent)
     with pytest.raises(FileWriteError) as excinfo:
         atomic_write(str(key), NEW)
@@ -192,13 +196,144 @@ def test_check_mode_existing_file(key):
     assert os.listdir(str(key.parent)) == ['key.pem']
 
 
-def test_symlink_is_followed(tmp_path):
+def test_symlink_destination_is_refused(tmp_path):
     target = tmp_path / 'archive-key1.pem'
     target.write_bytes(OLD)
+    os.chmod(str(target), 0o644)
     link = tmp_path / 'key.pem'
     link.symlink_to(target.name)
-    assert atomic_write(str(link), NEW).changed
-    assert os.path.islink(str(link)) and target.read_bytes() == NEW
+    for check_mode in (True, False):
+        for content in (OLD, NEW):  # rewriting, or only fixing the mode of the file behind the link
+            with pytest.raises(FileWriteError) as excinfo:
+                atomic_write(str(link), content, mode=0o600, backup=True, check_mode=check_mode)
+            assert str(excinfo.value).startswith('cannot write %s: it is a symbolic link (to archive-key1.pem)' % link)
+    assert os.path.islink(str(link)) and target.read_bytes() == OLD and mode_of(target) == 0o644
+    assert sorted(os.listdir(str(tmp_path))) == ['archive-key1.pem', 'key.pem']
+
+
+def test_dangling_symlink_creates_no_file_anywhere(tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    link = tmp_path / 'key.pem'
+    link.symlink_to(elsewhere / 'planted.pem')
+    with pytest.raises(FileWriteError, match='it is a symbolic link'):
+        atomic_write(str(link), NEW)
+    with pytest.raises(FileWriteError, match='it is a symbolic link'):
+        _files.stage_write(str(link), NEW, backup=True)
+    assert os.listdir(str(elsewhere)) == [] and sorted(os.listdir(str(tmp_path))) == ['elsewhere', 'key.pem']
+
+
+@needs_root
+def test_directory_reached_through_a_link_another_user_owns_is_refused(tmp_path):
+    real = tmp_path / 'real'
+    real.mkdir()
+    link = tmp_path / 'tls'
+    link.symlink_to(real)
+    os.lchown(str(link), 65534, 65534)  # e.g. the application user, who can point it at /etc
+    for check_mode in (True, False):
+        with pytest.raises(FileWriteError) as excinfo:
+            atomic_write(str(link / 'key.pem'), NEW, check_mode=check_mode)
+        assert str(excinfo.value) == (
+            'cannot write %s/key.pem: its directory is reached through the symbolic link %s, which belongs to uid 65534; '
+            'only links owned by root or by the user the module runs as are followed: use the real path' % (link, link))
+    assert os.listdir(str(real)) == []
+
+
+@needs_root
+def test_directory_reached_through_a_link_in_a_directory_others_can_write_is_refused(tmp_path):
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)  # anyone could replace the link
+    real = tmp_path / 'real'
+    real.mkdir()
+    (shared / 'tls').symlink_to(real)
+    with pytest.raises(FileWriteError) as excinfo:
+        atomic_write(str(shared / 'tls' / 'key.pem'), NEW)
+    assert str(excinfo.value) == (
+        'cannot write %s/tls/key.pem: its directory is reached through the symbolic link %s/tls, which sits in %s, '
+        'a directory that users other than root can write (mode 0777, owner uid 0): use the real path' % (shared, shared, shared))
+    assert os.listdir(str(real)) == []
+
+
+def test_directory_reached_through_a_trusted_link_is_followed(tmp_path):
+    (tmp_path / 'releases' / 'v2').mkdir(parents=True)
+    (tmp_path / 'current').symlink_to('releases/v2')  # owned by us, in a directory only we can write
+    assert atomic_write(str(tmp_path / 'current' / 'key.pem'), NEW).changed
+    assert (tmp_path / 'releases' / 'v2' / 'key.pem').read_bytes() == NEW
+    assert not atomic_write(str(tmp_path / 'current' / 'key.pem'), NEW).changed
+
+
+def test_commit_renames_inside_the_directory_that_was_opened(tmp_path):
+    # the directory is opened once; swapping it for a link between staging and the rename changes nothing
+    tls = tmp_path / 'tls'
+    tls.mkdir()
+    (tls / 'key.pem').write_bytes(OLD)
+    staged = _files.stage_write(str(tls / 'key.pem'), NEW, backup=True)
+    moved, decoy = tmp_path / 'moved', tmp_path / 'decoy'
+    decoy.mkdir()
+    os.rename(str(tls), str(moved))
+    tls.symlink_to(decoy)
+    result = staged.commit()
+    assert (moved / 'key.pem').read_bytes() == NEW and os.listdir(str(decoy)) == []
+    assert sorted(os.listdir(str(moved))) == sorted(['key.pem', os.path.basename(result.backup_file)])
+
+
+def test_fixing_attributes_never_follows_a_link_put_in_place_of_the_file(key, tmp_path):
+    victim = tmp_path / 'victim'
+    victim.write_bytes(b'someone else\'s file\n')
+    os.chmod(str(victim), 0o644)
+    os.chmod(str(key), 0o640)
+    staged = _files.stage_write(str(key), OLD, mode=0o600)  # same content: only the mode is fixed, in place
+    os.unlink(str(key))
+    os.symlink(str(victim), str(key))
+    with pytest.raises(FileWriteError, match='cannot write %s: ' % re.escape(str(key))):
+        staged.commit()
+    assert mode_of(victim) == 0o644 and os.path.islink(str(key))
+
+
+def test_attributes_of_a_file_with_another_hard_link_are_not_changed_in_place(tmp_path):
+    victim = tmp_path / 'victim'
+    victim.write_bytes(OLD)
+    os.chmod(str(victim), 0o644)
+    key = tmp_path / 'key.pem'
+    os.link(str(victim), str(key))  # the same inode under a second name
+    result = atomic_write(str(key), OLD, mode=0o600)
+    assert result.changed and not result.created
+    assert mode_of(victim) == 0o644 and victim.read_bytes() == OLD  # the other name's file is not touched
+    assert mode_of(key) == 0o600 and key.read_bytes() == OLD and os.stat(str(key)).st_ino != os.stat(str(victim)).st_ino
+
+
+def test_backup_of_a_loose_key_gets_the_new_tighter_mode(key):
+    os.chmod(str(key), 0o644)
+    result = atomic_write(str(key), NEW, mode=0o600, backup=True)
+    assert read_file_bytes(result.backup_file) == OLD and mode_of(result.backup_file) == 0o600
+    # nor is a backup wider than the file it keeps: 0600 replaced by 0640 is kept 0600
+    again = atomic_write(str(key), OLD, mode=0o640, backup=True)
+    assert read_file_bytes(again.backup_file) == NEW and mode_of(again.backup_file) == 0o600
+
+
+@needs_root
+def test_fixing_mode_and_group_tightens_before_the_chown(key, monkeypatch):
+    # 0600 root:root -> 0640 root:nogroup; the old group (root) must never get to read the key on the way
+    inode = os.stat(str(key)).st_ino
+    seen = []
+    real_chown, real_fchown = os.chown, os.fchown
+
+    def spy_chown(target, *args, **kwargs):
+        seen.append(mode_of(key))
+        return real_chown(target, *args, **kwargs)
+
+    def spy_fchown(fd, *args, **kwargs):
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_fchown(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, 'chown', spy_chown)
+    monkeypatch.setattr(os, 'fchown', spy_fchown)
+    assert atomic_write(str(key), OLD, mode='0640', group='nogroup').changed
+    monkeypatch.undo()
+    assert seen == [0o600]  # 0640 & 0600 while the group is still the old one
+    st = os.stat(str(key))
+    assert (stat.S_IMODE(st.st_mode), st.st_gid, st.st_ino) == (0o640, 65534, inode)
 
 
 @pytest.mark.parametrize('bad_mode', ['u=rw', '0900', -1, 0o10000, 1.5, True])

@@ -12,9 +12,17 @@ __metaclass__ = type
 
 import base64
 import datetime
+import fcntl
 import ipaddress
 import os
+import pathlib
+import re
+import select
+import shutil
+import signal
 import stat
+import tempfile
+import time
 
 import pytest
 from cryptography import x509
@@ -349,7 +357,8 @@ def test_forced_first(ca, tmp_path):
     (dict(renew_at_fraction='lots'), "renew_at_fraction must be a number between 0 and 1, got 'lots'"),
     (dict(key_mode='0644'), 'key_mode 0644 gives every user of the host access to the private key'),
     (dict(key_mode='rw'), "key_mode: invalid mode 'rw'"),
-    (dict(cert_mode=644), 'cert_mode: invalid mode 644 (0o1204 in octal)'),
+    (dict(cert_mode=644), "cert_mode: invalid mode 644: a number is used as it is, as Ansible does, and 644 is 01204, not a "
+                          "permission mode (0000-0777); YAML reads an unquoted 644 as a decimal number: quote it: '0644'"),
     (dict(alt_names=['10.1.2.3']), "alt_names entry '10.1.2.3' is an IP address: put IP addresses in ip_sans"),
     (dict(alt_names=['bad name!']), "alt_names entry 'bad name!' is not a valid DNS name or email address"),
     (dict(ip_sans=['300.1.1.1']), "ip_sans entry '300.1.1.1' is not an IP address"),
@@ -633,10 +642,7 @@ def test_run_module_hides_batch_entries_of_a_no_log_task():
 
 
 def test_a_run_waits_for_another_run_on_the_same_directory(tmp_path, vault):
-    import fcntl
-    fd = os.open(str(tmp_path), os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _pki.directory_lock([str(tmp_path)], 1):  # another run (its own open lock file) holds the lock
         renewer = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW)
         renewer.lock_timeout = 0.2
         result = renewer.run()
@@ -644,8 +650,6 @@ def test_a_run_waits_for_another_run_on_the_same_directory(tmp_path, vault):
         assert os.listdir(str(tmp_path)) == [] and vault.pki.issued == []
         predicted = PkiCertRenewer(params_for(tmp_path), check_mode=True, connect=vault, now=NOW).run()
         assert predicted['reason'] == 'missing' and not predicted.get('failed')  # check mode does not wait
-    finally:
-        os.close(fd)
     assert PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()['reason'] == 'missing'
 
 
@@ -657,3 +661,228 @@ def test_directory_lock_takes_one_directory_reached_by_two_paths_once(tmp_path):
     with _pki.directory_lock([str(tmp_path / 'alias'), str(tmp_path / 'tls')], 0.2):
         pass
     assert sorted(os.listdir(str(tmp_path))) == ['alias', 'tls'] and os.listdir(str(tmp_path / 'tls')) == []
+
+
+# ------------------------------------------------------------------------------------- modes (issue 10, item 6)
+@pytest.mark.parametrize('item, key_mode, cert_mode', [
+    (dict(key_mode=384), 0o600, 0o644),  # what YAML makes of an unquoted 0600: used as it is, as Ansible does
+    (dict(key_mode=288, cert_mode=292), 0o440, 0o444),  # unquoted 0440 and 0444
+    (dict(key_mode='0440', cert_mode='640'), 0o440, 0o640),
+    (dict(key_mode='0o640', cert_mode='0o644'), 0o640, 0o644),
+    (dict(key_mode='0700', cert_mode=493), 0o700, 0o755),  # the owner may have any access; unquoted 0755
+    (dict(key_mode=0, cert_mode=7), 0, 0o007),  # one digit: both readings agree
+])
+def test_modes_accepted(tmp_path, item, key_mode, cert_mode):
+    spec = spec_for(tmp_path, **item)
+    assert (spec.key_mode, spec.cert_mode) == (key_mode, cert_mode)
+
+
+@pytest.mark.parametrize('item, message', [
+    # key_mode: 440 unquoted is the number 440, which Ansible would apply as 0670 (group may write the key)
+    (dict(key_mode=440), "key_mode: ambiguous mode 440: a number is used as it is, as Ansible does, which makes 440 the mode "
+                         "0670 (what YAML reads from an unquoted 0670), but its digits read like the octal mode 0440; "
+                         "quote it: '0440'"),
+    (dict(key_mode=416), "key_mode: ambiguous mode 416: a number is used as it is, as Ansible does, which makes 416 the mode "
+                         "0640 (what YAML reads from an unquoted 0640), but its digits read like the octal mode 0416; "
+                         "quote it: '0640'"),
+    (dict(cert_mode=420), "cert_mode: ambiguous mode 420: a number is used as it is, as Ansible does, which makes 420 the "
+                          "mode 0644 (what YAML reads from an unquoted 0644), but its digits read like the octal mode 0420; "
+                          "quote the mode you mean: '0644' or '0420'"),
+    (dict(key_mode=600), "key_mode: invalid mode 600: a number is used as it is, as Ansible does, and 600 is 01130, not a "
+                         "permission mode (0000-0777); YAML reads an unquoted 600 as a decimal number: quote it: '0600'"),
+    (dict(key_mode=4096), "key_mode: invalid mode 4096: a number is used as it is, as Ansible does, and 4096 is 010000, not a "
+                          "permission mode (0000-0777); quote an octal mode such as '0600'"),
+    (dict(key_mode='0660'), 'key_mode 0660 gives the group write or execute access to the private key; use 0600, or 0640 '
+                            'with group'),
+    (dict(key_mode='0650'), 'key_mode 0650 gives the group write or execute access to the private key'),
+    (dict(key_mode='0604'), 'key_mode 0604 gives every user of the host access to the private key'),
+    (dict(key_mode='4600'), "key_mode: invalid mode '4600': only the permission bits 0000-0777 are allowed"),
+    (dict(cert_mode='2644'), "cert_mode: invalid mode '2644': only the permission bits 0000-0777 are allowed"),
+    (dict(key_mode='u=rw'), "key_mode: invalid mode 'u=rw': use a quoted octal mode such as '0600'"),
+    (dict(key_mode=1.5), "key_mode: invalid mode 1.5: use a quoted octal mode such as '0600'"),
+    (dict(key_mode=True), "key_mode: invalid mode True: use a quoted octal mode such as '0600'"),
+])
+def test_modes_refused(tmp_path, item, message):
+    with pytest.raises(RotationError) as err:
+        spec_for(tmp_path, **item)
+    assert message in str(err.value)
+    assert os.listdir(str(tmp_path)) == []
+
+
+# ------------------------------------------------------------------- content of a failed task (issue 10, item 2)
+def test_a_failed_batch_returns_no_private_key(tmp_path, vault):
+    def generate(name, common_name, extra_params, mount_point, real=vault.pki.generate_certificate):
+        if common_name == 'c.example.test':
+            raise RotationError('Vault rejected the request while issuing: common name not allowed')
+        return real(name, common_name, extra_params, mount_point)
+    vault.pki.generate_certificate = generate
+    items = [dict(common_name=n, cert_path=str(tmp_path / (n[0] + '.crt')), key_path=str(tmp_path / (n[0] + '.key')))
+             for n in ('a.example.test', 'c.example.test')]
+    result = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', return_content=True, certificates=items),
+                            connect=vault, now=NOW).run()
+    assert result['failed'] and [r['reason'] for r in result['results']] == ['missing', 'error']
+    assert 'PRIVATE KEY' not in repr(result) and 'BEGIN' not in repr(result)
+    assert all(key not in entry for entry in [result] + result['results'] for key in ('private_key', 'certificate', 'ca_chain'))
+    assert (tmp_path / 'a.key').read_bytes().startswith(b'-----BEGIN')  # renewed and deployed all the same
+    assert 'return_content: nothing is returned because the task failed; the renewed files are in place' in result['msg']
+    # a task that succeeds still returns them
+    good = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', return_content=True, certificates=items[:1]),
+                          connect=vault, now=NOW).run()
+    assert good['results'][0]['private_key'] == (tmp_path / 'a.key').read_text()
+
+
+# ------------------------------------------------------------------------- the renewal lock (issue 10, item 7)
+NOBODY = 65534
+
+
+def _fork_as_nobody(body):
+    """Run ``body(report)`` in a child process as uid/gid 65534; ``report(text)`` sends a line to the parent.
+
+    Returns ``(pid, lines)``: ``lines()`` reads the next line the child reported (10 s at most)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            body(lambda text: os.write(write_end, (text + '\n').encode()))
+            status = 0
+        except BaseException as exc:  # pylint: disable=broad-except
+            os.write(write_end, ('child failed: %r\n' % (exc,)).encode())
+        finally:
+            os._exit(status)  # pylint: disable=protected-access
+    os.close(write_end)
+    buffered = [b'']
+
+    def lines():
+        while b'\n' not in buffered[0]:
+            ready, dummy, dummy = select.select([read_end], [], [], 10)
+            chunk = os.read(read_end, 4096) if ready else b''
+            if not chunk:
+                raise AssertionError('the child process reported nothing (so far: %r)' % buffered[0])
+            buffered[0] += chunk
+        line, buffered[0] = buffered[0].split(b'\n', 1)
+        return line.decode()
+    lines.fd = read_end
+    return pid, lines
+
+
+def _reap(pid, lines, grace=5):
+    """Wait for the child (``grace`` seconds at most, so that it can release what it holds), then kill it."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(lines.fd)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='switching to another user needs root')
+def test_another_user_can_neither_block_nor_take_the_renewal_lock(vault):
+    # a directory every user can read, like /etc/nginx/tls
+    shared = tempfile.mkdtemp(prefix='secops-lock-test-', dir='/tmp')
+    os.chmod(shared, 0o755)
+    nobodys = [os.path.join(base, 'secops-rotation-%d' % NOBODY) for base in ('/run/lock', '/tmp')]
+    nobodys = [path for path in nobodys if not os.path.exists(path)]  # the child's own lock directory, to clean up
+    release_read, release_write = os.pipe()
+    holder = None
+    try:
+        def hold(report):
+            os.close(release_write)  # the parent closing its end is the signal to let go
+            fd = os.open(shared, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # what blocked every renewal in this directory before
+            try:
+                with _pki.directory_lock([shared], 1):  # its own run's lock: must not be root's
+                    report('holding the directory and a lock of its own')
+                    os.read(release_read, 1)
+            except Exception as exc:  # pylint: disable=broad-except
+                report('holding the directory; no lock of its own: %s' % exc)
+                os.read(release_read, 1)
+        holder, holder_lines = _fork_as_nobody(hold)
+        assert holder_lines().startswith('holding the directory')
+        renewer = PkiCertRenewer(params_for(pathlib.Path(shared)), connect=vault, now=NOW)
+        renewer.lock_timeout = 1
+        result = renewer.run()
+        assert not result.get('failed'), result['msg']
+        assert result['reason'] == 'missing' and len(vault.pki.issued) == 1
+
+        with _pki.directory_lock([shared], 1):
+            held = [os.readlink('/proc/self/fd/' + fd) for fd in os.listdir('/proc/self/fd')
+                    if os.path.exists('/proc/self/fd/' + fd)]
+            lock_files = [path for path in held if path.endswith('.lock')]
+            assert len(lock_files) == 1, held
+            lock_file = lock_files[0]
+            st, dir_st = os.lstat(lock_file), os.lstat(os.path.dirname(lock_file))
+            assert (st.st_uid, stat.S_IMODE(st.st_mode), stat.S_ISREG(st.st_mode)) == (0, 0o600, True)
+            assert (dir_st.st_uid, stat.S_IMODE(dir_st.st_mode), stat.S_ISDIR(dir_st.st_mode)) == (0, 0o700, True)
+            shared_st = os.stat(shared)
+            assert re.search(r'%x.*%x' % (shared_st.st_dev, shared_st.st_ino), os.path.basename(lock_file))
+
+            def take(report):
+                for path in (lock_file, os.path.dirname(lock_file)):
+                    try:
+                        os.close(os.open(path, os.O_RDONLY))
+                        report('opened %s' % path)
+                    except PermissionError:
+                        report('denied')
+            taker, taker_lines = _fork_as_nobody(take)
+            try:
+                assert [taker_lines(), taker_lines()] == ['denied', 'denied']
+            finally:
+                _reap(taker, taker_lines)
+        assert not os.path.exists(lock_file)  # released: nothing left behind
+    finally:
+        os.close(release_write)
+        os.close(release_read)
+        if holder is not None:
+            _reap(holder, holder_lines)
+        shutil.rmtree(shared)
+        for path in nobodys:
+            if os.path.isdir(path):
+                os.rmdir(path)
+
+
+# --------------------------------------------------------- revoke_previous and the reload (issue 10, item 12)
+def _tasks(node):
+    """Every task of a list of plays/tasks/blocks/handlers, in order."""
+    found = []
+    for entry in node or []:
+        if not isinstance(entry, dict):
+            continue
+        if any(key in entry for key in ('block', 'tasks', 'handlers', 'rescue', 'always')):
+            for key in ('tasks', 'block', 'rescue', 'always', 'handlers'):
+                found.extend(_tasks(entry.get(key)))
+        else:
+            found.append(entry)
+    return found
+
+
+def _examples():
+    import yaml
+    from ansible_collections.secops.rotation.plugins.modules import pki_cert_renew
+    docs = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'pki_certs.md')
+    with open(docs) as handle:
+        blocks = re.findall(r'```yaml\n(.*?)```', handle.read(), re.S)
+    return [('EXAMPLES', yaml.safe_load(pki_cert_renew.EXAMPLES))] + [('docs/pki_certs.md', yaml.safe_load(b)) for b in blocks]
+
+
+def test_examples_revoke_the_previous_certificate_only_after_the_reload_and_a_health_check():
+    for where, examples in _examples():
+        for task in _tasks(examples if isinstance(examples, list) else [examples]):
+            args = task.get('secops.rotation.pki_cert_renew')
+            if isinstance(args, dict) and args.get('revoke_previous'):
+                # revoke_previous revokes inside the task; a notified reload runs at the end of the play, after it
+                assert 'notify' not in task, '%s: %s revokes before its reload' % (where, task.get('name'))
+    tasks = _tasks(_examples()[0][1])
+    names = [t.get('name', '') for t in tasks]
+    flush = [i for i, t in enumerate(tasks) if t.get('ansible.builtin.meta') == 'flush_handlers']
+    health = [i for i, n in enumerate(names) if 'health' in n.lower()]
+    revoke = [i for i, t in enumerate(tasks) if 'previous_serial' in repr(t) and '/revoke' in repr(t)]
+    assert flush and health and revoke, names
+    assert flush[0] < health[0] < revoke[0]
