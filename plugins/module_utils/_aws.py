@@ -5,7 +5,9 @@
 
 Modules take the options of the ``secops.rotation.aws`` doc fragment (:func:`aws_argument_spec`) and build
 an :class:`AwsConnection`: one boto3 session per task, one client per service, with botocore's own retry
-configuration (standard or adaptive mode) instead of hand-written retry loops. Anything not set falls back to
+configuration (standard or adaptive mode) instead of hand-written retry loops, and one place for calls that must
+be sent at most once (:meth:`AwsConnection.client_once`: a retry of a call that creates a secret, after a reply that
+was lost, would create a second one). Anything not set falls back to
 boto3's default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, shared config
 and credentials files, instance roles, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL[_IAM|_STS]).
 """
@@ -31,6 +33,8 @@ except ImportError:
 USER_AGENT = 'secops.rotation/0.1.0'
 # IAM and STS are global services; a region is still needed to sign requests.
 DEFAULT_REGION = 'us-east-1'
+# botocore retry settings of a client whose calls are sent once (no retry of any kind).
+SINGLE_ATTEMPT = {'total_max_attempts': 1, 'mode': 'standard'}
 
 
 def aws_argument_spec():
@@ -97,6 +101,29 @@ def error_code(exc):
     return ''
 
 
+def is_aws_error(exc):
+    """True for the exceptions botocore raises (an AWS answer or a transport problem), False for anything else (a bug)."""
+    return BOTO3_IMPORT_ERROR is None and isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError))
+
+
+# Server-side failures: the request may have been carried out before the error (like a timeout).
+_SERVER_ERROR_CODES = ('InternalFailure', 'InternalError', 'ServiceFailure', 'ServiceUnavailable', 'RequestTimeout')
+
+
+def refused(exc):
+    """True when AWS definitely refused the request (a 4xx ClientError): nothing was done.
+
+    False for everything else - a timeout, a dropped connection, a 5xx answer, or any other exception - after which
+    the request may or may not have been carried out, and a caller that creates something must look.
+    """
+    if BOTO3_IMPORT_ERROR is not None or not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    status = (exc.response.get('ResponseMetadata') or {}).get('HTTPStatusCode')
+    if isinstance(status, int):
+        return 400 <= status < 500
+    return bool(error_code(exc)) and error_code(exc) not in _SERVER_ERROR_CODES
+
+
 @contextlib.contextmanager
 def aws_errors(action):
     """Run boto3 calls, raising :class:`AwsClientError` with a clear message on any botocore error."""
@@ -133,6 +160,7 @@ class AwsConnection:
         self.config = botocore.config.Config(
             retries={'total_max_attempts': attempts, 'mode': self.params['retry_mode'] or 'standard'},
             connect_timeout=timeout, read_timeout=timeout, user_agent_extra=USER_AGENT)
+        self._single_attempt = botocore.config.Config(retries=dict(SINGLE_ATTEMPT))
 
     def _validate(self):
         p = self.params
@@ -159,6 +187,15 @@ class AwsConnection:
                 self._clients[key] = self.session.client(service, region_name=self.region, endpoint_url=endpoint,
                                                          config=self.config.merge(config) if config else self.config)
         return self._clients[key]
+
+    def client_once(self, service, endpoint_url=None):
+        """A client of the same session whose calls are sent at most once: botocore retries nothing.
+
+        For calls that create a secret (``CreateAccessKey``): after a timeout whose request reached AWS, a retry would
+        create a second key, and the first one would stay with a secret nobody has. The caller handles the uncertain
+        failure (see :func:`refused`): look whether it was carried out, and clean up.
+        """
+        return self.client(service, endpoint_url=endpoint_url, config=self._single_attempt)
 
     def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, config=None):
         """A client that signs with other keys (e.g. to verify a freshly created access key), same endpoint/region."""

@@ -4,12 +4,15 @@
 """Safe rotation of AWS IAM access keys (the logic of the ``iam_key_rotate`` module).
 
 * **rotated**: when the user's newest Active key is older than ``max_age`` (or there is none, or ``force``),
-  make room under the 2-keys-per-user quota without ever deleting an Active key, create a new key, verify it
-  with STS GetCallerIdentity under bounded exponential backoff (IAM is eventually consistent), optionally
-  store it in Vault KV v2 with check-and-set, then leave the old key ``active``, make it ``inactive`` or
-  ``deleted``. A new key that fails verification or cannot be stored is deleted again.
+  make room under the 2-keys-per-user quota without ever deleting an Active key, create a new key (the request
+  is sent once; after an uncertain failure the user's keys are listed and a key it created anyway is deleted),
+  verify it with STS GetCallerIdentity under bounded exponential backoff (IAM is eventually consistent),
+  optionally store it in Vault KV v2 with check-and-set, then - once every user of the task has its new key -
+  leave the old key ``active``, make it ``inactive`` or ``deleted``. A new key that fails verification or cannot
+  be stored is deleted again. A failed task returns no secret: a new key that is not stored in Vault is then
+  deleted again (and its old key restored), a stored one is kept, and each user's ``msg`` says which.
 * **deactivated**: deactivate given keys (or all Active keys but the newest), refusing a key last used after
-  a cutover time; the deactivation time is recorded in an IAM user tag per key id.
+  ``cutover`` (required unless ``force``); the deactivation time is recorded in an IAM user tag per key id.
 * **purged**: delete Inactive keys whose recorded deactivation is older than ``grace_period`` and that were
   not used since.
 
@@ -25,7 +28,8 @@ import datetime
 import re
 import time
 
-from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection, aws_errors, describe_aws_error, valid_endpoint_url
+from ansible_collections.secops.rotation.plugins.module_utils._aws import (
+    SINGLE_ATTEMPT, AwsClientError, AwsConnection, aws_errors, describe_aws_error, error_code, is_aws_error, refused, valid_endpoint_url)
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
     KNOWN_ERRORS, RotationError, backoff_delays, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
@@ -55,6 +59,13 @@ BACKOFF_CAP = 8.0
 # IAM propagates in seconds; a longer verify_timeout is a typo (and would only delay the rollback of a bad key).
 MAX_VERIFY_TIMEOUT = 3600
 
+# Times the module accepts (now, cutover, deactivation tags, IAM's dates): far enough from datetime's limits (years 1
+# and 9999) that adding or subtracting any duration (at most 100 years) cannot overflow.
+TIME_MIN = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+TIME_MAX = datetime.datetime(9000, 1, 1, tzinfo=datetime.timezone.utc)  # exclusive
+TIME_RANGE = 'between 1970-01-01T00:00:00Z and 8999-12-31T23:59:59Z'
+TIME_HINT = 'use ISO 8601 like 2026-11-26T10:00:00Z'
+
 # Options that make sense only with some states (name -> states).
 STATE_ONLY = {
     'old_key': ('rotated',),
@@ -82,10 +93,30 @@ def tag_key(key_id):
     return TAG_PREFIX + key_id
 
 
+def parse_time(value, name, hint=TIME_HINT):
+    """``value`` (ISO 8601 text or a datetime) as an aware UTC datetime within :data:`TIME_MIN` .. :data:`TIME_MAX`.
+
+    Raises :class:`RotationError` naming ``name`` for anything else: unreadable text, an offset that moves the time
+    past year 1 or 9999 (``0001-01-01T00:00:00+01:00``), or a time outside the range.
+    """
+    try:
+        moment = parse_iso(value)
+    except OverflowError:
+        moment = None
+    except (TypeError, ValueError) as exc:
+        if not str(exc).endswith(': out of range'):  # parse_iso's word for an offset that leaves the calendar
+            raise RotationError('%s: invalid time %r; %s' % (name, value, hint))
+        moment = None
+    if moment is None or not TIME_MIN <= moment < TIME_MAX:
+        raise RotationError('%s: time %r is out of range: it must be %s' % (name, value if isinstance(value, str) else to_iso(moment), TIME_RANGE))
+    return moment
+
+
 def parse_tags(tags):
     """``(recorded, invalid)`` from a user's tags: ``{key_id: datetime}`` and the key ids whose value is unreadable.
 
-    ``tags`` is IAM's list of ``{'Key', 'Value'}``; tags of other tools are ignored.
+    ``tags`` is IAM's list of ``{'Key', 'Value'}``; tags of other tools are ignored. A value that is not an ISO 8601
+    time within the supported range (a tag edited by hand) is invalid.
     """
     recorded, invalid = {}, []
     for tag in tags or []:
@@ -94,31 +125,33 @@ def parse_tags(tags):
             continue
         key_id = key[len(TAG_PREFIX):]
         try:
-            recorded[key_id] = parse_iso(tag.get('Value', ''))
-        except (TypeError, ValueError):
+            recorded[key_id] = parse_time(tag.get('Value', ''), key)
+        except RotationError:
             invalid.append(key_id)
     return recorded, invalid
 
 
 def parse_time_option(value, name, now):
-    """A point in time given as ISO 8601 (``2026-11-26T10:00:00Z``) or as a duration before ``now`` (``2h``)."""
+    """A point in time given as ISO 8601 (``2026-11-26T10:00:00Z``) or as a duration before ``now`` (``2h``).
+
+    The result is within :data:`TIME_MIN` .. :data:`TIME_MAX`; anything else raises :class:`RotationError` naming ``name``.
+    """
     if value is None:
         return None
+    hint = 'use ISO 8601 like 2026-11-26T10:00:00Z, or a duration before now like 2h'
     if isinstance(value, datetime.datetime):
-        return parse_iso(value)
+        return parse_time(value, name, hint)
     text = str(value).strip()
     if re.match(r'^\d{4}-\d{2}-\d{2}', text):
-        try:
-            return parse_iso(text)
-        except ValueError:
-            pass
-        raise RotationError('%s: invalid time %r; use ISO 8601 like 2026-11-26T10:00:00Z, or a duration before now like 2h'
-                            % (name, value))
+        return parse_time(text, name, hint)
     try:
-        return now - datetime.timedelta(seconds=parse_duration(text, name=name, allow_zero=True))
+        seconds = parse_duration(text, name=name, allow_zero=True)
     except DurationError:
-        raise RotationError('%s: invalid time %r; use ISO 8601 like 2026-11-26T10:00:00Z, or a duration before now like 2h'
-                            % (name, value))
+        raise RotationError('%s: invalid time %r; %s' % (name, value, hint))
+    moment = now - datetime.timedelta(seconds=seconds)  # durations are at most 100 years, now is within range: no overflow
+    if moment < TIME_MIN:
+        raise RotationError('%s: %s before now (%s) is out of range: it must be %s' % (name, value, to_iso(now), TIME_RANGE))
+    return moment
 
 
 def _seconds(moment):
@@ -213,11 +246,13 @@ def diff_view(user_name, keys):
 class IamKeyRotator:
     """Drive one task: validate every item, then handle each user with the same boto3 session.
 
-    ``aws`` (an :class:`AwsConnection`), ``vault`` (a ``(client, opts)`` pair), ``sleep`` and ``monotonic`` can
-    be injected by tests.
+    ``aws`` (an :class:`AwsConnection`), ``vault`` (a ``(client, opts)`` pair), ``sleep``, ``monotonic`` and ``clock``
+    (the current UTC time, :func:`utcnow`) can be injected by tests: a test that needs "100 days later" in a real run
+    passes a clock, since the ``now`` option is for check mode only.
     """
 
-    def __init__(self, params, check_mode=False, diff=False, aws=None, vault=None, sleep=time.sleep, monotonic=time.monotonic):
+    def __init__(self, params, check_mode=False, diff=False, aws=None, vault=None, sleep=time.sleep, monotonic=time.monotonic,
+                 clock=utcnow):
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
@@ -225,7 +260,11 @@ class IamKeyRotator:
         self._vault = vault
         self.sleep = sleep
         self.monotonic = monotonic
+        self.clock = clock
         self.warnings = []
+        # Rotations whose new key exists and whose old key step is still to come (see finish()): each is undone if the
+        # task fails before its secret can be returned.
+        self._open = []
 
     # ---- input -------------------------------------------------------------------------------------------
 
@@ -237,12 +276,13 @@ class IamKeyRotator:
             raise RotationError('state must be one of %s, got %r' % (', '.join(STATES), state))
         self.state = state
         if p.get('now'):
-            try:
-                self.now = parse_iso(p['now'])
-            except (TypeError, ValueError):
-                raise RotationError('now: invalid time %r; use ISO 8601 like 2026-11-26T10:00:00Z' % (p['now'],))
+            self.now = parse_time(p['now'], 'now')
+            if not self.check_mode:
+                raise RotationError('now: only allowed in check mode (a what-if run with --check or check_mode: true); a real run '
+                                    'always uses the current time, so that no grace period is cut short and no false time is '
+                                    'recorded in a deactivation tag')
         else:
-            self.now = utcnow()
+            self.now = parse_time(self.clock(), 'the current time')
         self.verify_timeout = parse_duration(p.get('verify_timeout') if p.get('verify_timeout') is not None else 60,
                                              name='verify_timeout')
         if self.verify_timeout > MAX_VERIFY_TIMEOUT:
@@ -264,6 +304,9 @@ class IamKeyRotator:
             if item['user_name'] in seen:
                 raise RotationError('%s: user %s is given more than once' % (where, item['user_name']))
             seen.add(item['user_name'])
+            if state == 'rotated' and not item['store'] and p.get('return_secret') is False:
+                raise RotationError('user %s: return_secret=false needs store_path: the new secret access key would go nowhere, '
+                                    'and a key whose secret nobody has blocks the next rotation' % item['user_name'])
         paths = {}
         for item in items:
             if item['store']:
@@ -306,7 +349,19 @@ class IamKeyRotator:
                 raise RotationError('%s: invalid access key id %r in key_ids (16 to 128 upper-case letters and digits, like '
                                     'AKIAIOSFODNN7EXAMPLE)' % (label, key_id))
         item['key_ids'] = list(dict.fromkeys(key_ids))  # without duplicates, in the order given
-        item['_cutover'] = parse_time_option(item.get('cutover'), opt('cutover'), self.now)
+        cutover = item.get('cutover')
+        if isinstance(cutover, str) and not cutover.strip():
+            cutover = None  # e.g. a template that rendered to nothing
+        if state == 'deactivated' and cutover is None and not item['force']:
+            raise RotationError('%s: state=deactivated needs cutover (the time after which nothing may have used the keys: ISO 8601 '
+                                'like 2026-11-26T10:00:00Z, e.g. the moment every application had switched to the new key, or a '
+                                'duration before now like 15m; a key used after it is not deactivated), or force=true to '
+                                'deactivate without looking at the last use' % label)
+        item['_cutover'] = parse_time_option(cutover, opt('cutover'), self.now)
+        if item['_cutover'] is not None and item['_cutover'] > self.now:
+            raise RotationError('%s: %s is after now (%s): no key can have been used after it yet, so the check would prove '
+                                'nothing; give the moment the applications stopped using the old keys'
+                                % (opt('cutover'), to_iso(item['_cutover']), to_iso(self.now)))
         item['store'] = None
         if item.get('store_path'):
             path = str(item['store_path']).replace('{user_name}', name).strip('/')
@@ -343,13 +398,15 @@ class IamKeyRotator:
         iam = self.iam
         with aws_errors('reading IAM user %s' % name):
             try:
-                arn = iam.get_user(UserName=name)['User']['Arn']
+                arn = (iam.get_user(UserName=name).get('User') or {}).get('Arn')
             except Exception as exc:  # pylint: disable=broad-except
-                if getattr(exc, 'response', {}).get('Error', {}).get('Code') == 'NoSuchEntity':
+                if error_code(exc) == 'NoSuchEntity':
                     raise RotationError('IAM user %s not found' % name)
                 raise
+        if not isinstance(arn, str) or not arn:
+            raise RotationError('IAM returned no ARN for user %s' % name)
         with aws_errors('listing the access keys of %s' % name):
-            listed = iam.list_access_keys(UserName=name)['AccessKeyMetadata']
+            listed = iam.list_access_keys(UserName=name).get('AccessKeyMetadata') or []
         with aws_errors('reading the tags of %s' % name):
             tags = []
             for page in iam.get_paginator('list_user_tags').paginate(UserName=name):
@@ -357,21 +414,37 @@ class IamKeyRotator:
         recorded, invalid = parse_tags(tags)
         keys = []
         for meta in listed:
-            key = dict(id=meta['AccessKeyId'], status=meta['Status'], created=parse_iso(meta['CreateDate']),
-                       last_used=None, deactivated_at=recorded.get(meta['AccessKeyId']) if meta['Status'] == 'Inactive' else None)
+            key_id, status = meta.get('AccessKeyId'), meta.get('Status')
+            if not isinstance(key_id, str) or status not in ('Active', 'Inactive'):
+                raise RotationError('IAM listed an access key of %s without a usable id and status (%r, %r)' % (name, key_id, status))
+            key = dict(id=key_id, status=status, created=self._iam_time(meta.get('CreateDate'), 'CreateDate', key_id, name),
+                       last_used=None, deactivated_at=recorded.get(key_id) if status == 'Inactive' else None)
             with aws_errors('reading when %s of %s was last used' % (key['id'], name)):
                 used = iam.get_access_key_last_used(AccessKeyId=key['id']).get('AccessKeyLastUsed', {})
             if used.get('LastUsedDate'):
-                key['last_used'] = parse_iso(used['LastUsedDate'])
+                key['last_used'] = self._iam_time(used['LastUsedDate'], 'LastUsedDate', key_id, name)
             keys.append(key)
         keys.sort(key=lambda k: k['created'])
         existing = set(k['id'] for k in keys)
         active = set(k['id'] for k in keys if k['status'] == 'Active')
         # Tags of keys that are gone or Active again say nothing true any more.
         stale = sorted(key_id for key_id in set(recorded) | set(invalid) if key_id not in existing or key_id in active)
-        if invalid:
-            self.warnings.append('user %s: unreadable %s* tag value for %s; it is ignored' % (name, TAG_PREFIX, ', '.join(invalid)))
+        values = dict((tag.get('Key'), tag.get('Value')) for tag in tags)
+        for key_id in invalid:
+            value = values.get(tag_key(key_id))
+            self.warnings.append('user %s: the tag %s holds %r, not a UTC time %s in ISO 8601 (edited by hand?); it is ignored: '
+                                 'the key counts as deactivated without a record' % (
+                                     name, tag_key(key_id), value[:64] if isinstance(value, str) else value, TIME_RANGE))
         return arn, keys, stale
+
+    @staticmethod
+    def _iam_time(value, field, key_id, name):
+        """A time IAM returned (``CreateDate``, ``LastUsedDate``), or a clear error naming the field and the key."""
+        try:
+            return parse_time(value, field)
+        except RotationError:
+            raise RotationError('IAM returned an unreadable %s %r for access key %s of %s (not an ISO 8601 time %s)'
+                                % (field, value if isinstance(value, str) else str(value), key_id, name, TIME_RANGE))
 
     def load_item(self, item, result):
         """``(keys, before, chosen, stale)`` of the item's user; ``chosen``: its ``key_ids`` (all must exist) as keys.
@@ -390,20 +463,40 @@ class IamKeyRotator:
     # ---- writes ------------------------------------------------------------------------------------------
 
     def _deactivate(self, name, key):
-        with aws_errors('deactivating access key %s of %s' % (key['id'], name)):
-            if key['status'] != 'Inactive':
-                self.iam.update_access_key(UserName=name, AccessKeyId=key['id'], Status='Inactive')
-            key['status'] = 'Inactive'
+        """Deactivate ``key`` and record the time. The record is written first: if tagging is refused, nothing changed;
+        if the deactivation is refused, the record is removed again (the key stays Active)."""
         self._record(name, key)
+        if key['status'] == 'Inactive':
+            return
+        try:
+            with aws_errors('deactivating access key %s of %s' % (key['id'], name)):
+                self.iam.update_access_key(UserName=name, AccessKeyId=key['id'], Status='Inactive')
+        except KNOWN_ERRORS:
+            key['deactivated_at'] = None
+            self._untag_quietly(name, [key['id']])
+            raise
+        key['status'] = 'Inactive'
+
+    def _reactivate(self, name, key):
+        """Undo :meth:`_deactivate` (a rollback): the key Active again, its record removed."""
+        with aws_errors('setting access key %s of %s Active again' % (key['id'], name)):
+            self.iam.update_access_key(UserName=name, AccessKeyId=key['id'], Status='Active')
+        key.update(status='Active', deactivated_at=None)
+        self._untag_quietly(name, [key['id']])
 
     def _record(self, name, key):
-        key['deactivated_at'] = self.now
         with aws_errors('recording the deactivation time of %s in a tag of %s' % (key['id'], name)):
             self.iam.tag_user(UserName=name, Tags=[{'Key': tag_key(key['id']), 'Value': to_iso(self.now)}])
+        key['deactivated_at'] = self.now
 
     def _delete(self, name, key_id, untag=True):
+        """Delete a key; one that is gone already (e.g. a retried delete whose first reply was lost) counts as deleted."""
         with aws_errors('deleting access key %s of %s' % (key_id, name)):
-            self.iam.delete_access_key(UserName=name, AccessKeyId=key_id)
+            try:
+                self.iam.delete_access_key(UserName=name, AccessKeyId=key_id)
+            except Exception as exc:  # pylint: disable=broad-except
+                if error_code(exc) != 'NoSuchEntity':
+                    raise
         if untag:
             self._untag(name, [key_id])
 
@@ -412,6 +505,59 @@ class IamKeyRotator:
             with aws_errors('removing the deactivation tags of %s from %s' % (', '.join(key_ids), name)):
                 self.iam.untag_user(UserName=name, TagKeys=[tag_key(key_id) for key_id in key_ids])
 
+    def _untag_quietly(self, name, key_ids):
+        """Remove deactivation tags during a rollback; a failure is a warning (state=purged removes stale tags)."""
+        try:
+            self._untag(name, key_ids)
+        except KNOWN_ERRORS as exc:
+            self.warnings.append('user %s: %s; state=purged removes the stale tag later' % (name, exc))
+
+    def _create(self, name, known):
+        """Create a new access key with one request (no retry); ``(key_id, secret, create_date)``.
+
+        ``known``: the user's key ids before the request. After a failure that is not a definite refusal (a timeout,
+        a dropped connection, a 5xx, an unusable reply) the request may have created a key whose secret is lost: the
+        keys are listed and such a key is deleted (see :meth:`_look_for_created_key`), and the error says what was found.
+        """
+        action = 'creating an access key for %s' % name
+        try:
+            reply = self.aws.client_once('iam').create_access_key(UserName=name)
+        except Exception as exc:  # pylint: disable=broad-except
+            if refused(exc):
+                raise AwsClientError(describe_aws_error(exc, action))
+            found = self._look_for_created_key(name, known)
+            if not is_aws_error(exc):
+                raise  # a bug: it shows (after the clean-up)
+            raise RotationError('%s; %s' % (describe_aws_error(exc, action), found))
+        access = reply.get('AccessKey') if isinstance(reply, dict) else None
+        access = access if isinstance(access, dict) else {}
+        key_id, secret = access.get('AccessKeyId'), access.get('SecretAccessKey')
+        if not (isinstance(key_id, str) and ACCESS_KEY_ID_RE.fullmatch(key_id)) or not isinstance(secret, str) or not secret:
+            raise RotationError('IAM answered CreateAccessKey for %s without a usable access key id and secret; %s'
+                                % (name, self._look_for_created_key(name, known)))
+        return key_id, secret, access.get('CreateDate')
+
+    def _look_for_created_key(self, name, known):
+        """After an uncertain CreateAccessKey: delete the key it created anyway (its secret was lost), or say what to do."""
+        try:
+            with aws_errors('listing the access keys of %s' % name):
+                listed = self.iam.list_access_keys(UserName=name).get('AccessKeyMetadata') or []
+        except KNOWN_ERRORS as exc:
+            return ('whether it created a key is unknown: %s; if %s has a key besides %s, delete it: this request created it '
+                    'and its secret was lost with the reply' % (exc, name, ', '.join(known) if known else 'none'))
+        appeared = [meta.get('AccessKeyId') for meta in listed if meta.get('AccessKeyId') not in known]
+        if not appeared:
+            return 'no key was created'
+        if len(appeared) > 1:
+            return ('keys %s appeared meanwhile (is another rotation of %s running?); none was deleted: delete the one whose '
+                    'secret nobody has' % (', '.join(appeared), name))
+        try:
+            self._delete(name, appeared[0], untag=False)
+        except KNOWN_ERRORS as exc:
+            return ('the request created key %s anyway and its secret was lost with the reply; deleting it failed: %s: delete '
+                    'it by hand' % (appeared[0], exc))
+        return 'the request created key %s anyway; its secret was lost with the reply, so it was deleted again' % appeared[0]
+
     def verify_key(self, name, arn, key_id, secret):
         """Call STS GetCallerIdentity with the new key until it answers with the user's ARN or the timeout ends.
 
@@ -419,8 +565,7 @@ class IamKeyRotator:
         """
         timeout = self.verify_timeout
         per_call = max(1, min(int(self.params.get('aws_timeout') or 30), int(timeout)))
-        config = botocore.config.Config(retries={'total_max_attempts': 1, 'mode': 'standard'},
-                                        connect_timeout=per_call, read_timeout=per_call)
+        config = botocore.config.Config(retries=dict(SINGLE_ATTEMPT), connect_timeout=per_call, read_timeout=per_call)
         try:
             sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), config=config)
         except ValueError as exc:  # botocore refuses the endpoint URL: a clear error, so that the new key is rolled back
@@ -466,11 +611,28 @@ class IamKeyRotator:
         mount, path = item['store']['mount'], item['store']['path']
         data = dict(user_name=name, user_arn=arn, access_key_id=new['id'], secret_access_key=secret,
                     previous_access_key_id=previous_id, created_at=to_iso(new['created']))
+        kv = self._kv(item)
         try:
-            written = self._kv(item).write(path, data, version)
-        except KvConflictError:
-            raise RotationError('KV v2 secret %s/%s changed while the key was rotated (check-and-set on version %d failed): '
-                                'is another rotation running?' % (mount, path, version))
+            written = kv.write(path, data, version)
+        except KNOWN_ERRORS as exc:
+            conflict = isinstance(exc, KvConflictError)
+            if not conflict and not getattr(exc, 'uncertain', True):
+                raise  # Vault answered: nothing was written
+            # The write may have reached Vault although its answer was lost (or a retry of it conflicted with itself):
+            # look before the caller deletes a key that Vault may be handing out already.
+            try:
+                current, at = kv.read(path)
+            except KNOWN_ERRORS as again:
+                raise RotationError('%s; whether the write arrived is unknown: re-reading it failed too: %s; if %s/%s holds %s, '
+                                    'that key no longer exists after this failure: rotate again' % (exc, again, mount, path, new['id']))
+            if at == version + 1 and isinstance(current, dict) and current.get('access_key_id') == new['id']:
+                self.warnings.append('user %s: Vault did not confirm the write of %s/%s (%s), but re-reading it shows version %d '
+                                     'with the new key %s: it is stored' % (name, mount, path, exc, at, new['id']))
+                return dict(mount=mount, path=path, version=at)
+            if conflict:
+                raise RotationError('KV v2 secret %s/%s changed while the key was rotated (check-and-set on version %d failed): '
+                                    'is another rotation running?' % (mount, path, version))
+            raise
         return dict(mount=mount, path=path, version=written)
 
     # ---- states ------------------------------------------------------------------------------------------
@@ -521,52 +683,158 @@ class IamKeyRotator:
         result['changed'] = bool(room)
         for key in room:
             self._delete(name, key['id'])
-        with aws_errors('creating an access key for %s' % name):
-            created = self.iam.create_access_key(UserName=name)['AccessKey']
-        new_id, secret = created['AccessKeyId'], created['SecretAccessKey']
+        kept = [key for key in keys if key not in room]
+        new_id, secret, created = self._create(name, [key['id'] for key in kept])
         result['changed'] = True
-        new = dict(id=new_id, status='Active', created=parse_iso(created['CreateDate']), last_used=None, deactivated_at=None)
         result['access_key_id'] = new_id
-        result['created_at'] = to_iso(new['created'])
-        stored = old_changed = False
+        op = dict(name=name, item=item, result=result, new_id=new_id, secret=secret, old=old, stored=None, old_done=False,
+                  room=room, before=before, kept=kept, new=None)
+        self._open.append(op)  # from here on, an unexpected error anywhere rolls it back (run)
         try:
+            new = dict(id=new_id, status='Active', created=self._iam_time(created, 'CreateDate', new_id, name), last_used=None,
+                       deactivated_at=None)
+            op['new'] = new
+            result['created_at'] = to_iso(new['created'])
             if self.params.get('verify', True) is not False:
                 attempts, seconds = self.verify_key(name, arn, new_id, secret)
                 result.update(verified=True, verify_attempts=attempts, verify_seconds=seconds)
             else:
                 result['verified'] = False
             if item['store']:
-                result['stored'] = self.store(item, store_version, name, arn, new, secret, old['id'] if old else None)
-                stored = True
-            if old is not None and item['old_key'] == 'inactive':
-                self._deactivate(name, old)
-                old_changed = True
-            elif old is not None and item['old_key'] == 'deleted':
-                self._delete(name, old['id'], untag=False)
-                old_changed = True
-                after = [key for key in after if key['id'] != old['id']]
+                result['stored'] = op['stored'] = self.store(item, store_version, name, arn, new, secret, old['id'] if old else None)
         except KNOWN_ERRORS as exc:
-            old_changed = old_changed or (old is not None and old['status'] != 'Active')
-            if stored or old_changed:
-                # Something depends on the new key now (it is in Vault, or the old key no longer works): keep it.
-                if self.params.get('return_secret', True) is not False:
-                    result['secret_access_key'] = secret
-                raise RotationError('%s; the new key %s was kept because %s' % (
-                    exc, new_id, 'it is stored in Vault' if stored else 'the old key %s is no longer Active' % old['id']))
-            try:
-                self._delete(name, new_id, untag=False)
-            except KNOWN_ERRORS as undo:
-                raise RotationError('%s; deleting the new key %s failed too: %s' % (exc, new_id, undo))
-            result['access_key_id'] = None
-            result['rolled_back_key_id'] = new_id
-            result['changed'] = bool(room)  # keys deleted to make room stay deleted
-            raise RotationError('%s; the new key %s was deleted again' % (exc, new_id))
-        if self.params.get('return_secret', True) is not False:
-            result['secret_access_key'] = secret
-        after.append(new)
+            raise RotationError('%s; %s' % (exc, self._roll_back(op)))
+        # The old key is changed in finish(), once every user of the task has its new key: until then a failure anywhere
+        # can still be undone without losing a secret.
         plan[create_step] = (None, '%s %s' % ('created and verified' if result['verified'] else 'created (not verified)', new_id))
         result['msg'] = 'rotated the access key of %s (%s): %s' % (name, why, ', '.join(past for dummy, past in plan))
-        return before, after
+        return before, self._keys_after(op, done=True)
+
+    # ---- the second phase of rotations, and their rollback ----------------------------------------------------
+
+    def _keys_after(self, op, done):
+        """The user's keys after the rotation ``op``: ``done`` (completed, or about to be), else rolled back."""
+        old, mode = op['old'], op['item']['old_key']
+        keys = [dict(key) for key in op['kept']]  # the old key's dict follows what _deactivate/_reactivate did to it
+        if old is not None and (done or op['old_done']):
+            if mode == 'deleted':
+                keys = [key for key in keys if key['id'] != old['id']]
+            elif mode == 'inactive' and done:
+                keys = [dict(key, status='Inactive', deactivated_at=key['deactivated_at'] or self.now) if key['id'] == old['id']
+                        else key for key in keys]
+        if done or op['stored']:
+            keys.append(op['new'])
+        return keys
+
+    def _show(self, result, before, after):
+        result['keys'] = [key_view(key) for key in after]
+        result.pop('diff', None)
+        if self.diff and result['changed']:
+            name = result['user_name']
+            result['diff'] = dict(before_header='IAM user %s' % name, after_header='IAM user %s' % name,
+                                  before=diff_view(name, before), after=diff_view(name, after))
+
+    def _old_key_step(self, op):
+        """What ``old_key`` asks for: nothing (active), deactivate and record (inactive), or delete (deleted)."""
+        old, mode, name = op['old'], op['item']['old_key'], op['name']
+        if old is None or mode == 'active':
+            return
+        if mode == 'inactive':
+            self._deactivate(name, old)  # if it fails, the old key is still Active (and untagged)
+        else:
+            self._delete(name, old['id'], untag=False)
+        op['old_done'] = True
+
+    def _roll_back(self, op):
+        """Undo a rotation whose new key is not stored in Vault: the old key as it was, the new key deleted.
+
+        Returns what happened, for the message (never a secret).
+        """
+        if op in self._open:
+            self._open.remove(op)
+        name, old, result = op['name'], op['old'], op['result']
+        notes = []
+        try:
+            self._delete(name, op['new_id'], untag=False)
+        except KNOWN_ERRORS as exc:
+            notes.append('deleting the new key %s failed too: %s: delete it by hand (its secret is not returned)' % (op['new_id'], exc))
+        else:
+            notes.append('the new key %s was deleted again' % op['new_id'])
+            result['access_key_id'] = None
+            result['rolled_back_key_id'] = op['new_id']
+        gone = False
+        if old is not None:
+            if op['old_done'] and op['item']['old_key'] == 'deleted':
+                gone = True
+                notes.append('the old key %s had been deleted already, so %s has no access key now: rotate again (with '
+                             'store_path, a new key is never only in a task result)' % (old['id'], name))
+            elif op['old_done'] and op['item']['old_key'] == 'inactive':
+                try:
+                    self._reactivate(name, old)
+                    op['old_done'] = False
+                    notes.append('the old key %s is Active again' % old['id'])
+                except KNOWN_ERRORS as exc:
+                    notes.append('setting the old key %s Active again failed: %s' % (old['id'], exc))
+            else:
+                notes.append('the old key %s is still Active' % old['id'])
+        result['changed'] = bool(op['room']) or gone or op['old_done']
+        result.pop('secret_access_key', None)
+        if op['new'] is not None:
+            self._show(result, op['before'], self._keys_after(op, done=False))
+        return '; '.join(notes)
+
+    def finish(self, results):
+        """Second phase of the rotations, once every user was handled: change the old keys, then return the secrets.
+
+        A failed task returns no secret (it would be printed). So when any user failed, every new key that is not
+        stored in Vault is deleted again and its old key restored (their ``reason`` is ``rolled_back``); stored ones
+        are kept and their old key step is done, as asked.
+        """
+        failed = [r['user_name'] for r in results if r['failed']]
+        # Irreversible steps last: stored keys (kept whatever happens), then deactivations (undone by reactivating),
+        # then deletions of old keys whose new key is only in this result.
+        order = {'active': 0, 'inactive': 1, 'deleted': 2}
+        for op in sorted(self._open, key=lambda op: (op['stored'] is None, order[op['item']['old_key']])):
+            if failed and not op['stored']:
+                continue  # rolled back below
+            try:
+                self._old_key_step(op)
+                self._show(op['result'], op['before'], self._keys_after(op, done=True))
+            except KNOWN_ERRORS as exc:
+                failed.append(op['name'])
+                self._open.remove(op)
+                result = op['result']
+                result['failed'] = True
+                if op['stored']:
+                    stored = op['stored']
+                    result['msg'] = ('%s; the new key %s was kept: it is stored in %s/%s (version %d); the old key %s is still '
+                                     'Active' % (exc, op['new_id'], stored['mount'], stored['path'], stored['version'], op['old']['id']))
+                    self._show(result, op['before'], op['kept'] + [op['new']])
+                else:
+                    result['msg'] = '%s; %s' % (exc, self._roll_back(op))
+        if failed:
+            for op in [op for op in self._open if not op['stored']]:
+                note = self._roll_back(op)
+                op['result'].update(failed=True, reason='rolled_back', msg='not rotated: the task failed for %s, and a failed task '
+                                    'returns no secret: %s' % (', '.join(failed), note))
+        for op in self._open:
+            if self.params.get('return_secret', True) is not False:
+                if failed:
+                    op['result']['msg'] += ' (its secret is only in Vault: a failed task returns no secret)'
+                else:
+                    op['result']['secret_access_key'] = op['secret']
+        self._open = []
+
+    def _abandon(self):
+        """An unexpected error (a bug): roll back every rotation whose new key is not stored, before the error shows."""
+        for op in list(self._open):
+            if op['stored']:
+                continue
+            try:
+                self._roll_back(op)
+            except Exception:  # pylint: disable=broad-except  # the original error is the one to show
+                pass
+        self._open = []
 
     def deactivate(self, item, result):
         name = item['user_name']
@@ -609,10 +877,17 @@ class IamKeyRotator:
         if self.check_mode:
             result['msg'] = 'would %s of %s' % (' and '.join(parts), name)
             return before, after
-        for key in to_deactivate:
-            self._deactivate(name, key)
-        for key in to_record:
-            self._record(name, key)
+        done = []
+        try:
+            for key in to_deactivate:
+                self._deactivate(name, key)
+                done.append('deactivated %s' % key['id'])
+            for key in to_record:
+                self._record(name, key)
+                done.append('recorded the deactivation time of %s' % key['id'])
+        except KNOWN_ERRORS as exc:
+            result['changed'] = bool(done)
+            raise RotationError('%s; %s' % (exc, 'already done: %s' % ', '.join(done) if done else 'nothing was changed'))
         result['msg'] = '%s of %s' % (' and '.join(parts).replace('deactivate ', 'deactivated ').replace('record ', 'recorded '), name)
         return before, after
 
@@ -678,10 +953,7 @@ class IamKeyRotator:
             result.update(verified=None, deleted_key_ids=[], old_access_key_id=None, old_key=None, stored=None)
         try:
             before, after = getattr(self, {'rotated': 'rotate', 'deactivated': 'deactivate', 'purged': 'purge'}[self.state])(item, result)
-            result['keys'] = [key_view(key) for key in after]
-            if self.diff and result['changed']:
-                result['diff'] = dict(before_header='IAM user %s' % name, after_header='IAM user %s' % name,
-                                      before=diff_view(name, before), after=diff_view(name, after))
+            self._show(result, before, after)
         except KNOWN_ERRORS as exc:
             result['failed'] = True
             result['msg'] = str(exc)
@@ -691,7 +963,14 @@ class IamKeyRotator:
     def run(self):
         items = self.validate()
         self.aws  # pylint: disable=pointless-statement  # one session for the task; bad options fail here, before any call
-        results = [self.run_item(item) for item in items]
+        self._open = []
+        try:
+            results = [self.run_item(item) for item in items]
+            if self.state == 'rotated':
+                self.finish(results)
+        except BaseException:
+            self._abandon()
+            raise
         failed = [r for r in results if r['failed']]
         changed = [r for r in results if r['changed']]
         verb = {'rotated': 'rotated', 'deactivated': 'changed', 'purged': 'purged'}[self.state]
@@ -704,8 +983,12 @@ class IamKeyRotator:
             prefix = 'would have ' if self.check_mode else ''
             top['msg'] = '%s%s %d of %d users' % (prefix, verb, len(changed), len(results))
             if failed:
-                top['msg'] = 'failed for %d of %d users: %s; %s' % (len(failed), len(results), '; '.join(
-                    '%s: %s' % (r['user_name'], r['msg']) for r in failed), top['msg'])
+                own = [r for r in failed if r['reason'] != 'rolled_back']
+                rolled = [r['user_name'] for r in failed if r['reason'] == 'rolled_back']
+                top['msg'] = 'failed for %d of %d users: %s%s; %s' % (len(own), len(results), '; '.join(
+                    '%s: %s' % (r['user_name'], r['msg']) for r in own), (
+                        '; rolled back %s (a failed task returns no secret, so their new keys were deleted again)'
+                        % ', '.join(rolled)) if rolled else '', top['msg'])
             diffs = [r.pop('diff') for r in results if 'diff' in r]
             if self.diff:
                 top['diff'] = diffs

@@ -23,14 +23,23 @@ description:
     answer with the user's ARN. IAM is eventually consistent, so failed attempts are retried with bounded
     exponential backoff (0.5 s, 1 s, 2 s, 4 s, then every 8 s) until O(verify_timeout). If the key never
     verifies it is deleted again and the task fails.
+  - B(Creation.) C(CreateAccessKey) is sent once, never retried (after a timeout whose request reached AWS, a
+    retry would create a second key). After such an uncertain failure the user's keys are listed; a key that the
+    request created anyway is deleted (its secret was lost with the reply), and the message names it.
   - B(Old key.) O(old_key) decides what happens to the previous Active key after the new one verified. It
     stays V(active) (blue-green overlap; deactivate it later with O(state=deactivated)), becomes V(inactive)
     or is V(deleted). A deactivation is recorded in a user tag so that O(state=purged) can delete the key after
-    the grace period.
+    the grace period. In a batch, old keys are changed only once every user has a verified (and stored) new key.
+  - B(Failures return no secret.) A failing task prints its whole result, also without C(register), so a failed
+    task never returns a secret access key. A new key that would be lost with it is deleted again and its old key
+    restored (Active again); a new key stored in Vault (O(store_path)) is kept. Each user's RV(results[].msg) says
+    which, with the key ids. In a batch, one failing user therefore rolls back the new keys of the other users
+    that are not stored (their RV(results[].reason) is V(rolled_back)); use O(store_path) to keep them.
   - B(State deactivated.) Deactivates the keys in O(key_ids) (default all Active keys but the newest), refusing
     a key last used after O(cutover) (it is still in use somewhere) and refusing to leave the user without an
-    Active key, unless O(force=true). For a key that is already Inactive without a recorded deactivation time,
-    records the time (starts the grace period); with O(force=true), records it again (restarts it).
+    Active key, unless O(force=true). O(cutover) is required unless O(force=true). For a key that is already
+    Inactive without a recorded deactivation time, records the time (starts the grace period); with
+    O(force=true), records it again (restarts it).
   - B(State purged.) Deletes the Inactive keys whose recorded deactivation is older than O(grace_period) and
     that were not used since; reports the keys still waiting with their times. An Inactive key without a
     recorded deactivation time (deactivated by hand) gets one now, so a later run can purge it.
@@ -41,10 +50,14 @@ description:
     Before the first change (and in check mode) the module logs in, checks that O(store_mount) is a KV version 2
     mount and reads the secret's current version; the write after the verification uses check-and-set on that
     version. If the write fails (for example another rotation wrote the secret meanwhile), the new key is deleted
-    and the task fails. The token needs C(read) on C(<store_mount>/metadata/<path>) and C(create)/C(update) on
-    C(<store_mount>/data/<path>). The Vault connection options are only used when O(store_path) is set.
-  - B(Batch.) O(users) rotates many users in one task with one boto3 session; each user gets its own result,
-    and a failure of one user rolls back only what was created for that user.
+    and the task fails. When the answer to the write is lost (a timeout), the secret is read again. If it is at the
+    expected version with the new key id, the key counts as stored (with a warning); otherwise it is deleted.
+    The token needs C(read) on C(<store_mount>/metadata/<path>) and C(create)/C(update) on
+    C(<store_mount>/data/<path>) (and C(read) there for the check after a lost answer). The Vault connection
+    options are only used when O(store_path) is set.
+  - B(Batch.) O(users) rotates many users in one task with one boto3 session; each user gets its own result.
+    If one user fails, the task fails and returns no secret, so the new keys of the other users are kept only
+    where they are stored in Vault (see above).
 author:
   - secops.rotation developers (@secops)
 extends_documentation_fragment:
@@ -114,8 +127,8 @@ options:
   force:
     description:
       - With O(state=rotated), rotate even if the newest key is younger than O(max_age) (RV(reason=forced)).
-      - With O(state=deactivated), deactivate even a key used after O(cutover) or the last Active key, and
-        record the deactivation time of an already Inactive key again.
+      - With O(state=deactivated), deactivate without O(cutover), even a key used after O(cutover) or the last Active
+        key, and record the deactivation time of an already Inactive key again.
       - Not supported with O(state=purged); shorten O(grace_period) instead.
     type: bool
     default: false
@@ -139,8 +152,11 @@ options:
   cutover:
     description:
       - With O(state=deactivated), refuse to deactivate a key last used after this time (it is still in use).
-      - An ISO 8601 time (V(2026-11-26T10:00:00Z)) or a duration before now (V(15m) means "refuse a key used in the
-        last 15 minutes"). Without it, the last use is not checked.
+        Required with O(state=deactivated) unless O(force=true) (which deactivates without looking at the last use).
+      - An ISO 8601 time (V(2026-11-26T10:00:00Z)), typically the moment every application had switched to the new
+        key, or a duration before now (V(15m) means "refuse a key used in the last 15 minutes").
+      - It must not be after now (no use can be after it yet, so the check would prove nothing), and must be between
+        V(1970-01-01T00:00:00Z) and V(8999-12-31T23:59:59Z).
       - IAM updates the last-used time with a delay (AWS documents up to several hours); choose the cutover accordingly.
     type: str
   grace_period:
@@ -179,18 +195,25 @@ options:
   return_secret:
     description:
       - Return the new secret access key in RV(secret_access_key). Set to V(false) when O(store_path) is the only
-        place it should go.
+        place it should go; V(false) without O(store_path) is refused with O(state=rotated) (the secret would go
+        nowhere, and a key whose secret nobody has blocks the next rotation).
+      - A failed task never returns a secret (see the description).
     type: bool
     default: true
   now:
     description:
       - Take this ISO 8601 time as the current time for every decision (age, grace period, cutover given as a
-        duration, recorded deactivation times).
-      - For tests and what-if runs in check mode (V(now=2026-12-24T00:00:00Z) shows what a run on that day
-        would do). Do not set it in production runs.
+        duration) in a what-if run.
+      - Only in check mode (V(now=2026-12-24T00:00:00Z) shows what a run on that day would do); a real run with it
+        is refused, because it would cut grace periods short and record false deactivation times.
+      - Between V(1970-01-01T00:00:00Z) and V(8999-12-31T23:59:59Z).
     type: str
 notes:
-  - Tasks that register the result of a rotation receive the new secret access key and must set C(no_log=true).
+  - Every task that can return a secret needs C(no_log=true), not only tasks that register the result. A rotation
+    returns the new secret access key (unless O(return_secret=false)), and Ansible prints a result on failure and
+    at C(-v). A failed task itself never returns a secret.
+  - A deactivation tag edited by hand to something that is not a time between 1970 and 8999 is ignored with a
+    warning (the key counts as deactivated without a record; O(state=purged) records the time anew).
   - The module belongs to both action groups C(group/secops.rotation.aws) and C(group/secops.rotation.vault).
   - The deactivation time is kept in an IAM user tag per key (C(secops-rotation:deactivated:<key id>) = UTC ISO 8601),
     which needs C(iam:TagUser), C(iam:UntagUser) and C(iam:ListUserTags) besides C(iam:GetUser), C(iam:ListAccessKeys),
@@ -268,7 +291,8 @@ reason:
   description:
     - Why the module acted or not. V(missing) (no Active key), V(age) (older than O(max_age)), V(forced),
       V(not_due) (nothing to do), V(deactivated), V(in_use) (refused, used after the cutover), V(purged),
-      V(waiting) (keys still in their grace period), V(error). For a batch, the common reason or V(mixed).
+      V(waiting) (keys still in their grace period), V(rolled_back) (this user's new key was deleted again because
+      another user of the batch failed), V(error). For a batch, the common reason or V(mixed).
   returned: always
   type: str
   sample: age
@@ -289,7 +313,10 @@ results:
       description: Whether this user's keys or tags were (would be) changed.
       type: bool
     failed:
-      description: Whether this user failed (what was created for it was rolled back).
+      description:
+        - Whether this user failed. What was created for it was rolled back, except a new key stored in Vault
+          (RV(results[].msg) says which). Also V(true) for a user rolled back because another user failed
+          (RV(results[].reason=rolled_back)).
       type: bool
     reason:
       description: See RV(reason).
@@ -302,9 +329,8 @@ results:
       type: str
     secret_access_key:
       description:
-        - B(Secret.) The new secret access key. Only after a rotation and with O(return_secret=true), or when the
-          rotation failed after the new key was stored or the old key was changed (the new key is kept then).
-          Register with C(no_log=true).
+        - B(Secret.) The new secret access key. Only after a rotation with O(return_secret=true), and only when the
+          task succeeded (a failed task returns no secret). Register with C(no_log=true).
       type: str
     created_at:
       description: Creation time of the new key, UTC ISO 8601.
@@ -361,7 +387,9 @@ results:
       type: list
       elements: str
     rolled_back_key_id:
-      description: A new key that was created and then deleted again because verification or the store failed.
+      description:
+        - A new key that was created and then deleted again because verification, the store or the old key step
+          failed, or because another user of the batch failed.
       type: str
     stored:
       description: Where the new key was written in Vault (V(null) without O(store_path)).
@@ -414,8 +442,8 @@ access_key_id:
 secret_access_key:
   description:
     - B(Secret.) The new secret access key (single O(user_name) only). Register the task with C(no_log=true).
-    - Also returned by a failed rotation that kept the new key (it was stored, or the old key was changed).
-  returned: after a rotation with O(return_secret=true)
+    - Never returned by a failed task.
+  returned: after a successful rotation with O(return_secret=true)
   type: str
 created_at:
   description: Creation time of the new key.

@@ -6,18 +6,27 @@ What moto does (measured, moto 5.2): GetAccessKeyLastUsed of a never-used key ha
 (ServiceName/Region "N/A"); any request signed by a key, STS included and even when the key is Inactive,
 sets LastUsedDate; STS GetCallerIdentity signed by a fresh key answers with the user's ARN (by a deleted or
 unknown key: the default ``user/moto`` ARN); the secret is not checked. So "used after X" is driven by
-signing a request with the key, and "deactivated long ago" by tag values in the past or the ``now`` option.
+signing a request with the key, and "deactivated long ago" by tag values in the past. Real runs never take the
+``now`` option (it is for check mode only): a test that needs "100 days later" for a real change drives the module's
+class with a unit-level clock (``IamKeyRotator(..., clock=...)``).
 """
 
 import concurrent.futures
 import datetime
+import http.server
 import json
+import re
 import socket
+import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 
 import hvac
 import pytest
+import requests
 
 from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsConnection
 from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError, to_iso, utcnow
@@ -92,11 +101,16 @@ def run(args, env, **kwargs):
 
 # ---- rotate ---------------------------------------------------------------------------------------------
 
-def test_rotate_an_old_key_keeps_it_active_then_rerun_is_a_no_op(aws, iam, env):
+def test_rotate_an_old_key_keeps_it_active_then_rerun_is_a_no_op(aws, iam, env, lab):
     name, (old,) = new_user(iam)
     arn = iam.get_user(UserName=name)['User']['Arn']
-    # The key is minutes old; "100 days later" through the clock option makes it older than max_age.
-    result = run({'user_name': name, 'max_age': '90d', 'now': iso(100 * 86400)}, env)
+    # The key is seconds old. What-if in check mode: "100 days later" (the now option) it is older than max_age.
+    predicted = run({'user_name': name, 'max_age': '90d', 'now': iso(100 * 86400)}, env, check=True)
+    assert predicted['changed'] and predicted['reason'] == 'age' and predicted['msg'].startswith('would rotate'), predicted['msg']
+    assert snapshot(iam, name)[0] == [(old, 'Active')]
+    # The real run 100 days later: the module's class with a unit-level clock (now is refused outside check mode).
+    later = utcnow() + datetime.timedelta(days=100)
+    result = IamKeyRotator(rotator_for(lab, user_name=name, max_age='90d'), clock=lambda: later).run()
     assert result['changed'] is True and result['reason'] == 'age' and not result.get('failed'), result['msg']
     new = result['access_key_id']
     assert new and new != old and result['verified'] is True and result['verify_attempts'] >= 1
@@ -104,7 +118,7 @@ def test_rotate_an_old_key_keeps_it_active_then_rerun_is_a_no_op(aws, iam, env):
     assert statuses(iam, name) == {old: 'Active', new: 'Active'}
     assert result['user_arn'] == arn
     secret = result['secret_access_key']
-    assert len(secret) >= 40 and secret not in result['msg'] and secret not in result.stderr
+    assert len(secret) >= 40 and secret not in result['msg']
     assert aws.client_for_keys('sts', new, secret).get_caller_identity()['Arn'] == arn
     assert [k['access_key_id'] for k in result['keys']] == [old, new]
     assert result['results'][0]['access_key_id'] == new
@@ -120,7 +134,7 @@ def test_key_newer_than_the_clock_is_not_due(iam, env):
     # a key whose CreateDate is after "now" (clock skew between the host and IAM, or a what-if run in the past)
     name, (key,) = new_user(iam)
     before = snapshot(iam, name)
-    result = run({'user_name': name, 'now': '2020-01-01T00:00:00Z'}, env)
+    result = run({'user_name': name, 'now': '2020-01-01T00:00:00Z'}, env, check=True)
     assert result['changed'] is False and result['reason'] == 'not_due' and 'is 0s old' in result['msg'], result['msg']
     assert snapshot(iam, name) == before
 
@@ -330,8 +344,8 @@ def test_store_conflict_with_a_concurrent_writer_on_openbao(iam, lab, vault_admi
     version = 1 if existing else 0
     assert result['failed'] and result['changed'] is False and result['stored'] is None
     assert result['msg'] == ('KV v2 secret secret/%s changed while the key was rotated (check-and-set on version %d failed): '
-                             'is another rotation running?; the new key %s was deleted again'
-                             % (path, version, result['rolled_back_key_id']))
+                             'is another rotation running?; the new key %s was deleted again; the old key %s is still Active'
+                             % (path, version, result['rolled_back_key_id'], old))
     assert snapshot(iam, name) == before  # new key gone, old key still Active although old_key=inactive
     current = vault_admin.secrets.kv.v2.read_secret_version(path=path, mount_point='secret', raise_on_deleted_version=True)['data']
     assert current['data'] == {'writer': 'other'} and current['metadata']['version'] == version + 1
@@ -369,33 +383,33 @@ def test_deactivated_refuses_a_key_used_after_the_cutover(aws, iam, env):
     assert result['changed'] and result['deactivated_key_ids'] == [old], result['msg']
     assert statuses(iam, name) == {old: 'Inactive', new: 'Active'} and TAG + old in tags_of(iam, name)
     after = snapshot(iam, name)
-    assert run({'user_name': name, 'state': 'deactivated'}, env)['changed'] is False
+    assert run({'user_name': name, 'state': 'deactivated', 'cutover': '0'}, env)['changed'] is False
     assert snapshot(iam, name) == after
 
 
 def test_deactivated_refuses_the_last_active_key_unless_forced(iam, env):
     name, (only,) = new_user(iam)
-    result = run({'user_name': name, 'state': 'deactivated', 'key_ids': [only]}, env)
+    result = run({'user_name': name, 'state': 'deactivated', 'key_ids': [only], 'cutover': '0'}, env)
     assert result.get('failed') and 'without an Active key' in result['msg'] and statuses(iam, name) == {only: 'Active'}
     forced = run({'user_name': name, 'state': 'deactivated', 'key_ids': [only], 'force': True}, env)
     assert forced['changed'] and statuses(iam, name) == {only: 'Inactive'}
 
 
-def test_purged_deletes_only_keys_past_the_grace_period(aws, iam, env):
+def test_purged_deletes_only_keys_past_the_grace_period(aws, iam, env, lab):
     name, (old, new) = new_user(iam, keys=2)
-    assert run({'user_name': name, 'state': 'deactivated'}, env)['deactivated_key_ids'] == [old]
+    assert run({'user_name': name, 'state': 'deactivated', 'cutover': '0'}, env)['deactivated_key_ids'] == [old]
     before = snapshot(iam, name)
     waiting = run({'user_name': name, 'state': 'purged', 'grace_period': '24h'}, env)
     assert waiting['changed'] is False and waiting['reason'] == 'waiting'
     assert waiting['waiting'][0]['access_key_id'] == old and waiting['waiting'][0]['purge_after']
     assert snapshot(iam, name) == before
-    # two days later (clock option): check mode predicts, then the purge deletes the key and its tag
-    later = iso(2 * 86400)
-    check = run({'user_name': name, 'state': 'purged', 'now': later}, env, check=True, diff=True)
+    # two days later: check mode predicts it (the now option), then the purge (a unit-level clock) deletes the key and its tag
+    check = run({'user_name': name, 'state': 'purged', 'now': iso(2 * 86400)}, env, check=True, diff=True)
     assert check['changed'] and check['deleted_key_ids'] == [old] and check['msg'].startswith('would delete')
     assert [k['access_key_id'] for k in check['diff']['after']['keys']] == [new]
     assert snapshot(iam, name) == before
-    result = run({'user_name': name, 'state': 'purged', 'now': later}, env)
+    later = utcnow() + datetime.timedelta(days=2)
+    result = IamKeyRotator(rotator_for(lab, user_name=name, state='purged'), clock=lambda: later).run()
     assert result['changed'] and result['reason'] == 'purged' and result['deleted_key_ids'] == [old]
     assert statuses(iam, name) == {new: 'Active'} and TAG + old not in tags_of(iam, name)
 
@@ -444,15 +458,21 @@ def test_batch_of_20_users_check_mode_then_rotation_in_one_task(iam, env):
     assert elapsed < 60
 
 
-def test_batch_with_one_failing_user_fails_and_keeps_the_others(iam, env):
+def test_batch_with_one_failing_user_fails_and_rolls_back_the_others_without_a_store(iam, env):
+    # A failed task returns no secret, so a new key that is not stored in Vault would be lost: it is deleted again.
     good, (good_old,) = new_user(iam)
     bad, bad_keys = new_user(iam, keys=2)
-    bad_before = snapshot(iam, bad)
+    before = snapshot(iam, good), snapshot(iam, bad)
     result = run({'users': [{'user_name': good}, {'user_name': bad}], 'force': True}, env)
     assert result.get('failed') and result['msg'].startswith('failed for 1 of 2 users: %s: cannot make room' % bad)
-    assert result['results'][0]['changed'] and not result['results'][0]['failed']
-    assert result['results'][1]['failed'] and result['results'][1]['changed'] is False
-    assert len(statuses(iam, good)) == 2 and snapshot(iam, bad) == bad_before
+    assert 'rolled back %s' % good in result['msg'] and result['msg'].endswith('rotated 0 of 2 users')
+    first, second = result['results']
+    assert first['failed'] and first['reason'] == 'rolled_back' and first['changed'] is False and first['access_key_id'] is None
+    assert first['msg'].startswith('not rotated: the task failed for %s, and a failed task returns no secret: the new key %s was '
+                                   'deleted again; the old key %s is still Active' % (bad, first['rolled_back_key_id'], good_old))
+    assert second['failed'] and second['changed'] is False
+    assert 'secret_access_key' not in result.stdout
+    assert (snapshot(iam, good), snapshot(iam, bad)) == before
 
 
 # ---- bad input --------------------------------------------------------------------------------------------
@@ -471,8 +491,16 @@ BAD_INPUT = [
     ({'cutover': '1h'}, 'cutover is only used with state=deactivated, not state=rotated'),
     ({'state': 'deactivated', 'cutover': 'last tuesday'}, "cutover: invalid time 'last tuesday'"),
     ({'state': 'deactivated', 'key_ids': ['nope']}, "invalid access key id 'nope' in key_ids"),
-    ({'state': 'deactivated', 'key_ids': ['AKIAIOSFODNN7EXAMPLE']}, 'has no access key AKIAIOSFODNN7EXAMPLE'),
+    ({'state': 'deactivated', 'key_ids': ['AKIAIOSFODNN7EXAMPLE'], 'cutover': '0'}, 'has no access key AKIAIOSFODNN7EXAMPLE'),
     ({'now': 'tomorrow'}, "now: invalid time 'tomorrow'"),
+    ({'now': '2030-01-01T00:00:00Z', 'force': True}, 'now: only allowed in check mode'),
+    ({'now': '0001-01-01T00:00:00+01:00'}, "now: time '0001-01-01T00:00:00+01:00' is out of range"),
+    ({'now': '9999-12-31T23:59:59-01:00'}, "now: time '9999-12-31T23:59:59-01:00' is out of range"),
+    ({'state': 'deactivated'}, 'state=deactivated needs cutover'),
+    ({'state': 'deactivated', 'cutover': '0001-01-01T00:00:00+01:00'}, "cutover: time '0001-01-01T00:00:00+01:00' is out of range"),
+    ({'state': 'deactivated', 'cutover': '9999-12-31T23:59:59-01:00'}, "cutover: time '9999-12-31T23:59:59-01:00' is out of range"),
+    ({'state': 'deactivated', 'cutover': '2999-01-01T00:00:00Z'}, 'cutover: 2999-01-01T00:00:00Z is after now'),
+    ({'return_secret': False, 'force': True}, 'return_secret=false needs store_path'),
     ({'sts_endpoint_url': 'ftp://sts.example'}, "invalid sts_endpoint_url 'ftp://sts.example'"),
     ({'sts_endpoint_url': 'http://[sts', 'force': True}, "invalid sts_endpoint_url 'http://[sts'"),  # else: new key orphaned
     ({'verify_timeout': '2d'}, 'verify_timeout: 2d is longer than the maximum of 1h'),
@@ -579,3 +607,174 @@ def test_playbook_diff_mode_shows_key_ids_and_statuses(iam, lab):
     # at verbosity 0 only the diff shows the keys: before A Active; after A Inactive and a new key
     assert 'IAM user %s' % name in play.output and '(new key)' in play.output and '"Inactive"' in play.output
     assert statuses(iam, name) == {old: 'Active'}
+
+
+# ---- issue 10: no secret in a failure, CreateAccessKey at most once, uncertain store writes, odd times ------
+
+ACCESS_DENIED = ('<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+                 '<Code>AccessDenied</Code><Message>User is not authorized to perform: iam:%s</Message></Error>'
+                 '<RequestId>4f8e0c4e-0000-4000-8000-000000000000</RequestId></ErrorResponse>')
+
+
+class FaultyIam:
+    """HTTP proxy in front of moto (IAM and STS) with the faults a real AWS account shows.
+
+    * ``refuse``: ``{action: user name}``; that IAM action for that user gets IAM's 403 AccessDenied (a policy that
+      denies it), without reaching moto;
+    * ``delay``: ``{action: seconds}``; the request reaches moto (the change is made), but the answer is held back
+      that long: a client with a shorter read timeout gives up, like a reply lost on the way back.
+
+    ``seen`` counts the requests per action.
+    """
+
+    def __init__(self, target, refuse=None, delay=None):
+        self.target, self.refuse, self.delay, self.seen = target.rstrip('/'), dict(refuse or {}), dict(delay or {}), {}
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                form = urllib.parse.parse_qs(body.decode('utf-8', 'replace'))
+                action, user = (form.get('Action') or [''])[0], (form.get('UserName') or [''])[0]
+                proxy.seen[action] = proxy.seen.get(action, 0) + 1
+                if action in proxy.refuse and proxy.refuse[action] == user:
+                    return self._answer(403, (ACCESS_DENIED % action).encode(), {'Content-Type': 'text/xml'})
+                headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in ('host', 'content-length', 'connection'))
+                request = urllib.request.Request(proxy.target + self.path, data=body, method='POST', headers=headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        status, data, answer_headers = answer.status, answer.read(), dict(answer.headers.items())
+                except urllib.error.HTTPError as err:
+                    status, data, answer_headers = err.code, err.read(), dict(err.headers.items())
+                time.sleep(proxy.delay.get(action, 0))
+                return self._answer(status, data, answer_headers)
+
+            def _answer(self, status, data, headers):
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        if key.lower() not in ('content-length', 'connection', 'transfer-encoding', 'server', 'date'):
+                            self.send_header(key, value)
+                    self.send_header('Content-Length', str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client is gone
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def faulty_iam(lab):
+    proxy = FaultyIam(lab['AWS_ENDPOINT_URL'])
+    yield proxy
+    proxy.close()
+
+
+def test_tagging_refused_after_the_new_key_verified_returns_no_secret_and_changes_nothing(iam, env, faulty_iam):
+    name, (old,) = new_user(iam)
+    faulty_iam.refuse['TagUser'] = name
+    before = snapshot(iam, name)
+    result = run({'user_name': name, 'force': True, 'old_key': 'inactive', 'endpoint_url': faulty_iam.url}, env)
+    assert result.get('failed') and 'AccessDenied: User is not authorized to perform: iam:TagUser' in result['msg'], result['msg']
+    assert faulty_iam.seen.get('GetCallerIdentity')  # refused after the new key verified
+    assert 'secret_access_key' not in result.stdout and 'secret_access_key' not in json.dumps(result)
+    new = result['rolled_back_key_id']
+    assert new and ('the new key %s was deleted again' % new) in result['msg']
+    assert ('the old key %s is still Active' % old) in result['msg']
+    assert snapshot(iam, name) == before
+
+
+def test_failed_batch_prints_no_secret_even_without_no_log(iam, lab, faulty_iam):
+    good, (good_old,) = new_user(iam)
+    bad, (bad_old,) = new_user(iam)
+    faulty_iam.refuse['TagUser'] = bad
+    before = snapshot(iam, good), snapshot(iam, bad)
+    plays = [{
+        'name': 'A batch whose second user fails', 'hosts': 'localhost', 'gather_facts': False,
+        'module_defaults': {'group/secops.rotation.aws': {'endpoint_url': faulty_iam.url, 'access_key': lab['AWS_ACCESS_KEY_ID'],
+                                                          'secret_key': lab['AWS_SECRET_ACCESS_KEY'], 'region': 'us-east-1'}},
+        'tasks': [{'name': 'Rotate without no_log (a mistake the module must survive)',
+                   FQCN: {'users': [{'user_name': good}, {'user_name': bad}], 'force': True, 'old_key': 'inactive'},
+                   'register': 'batch', 'ignore_errors': True}],
+    }]
+    env = dict((k, v) for k, v in lab.items() if not k.startswith(('AWS_', 'VAULT_')))
+    play = run_playbook(plays, env=env, verbosity=4, register=['batch'])
+    assert play.rc == 0, play.output[-3000:]
+    batch = play.results['batch']
+    assert batch['failed'] and batch['msg'].startswith('failed for 1 of 2 users: %s: ' % bad), batch['msg']
+    assert 'rolled back %s' % good in batch['msg']
+    assert 'secret_access_key' not in play.output and 'secret_access_key' not in json.dumps(batch)
+    first = batch['results'][0]
+    assert first['reason'] == 'rolled_back' and ('the new key %s was deleted again' % first['rolled_back_key_id']) in first['msg']
+    assert (snapshot(iam, good), snapshot(iam, bad)) == before
+
+
+def test_create_access_key_whose_reply_is_lost_is_sent_once_and_the_key_it_created_deleted(iam, env, faulty_iam):
+    name, (old,) = new_user(iam)
+    before = snapshot(iam, name)
+    # aws_timeout 1s: the client gives up on CreateAccessKey before moto's answer (held 2.5s by the proxy) arrives.
+    faulty_iam.delay['CreateAccessKey'] = 2.5
+    result = run({'user_name': name, 'force': True, 'endpoint_url': faulty_iam.url, 'aws_timeout': 1}, env)
+    assert result.get('failed') and 'creating an access key for %s failed: AWS endpoint' % name in result['msg'], result['msg']
+    assert 'timed out' in result['msg']
+    assert faulty_iam.seen['CreateAccessKey'] == 1  # not retried by botocore: a retry would create a second key
+    found = re.search(r'the request created key (\w+) anyway; its secret was lost with the reply, so it was deleted again', result['msg'])
+    assert found and found.group(1) != old, result['msg']
+    assert 'secret_access_key' not in result.stdout
+    assert snapshot(iam, name) == before  # no orphan Active key left behind to block the next rotation
+    again = run({'user_name': name, 'force': True}, env)  # and the next rotation works
+    assert again['changed'] and not again.get('failed'), again['msg']
+
+
+def test_store_write_whose_reply_is_lost_counts_as_stored_on_openbao(iam, lab, vault_admin):
+    name, (old,) = new_user(iam)
+    path = 'iamrot-lost/%s' % name
+    params = rotator_for(lab, user_name=name, force=True, store_path='iamrot-lost/{user_name}', old_key='inactive')
+    client, opts = get_vault_connection(params)
+    kv = client.secrets.kv.v2
+    write = kv.create_or_update_secret
+
+    def write_then_lose_the_reply(**kwargs):  # OpenBao stores it; the answer never reaches the module
+        write(**kwargs)
+        raise requests.exceptions.ReadTimeout('Read timed out. (read timeout=30)')
+
+    kv.create_or_update_secret = write_then_lose_the_reply
+    result = IamKeyRotator(params, vault=(client, opts)).run()
+    assert not result.get('failed'), result['msg']
+    new = result['access_key_id']
+    assert result['stored'] == {'mount': 'secret', 'path': path, 'version': 1}
+    assert statuses(iam, name) == {old: 'Inactive', new: 'Active'}
+    stored = vault_admin.secrets.kv.v2.read_secret_version(path=path, mount_point='secret', raise_on_deleted_version=True)['data']
+    assert stored['data']['access_key_id'] == new and stored['data']['secret_access_key'] == result['secret_access_key']
+    assert [w for w in result['warnings'] if 'did not answer' in w and 're-reading it shows version 1 with the new key %s' % new in w]
+
+
+@pytest.mark.parametrize('value', ['0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59Z'])
+def test_hand_edited_deactivation_tags_fail_nothing_and_change_nothing_unexpected(iam, env, value):
+    name, active, inactive = _active_and_inactive(iam, value)
+    before = snapshot(iam, name)
+    # rotation: the Inactive key has no readable record, so it may not be deleted to make room
+    rotate = run({'user_name': name, 'force': True}, env)
+    assert rotate.get('failed') and '%s (Inactive): its deactivation time is not recorded' % inactive in rotate['msg'], rotate['msg']
+    assert [w for w in rotate.get('warnings', []) if inactive in str(w) and 'it is ignored' in str(w)], rotate
+    assert snapshot(iam, name) == before
+    # purge: records the deactivation time now (the grace period starts), like for a key deactivated by hand
+    check = run({'user_name': name, 'state': 'purged'}, env, check=True)
+    assert check['changed'] and check['recorded_key_ids'] == [inactive] and snapshot(iam, name) == before
+    purged = run({'user_name': name, 'state': 'purged'}, env)
+    assert purged['recorded_key_ids'] == [inactive] and purged['deleted_key_ids'] == []
+    recorded = tags_of(iam, name)[TAG + inactive]
+    assert recorded != value and abs((datetime.datetime.strptime(recorded, '%Y-%m-%dT%H:%M:%SZ').replace(
+        tzinfo=datetime.timezone.utc) - utcnow()).total_seconds()) < 60

@@ -220,7 +220,7 @@ def test_validate_expands_a_batch_with_top_level_fallbacks_and_user_paths():
 
 def test_duplicate_key_ids_are_handled_once_in_the_order_given():
     key_ids = ['AKIABBBBBBBBBBBBBBBB', 'AKIAAAAAAAAAAAAAAAAA', 'AKIABBBBBBBBBBBBBBBB']
-    rotator = _iam.IamKeyRotator(params(state='deactivated', key_ids=key_ids), aws=object())
+    rotator = _iam.IamKeyRotator(params(state='deactivated', key_ids=key_ids, cutover='1h'), aws=object())
     assert rotator.validate()[0]['key_ids'] == ['AKIABBBBBBBBBBBBBBBB', 'AKIAAAAAAAAAAAAAAAAA']
 
 
@@ -238,7 +238,7 @@ def test_vault_options_are_checked_only_with_a_store():
 
 
 def test_the_clock_option_sets_now():
-    rotator = _iam.IamKeyRotator(params(now='2030-01-01T00:00:00Z'), aws=object())
+    rotator = _iam.IamKeyRotator(params(now='2030-01-01T00:00:00Z'), check_mode=True, aws=object())
     rotator.validate()
     assert rotator.now == datetime.datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -359,3 +359,682 @@ def test_no_option_or_alias_clashes_between_module_aws_and_vault_options():
     # secret options are no_log; the vault ones only matter with store_path (none is required)
     assert spec['secret_key']['no_log'] and spec['token']['no_log'] and spec['password']['no_log']
     assert not [name for name, option in spec.items() if option.get('required')]
+
+
+# ---- the rotator against an in-memory IAM (issue 10: secrets in failures, retries, uncertain writes, input) ----
+
+import json  # noqa: E402  pylint: disable=wrong-import-position
+
+import botocore.exceptions  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible_collections.secops.rotation.plugins.module_utils._vault import (  # noqa: E402  pylint: disable=wrong-import-position
+    KvConflictError, VaultClientError)
+
+
+def client_error(code, status, operation):
+    return botocore.exceptions.ClientError({'Error': {'Code': code, 'Message': '%s (fake)' % code},
+                                            'ResponseMetadata': {'HTTPStatusCode': status}}, operation)
+
+
+def read_timeout():
+    return botocore.exceptions.ReadTimeoutError(endpoint_url='https://iam.amazonaws.com/')
+
+
+class FakeIam:
+    """An in-memory IAM with the calls the rotator makes. ``before[op]``/``after[op]``: ``f(**kwargs)`` run before/after
+    the operation (raise from it to simulate a refusal, or a reply lost after the change was made)."""
+
+    def __init__(self):
+        self.users = {}
+        self.calls = []
+        self.before = {}
+        self.after = {}
+        self.count = 0
+
+    def add_user(self, name, keys=1, tags=None):
+        self.users[name] = dict(arn='arn:aws:iam::123456789012:user/%s' % name, keys=[], tags=dict(tags or {}))
+        return [self._new_key(name)['AccessKeyId'] for dummy in range(keys)]
+
+    def _new_key(self, name):
+        self.count += 1
+        key = dict(AccessKeyId='AKIAFAKE%012d' % self.count, Status='Active', UserName=name,
+                   CreateDate=datetime.datetime(2020, 1, 1, tzinfo=UTC) + datetime.timedelta(minutes=self.count),
+                   SecretAccessKey='fake-secret-%04d-%s' % (self.count, 'S' * 30), last_used=None)
+        self.users[name]['keys'].append(key)
+        return key
+
+    def _op(self, op, kwargs, action):
+        self.calls.append((op, dict(kwargs)))
+        if op in self.before:
+            self.before[op](**kwargs)
+        result = action()
+        if op in self.after:
+            self.after[op](**kwargs)
+        return result
+
+    def _user(self, name, op):
+        if name not in self.users:
+            raise client_error('NoSuchEntity', 404, op)
+        return self.users[name]
+
+    def _key(self, name, key_id, op):
+        for key in self._user(name, op)['keys']:
+            if key['AccessKeyId'] == key_id:
+                return key
+        raise client_error('NoSuchEntity', 404, op)
+
+    def get_user(self, UserName):
+        return self._op('get_user', dict(UserName=UserName),
+                        lambda: {'User': {'UserName': UserName, 'Arn': self._user(UserName, 'GetUser')['arn']}})
+
+    def list_access_keys(self, UserName):
+        return self._op('list_access_keys', dict(UserName=UserName), lambda: {'AccessKeyMetadata': [
+            dict((k, v) for k, v in key.items() if k in ('AccessKeyId', 'Status', 'UserName', 'CreateDate'))
+            for key in self._user(UserName, 'ListAccessKeys')['keys']]})
+
+    def get_access_key_last_used(self, AccessKeyId):
+        def action():
+            for user in self.users.values():
+                for key in user['keys']:
+                    if key['AccessKeyId'] == AccessKeyId:
+                        used = {'ServiceName': 'N/A', 'Region': 'N/A'}
+                        if key['last_used']:
+                            used['LastUsedDate'] = key['last_used']
+                        return {'AccessKeyLastUsed': used}
+            raise client_error('NoSuchEntity', 404, 'GetAccessKeyLastUsed')
+        return self._op('get_access_key_last_used', dict(AccessKeyId=AccessKeyId), action)
+
+    def get_paginator(self, name):
+        assert name == 'list_user_tags'
+        fake = self
+
+        class Paginator:
+            def paginate(self, UserName):
+                tags = fake._op('list_user_tags', dict(UserName=UserName), lambda: fake._user(UserName, 'ListUserTags')['tags'])
+                return [{'Tags': [{'Key': k, 'Value': v} for k, v in tags.items()]}]
+        return Paginator()
+
+    def create_access_key(self, UserName):
+        def action():
+            user = self._user(UserName, 'CreateAccessKey')
+            if len(user['keys']) >= 2:
+                raise client_error('LimitExceeded', 409, 'CreateAccessKey')
+            key = self._new_key(UserName)
+            return {'AccessKey': dict((k, v) for k, v in key.items() if k != 'last_used')}
+        return self._op('create_access_key', dict(UserName=UserName), action)
+
+    def delete_access_key(self, UserName, AccessKeyId):
+        def action():
+            key = self._key(UserName, AccessKeyId, 'DeleteAccessKey')
+            self.users[UserName]['keys'].remove(key)
+            return {}
+        return self._op('delete_access_key', dict(UserName=UserName, AccessKeyId=AccessKeyId), action)
+
+    def update_access_key(self, UserName, AccessKeyId, Status):
+        def action():
+            self._key(UserName, AccessKeyId, 'UpdateAccessKey')['Status'] = Status
+            return {}
+        return self._op('update_access_key', dict(UserName=UserName, AccessKeyId=AccessKeyId, Status=Status), action)
+
+    def tag_user(self, UserName, Tags):
+        def action():
+            tags = self._user(UserName, 'TagUser')['tags']
+            for tag in Tags:
+                tags[tag['Key']] = tag['Value']
+            if len(tags) > 50:
+                for tag in Tags:
+                    tags.pop(tag['Key'])
+                raise client_error('LimitExceeded', 409, 'TagUser')
+            return {}
+        return self._op('tag_user', dict(UserName=UserName, Tags=Tags), action)
+
+    def untag_user(self, UserName, TagKeys):
+        def action():
+            for key in TagKeys:
+                self._user(UserName, 'UntagUser')['tags'].pop(key, None)
+            return {}
+        return self._op('untag_user', dict(UserName=UserName, TagKeys=TagKeys), action)
+
+    def state(self, name):
+        """What the rotator may change: keys with status, and tags."""
+        user = self.users[name]
+        return sorted((k['AccessKeyId'], k['Status']) for k in user['keys']), dict(user['tags'])
+
+    def secrets(self):
+        return [key['SecretAccessKey'] for user in self.users.values() for key in user['keys']] + list(self.deleted_secrets)
+
+    deleted_secrets = ()
+
+
+class RetryingClient:
+    """What botocore's standard retry mode does with a read timeout: send the same request again (up to 5 attempts)."""
+
+    def __init__(self, client, attempts=5):
+        self.client, self.attempts = client, attempts
+
+    def __getattr__(self, name):
+        method = getattr(self.client, name)
+        if name == 'get_paginator':
+            return method
+
+        def call(**kwargs):
+            for attempt in range(self.attempts):
+                try:
+                    return method(**kwargs)
+                except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError):
+                    if attempt == self.attempts - 1:
+                        raise
+        return call
+
+
+class KeySts:
+    """STS GetCallerIdentity signed by a key of the fake IAM: the owner's ARN while the key exists and is Active."""
+
+    def __init__(self, iam, key_id, secret):
+        self.iam, self.key_id, self.secret = iam, key_id, secret
+
+    def get_caller_identity(self):
+        for user in self.iam.users.values():
+            for key in user['keys']:
+                if key['AccessKeyId'] == self.key_id and key['SecretAccessKey'] == self.secret and key['Status'] == 'Active':
+                    return {'Arn': user['arn']}
+        raise client_error('InvalidClientTokenId', 403, 'GetCallerIdentity')
+
+
+class FakeAwsIam:
+    """The AwsConnection surface: ``client`` retries like botocore, ``client_once`` sends each call once."""
+
+    def __init__(self, iam, sts=None):
+        self.fake_iam, self.sts = iam, sts
+        self.retrying = RetryingClient(iam)
+
+    def client(self, service, endpoint_url=None, config=None):
+        assert service == 'iam'
+        return self.retrying
+
+    def client_once(self, service, endpoint_url=None):
+        assert service == 'iam'
+        return self.fake_iam
+
+    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, config=None):
+        assert service == 'sts'
+        return self.sts or KeySts(self.fake_iam, access_key, secret_key)
+
+
+def vault_timeout(action, path):
+    """What KvV2 raises when Vault's answer does not come back: the request may have been carried out."""
+    error = VaultClientError('Vault at http://vault.example:8200 did not answer within 30s while %s KV v2 secret secret/%s' % (action, path))
+    error.uncertain = True
+    return error
+
+
+class FakeKv:
+    """The KvV2 surface the store uses; ``fail_write``: 'before' (nothing stored) or 'after' (stored, reply lost)."""
+
+    def __init__(self):
+        self.versions = []
+        self.fail_write = None
+        self.fail_read = False
+        self.other_writer = None
+
+    def check_mount(self):
+        pass
+
+    def current_version(self, path):
+        return len(self.versions)
+
+    def read(self, path):
+        if self.fail_read:
+            raise vault_timeout('reading', path)
+        return (dict(self.versions[-1]) if self.versions else None), len(self.versions)
+
+    def write(self, path, data, cas):
+        if cas != len(self.versions):
+            raise KvConflictError('KV v2 secret secret/%s changed after it was read at version %d (check-and-set failed)' % (path, cas))
+        if self.fail_write == 'before':
+            raise vault_timeout('writing', path)
+        self.versions.append(dict(data))
+        if self.other_writer:
+            self.versions.append(dict(self.other_writer))
+        if self.fail_write == 'after':
+            raise vault_timeout('writing', path)
+        return len(self.versions)
+
+
+def fake_rotator(iam, kv=None, check_mode=False, **kwargs):
+    options = dict(force=True, verify_timeout='2s')
+    options.update(kwargs)
+    rotator = _iam.IamKeyRotator(params(**options), check_mode=check_mode, aws=FakeAwsIam(iam),
+                                 vault=object() if kv is not None else None, sleep=lambda s: None)
+    if kv is not None:
+        rotator._kv = lambda item: kv
+    return rotator
+
+
+def no_secret_in(result, iam):
+    text = json.dumps(result, default=str)
+    assert 'secret_access_key' not in text
+    for secret in iam.secrets():
+        assert secret not in text
+
+
+# -- item 2: a failure result never holds a secret --
+
+def test_tagging_denied_after_the_new_key_verified_returns_no_secret_and_changes_nothing():
+    iam = FakeIam()
+    (old,) = iam.add_user('svc-a')
+    before = iam.state('svc-a')
+
+    def denied(**kwargs):
+        raise client_error('AccessDenied', 403, 'TagUser')
+    iam.before['tag_user'] = denied
+    handed_out = []
+    iam.after['create_access_key'] = lambda **kw: handed_out.append(iam.users['svc-a']['keys'][-1]['SecretAccessKey'])
+    result = fake_rotator(iam, old_key='inactive').run()
+    assert result['failed'] and 'secret_access_key' not in result and 'secret_access_key' not in result['results'][0]
+    assert handed_out and handed_out[0] not in json.dumps(result, default=str)
+    assert 'AccessDenied' in result['msg'] and result['rolled_back_key_id'] in result['msg']
+    assert 'the new key %s was deleted again' % result['rolled_back_key_id'] in result['msg']
+    assert 'the old key %s is still Active' % old in result['msg']
+    assert iam.state('svc-a') == before
+
+
+def test_deactivation_denied_after_the_tag_was_written_removes_the_tag_and_the_new_key():
+    iam = FakeIam()
+    (old,) = iam.add_user('svc-a')
+    before = iam.state('svc-a')
+
+    def denied(**kwargs):
+        raise client_error('AccessDenied', 403, 'UpdateAccessKey')
+    iam.before['update_access_key'] = denied
+    result = fake_rotator(iam, old_key='inactive').run()
+    assert result['failed'] and 'deactivating access key %s' % old in result['msg']
+    no_secret_in(result, iam)
+    assert iam.state('svc-a') == before  # the old key Active, no tag, the new key gone
+
+
+def test_old_key_step_failing_after_the_store_keeps_the_stored_key_and_returns_no_secret():
+    iam, kv = FakeIam(), FakeKv()
+    (old,) = iam.add_user('svc-a')
+
+    def denied(**kwargs):
+        raise client_error('AccessDenied', 403, 'TagUser')
+    iam.before['tag_user'] = denied
+    result = fake_rotator(iam, kv, old_key='inactive', store_path='aws/{user_name}').run()
+    new = result['access_key_id']
+    assert result['failed'] and new and result['stored'] == {'mount': 'secret', 'path': 'aws/svc-a', 'version': 1}
+    assert ('the new key %s was kept: it is stored in secret/aws/svc-a (version 1)' % new) in result['msg']
+    assert 'the old key %s is still Active' % old in result['msg']
+    no_secret_in(result, iam)
+    assert kv.versions[-1]['access_key_id'] == new
+    assert iam.state('svc-a')[0] == sorted([(old, 'Active'), (new, 'Active')])
+
+
+def test_batch_where_one_user_fails_returns_no_secret_of_the_others_and_rolls_them_back():
+    iam = FakeIam()
+    (good_old,) = iam.add_user('svc-a')
+    iam.add_user('svc-b', keys=2)  # two Active keys: cannot make room
+    before_a, before_b = iam.state('svc-a'), iam.state('svc-b')
+    result = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}]).run()
+    first, second = result['results']
+    no_secret_in(result, iam)
+    assert result['failed'] and result['msg'].startswith('failed for 1 of 2 users: svc-b: cannot make room')
+    assert 'rolled back svc-a' in result['msg']
+    assert first['failed'] and first['reason'] == 'rolled_back' and first['access_key_id'] is None
+    assert ('the new key %s was deleted again' % first['rolled_back_key_id']) in first['msg']
+    assert 'svc-b' in first['msg'] and 'a failed task returns no secret' in first['msg']
+    assert iam.state('svc-a') == before_a and iam.state('svc-b') == before_b
+
+
+def test_batch_where_one_user_fails_keeps_the_stored_keys_of_the_others():
+    iam, kv = FakeIam(), FakeKv()
+    (good_old,) = iam.add_user('svc-a')
+    iam.add_user('svc-b', keys=2)
+    result = fake_rotator(iam, kv, user_name=None, users=[{'user_name': 'svc-a', 'store_path': 'aws/svc-a'}, {'user_name': 'svc-b'}],
+                          old_key='inactive').run()
+    first, second = result['results']
+    no_secret_in(result, iam)
+    assert result['failed'] and not first['failed'] and first['stored']['version'] == 1 and second['failed']
+    assert iam.state('svc-a')[0] == sorted([(good_old, 'Inactive'), (first['access_key_id'], 'Active')])
+
+
+def test_a_successful_batch_still_returns_every_secret():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+    iam.add_user('svc-b')
+    result = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}], old_key='deleted').run()
+    assert not result.get('failed') and result['msg'] == 'rotated 2 of 2 users'
+    for entry in result['results']:
+        key = iam._key(entry['user_name'], entry['access_key_id'], 'x')
+        assert entry['secret_access_key'] == key['SecretAccessKey'] and len(iam.users[entry['user_name']]['keys']) == 1
+
+
+def test_old_keys_are_deleted_only_once_every_user_of_the_batch_has_a_verified_key():
+    iam = FakeIam()
+    (old_a,) = iam.add_user('svc-a')
+    (old_b,) = iam.add_user('svc-b')
+    before = iam.state('svc-a'), iam.state('svc-b')
+
+    def sts_for(service, access_key, secret_key, endpoint_url=None, config=None):
+        owner = [n for n, u in iam.users.items() if access_key in [k['AccessKeyId'] for k in u['keys']]][0]
+        return KeySts(iam, access_key, secret_key) if owner == 'svc-a' else FakeSts([FakeError('InvalidClientTokenId')])
+    rotator = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}], old_key='deleted',
+                           verify_timeout='1s')
+    rotator._aws.client_for_keys = sts_for
+    result = rotator.run()
+    assert result['failed'] and result['results'][1]['failed'] and 'did not verify' in result['results'][1]['msg']
+    no_secret_in(result, iam)
+    # svc-a's old key was not deleted before svc-b's new key failed to verify; both users are as before
+    assert (iam.state('svc-a'), iam.state('svc-b')) == before
+    assert not [c for c in iam.calls if c[0] == 'delete_access_key' and c[1]['AccessKeyId'] in (old_a, old_b)]
+
+
+def test_deactivations_come_before_deletions_so_a_refused_deactivation_deletes_no_old_key():
+    iam = FakeIam()
+    (old_a,) = iam.add_user('svc-a')
+    (old_b,) = iam.add_user('svc-b')
+    before = iam.state('svc-a'), iam.state('svc-b')
+
+    def denied(UserName, **kwargs):
+        if UserName == 'svc-b':
+            raise client_error('AccessDenied', 403, 'TagUser')
+    iam.before['tag_user'] = denied
+    result = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a', 'old_key': 'deleted'},
+                                                      {'user_name': 'svc-b', 'old_key': 'inactive'}]).run()
+    no_secret_in(result, iam)
+    assert result['results'][1]['failed'] and result['results'][0]['reason'] == 'rolled_back'
+    assert (iam.state('svc-a'), iam.state('svc-b')) == before  # svc-a's old key was not deleted first
+
+
+def test_a_deletion_refused_after_another_users_old_key_was_deleted_says_that_user_has_no_key():
+    iam = FakeIam()
+    (old_a,) = iam.add_user('svc-a')
+    (old_b,) = iam.add_user('svc-b')
+
+    def denied(UserName, AccessKeyId):
+        if AccessKeyId == old_b:
+            raise client_error('AccessDenied', 403, 'DeleteAccessKey')
+    iam.before['delete_access_key'] = denied
+    result = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}], old_key='deleted').run()
+    first, second = result['results']
+    no_secret_in(result, iam)
+    assert second['failed'] and 'the old key %s is still Active' % old_b in second['msg']
+    assert first['reason'] == 'rolled_back' and first['changed'] is True
+    assert 'the old key %s had been deleted already, so svc-a has no access key now' % old_a in first['msg']
+    assert iam.state('svc-a')[0] == [] and iam.state('svc-b')[0] == [(old_b, 'Active')]
+
+
+def test_return_secret_false_without_a_store_is_refused():
+    # the new secret would go nowhere: a key nobody has the secret of
+    with pytest.raises(RotationError, match='return_secret=false needs store_path'):
+        fake_rotator(FakeIam(), return_secret=False).validate()
+    fake_rotator(FakeIam(), return_secret=False, state='purged', force=False).validate()  # other states return no secret
+
+
+# -- item 3: CreateAccessKey is sent at most once; a key created by a request whose reply was lost is deleted --
+
+def test_create_access_key_whose_reply_is_lost_is_sent_once_and_the_created_key_deleted():
+    iam = FakeIam()
+    (old,) = iam.add_user('svc-a')
+    before = iam.state('svc-a')
+
+    def reply_lost(**kwargs):
+        raise read_timeout()
+    iam.after['create_access_key'] = reply_lost
+    result = fake_rotator(iam).run()
+    creates = [c for c in iam.calls if c[0] == 'create_access_key']
+    assert len(creates) == 1
+    assert result['failed'] and 'creating an access key for svc-a failed: AWS endpoint https://iam.amazonaws.com/ timed out' in result['msg']
+    orphan = 'AKIAFAKE%012d' % 2
+    assert ('the request created key %s anyway; its secret was lost with the reply, so it was deleted again' % orphan) in result['msg']
+    assert iam.state('svc-a') == before
+
+
+def test_create_access_key_that_timed_out_before_creating_anything():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+    before = iam.state('svc-a')
+
+    def timeout(**kwargs):
+        raise read_timeout()
+    iam.before['create_access_key'] = timeout
+    result = fake_rotator(iam).run()
+    assert result['failed'] and 'timed out' in result['msg'] and 'no key was created' in result['msg']
+    assert len([c for c in iam.calls if c[0] == 'create_access_key']) == 1 and iam.state('svc-a') == before
+
+
+def test_uncertain_create_that_cannot_be_checked_says_what_to_look_for():
+    iam = FakeIam()
+    (old,) = iam.add_user('svc-a')
+    calls = []
+
+    def timeout(**kwargs):
+        raise read_timeout()
+
+    def list_fails_after_create(**kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise client_error('ServiceUnavailable', 503, 'ListAccessKeys')
+    iam.after['create_access_key'] = timeout
+    iam.before['list_access_keys'] = list_fails_after_create
+    result = fake_rotator(iam).run()
+    assert result['failed'] and 'whether it created a key is unknown' in result['msg']
+    assert 'svc-a has a key besides %s' % old in result['msg'] and 'delete it' in result['msg']
+
+
+def test_a_refused_create_is_not_looked_after():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+
+    def denied(**kwargs):
+        raise client_error('AccessDenied', 403, 'CreateAccessKey')
+    iam.before['create_access_key'] = denied
+    result = fake_rotator(iam).run()
+    assert result['failed'] and result['msg'] == 'creating an access key for svc-a failed: AccessDenied: AccessDenied (fake)'
+
+
+def test_a_reply_without_a_usable_key_deletes_the_key():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+    before = iam.state('svc-a')
+    real = iam.create_access_key
+
+    def broken(UserName):
+        reply = real(UserName=UserName)
+        reply['AccessKey']['CreateDate'] = 'not a date'
+        return reply
+    iam.create_access_key = broken
+    result = fake_rotator(iam).run()
+    assert result['failed'] and 'CreateDate' in result['msg'] and 'was deleted again' in result['msg']
+    assert 'Traceback' not in result['msg'] and iam.state('svc-a') == before
+
+
+# -- item 4: a store write whose reply was lost --
+
+def test_store_write_whose_reply_is_lost_counts_as_stored_when_vault_holds_the_new_key():
+    iam, kv = FakeIam(), FakeKv()
+    (old,) = iam.add_user('svc-a')
+    kv.fail_write = 'after'
+    result = fake_rotator(iam, kv, store_path='aws/{user_name}', old_key='deleted').run()
+    assert not result.get('failed'), result['msg']
+    new = result['access_key_id']
+    assert result['stored'] == {'mount': 'secret', 'path': 'aws/svc-a', 'version': 1}
+    assert kv.versions[-1]['access_key_id'] == new and iam.state('svc-a')[0] == [(new, 'Active')]
+    assert any('re-reading it shows version 1 with the new key %s' % new in w for w in result['warnings'])
+
+
+def test_store_write_that_did_not_arrive_deletes_the_new_key():
+    iam, kv = FakeIam(), FakeKv()
+    iam.add_user('svc-a')
+    before = iam.state('svc-a')
+    kv.fail_write = 'before'
+    result = fake_rotator(iam, kv, store_path='aws/{user_name}').run()
+    assert result['failed'] and 'did not answer' in result['msg'] and 'was deleted again' in result['msg']
+    assert iam.state('svc-a') == before and kv.versions == []
+
+
+def test_store_write_lost_and_someone_else_wrote_after_it_deletes_the_new_key():
+    iam, kv = FakeIam(), FakeKv()
+    iam.add_user('svc-a')
+    before = iam.state('svc-a')
+    kv.fail_write, kv.other_writer = 'after', {'access_key_id': 'AKIAOTHERWRITER00000'}
+    result = fake_rotator(iam, kv, store_path='aws/{user_name}').run()
+    assert result['failed'] and 'was deleted again' in result['msg'] and iam.state('svc-a') == before
+
+
+def test_store_write_lost_and_vault_unreadable_deletes_the_new_key_and_says_so():
+    iam, kv = FakeIam(), FakeKv()
+    iam.add_user('svc-a')
+    before = iam.state('svc-a')
+    kv.fail_write, kv.fail_read = 'after', True
+    result = fake_rotator(iam, kv, store_path='aws/{user_name}').run()
+    new = result['rolled_back_key_id']
+    assert result['failed'] and 'whether the write arrived is unknown' in result['msg']
+    assert 'if secret/aws/svc-a holds %s, that key no longer exists' % new in result['msg']
+    assert iam.state('svc-a') == before
+    no_secret_in(result, iam)
+
+
+# -- item 5: times out of range, hand-edited tags, unexpected errors after CreateAccessKey --
+
+@pytest.mark.parametrize('value', ['0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', '9999-12-31T23:59:59Z',
+                                   '0001-01-01T00:00:00Z', '1969-12-31T23:59:59Z'])
+def test_now_out_of_range_is_a_clear_error(value):
+    with pytest.raises(RotationError) as err:
+        _iam.IamKeyRotator(params(now=value, state='purged'), check_mode=True, aws=object()).validate()
+    assert str(err.value).startswith('now: ') and 'out of range' in str(err.value)
+
+
+@pytest.mark.parametrize('value, words', [
+    ('0001-01-01T00:00:00+01:00', 'out of range'),
+    ('9999-12-31T23:59:59-01:00', 'out of range'),
+    ('1969-01-01T00:00:00Z', 'out of range'),
+    ('36500d', 'out of range'),
+    ('2999-01-01T00:00:00Z', 'is after now'),
+])
+def test_cutover_out_of_range_or_in_the_future_is_a_clear_error(value, words):
+    with pytest.raises(RotationError) as err:
+        _iam.IamKeyRotator(params(state='deactivated', cutover=value, now='2000-01-01T00:00:00Z'), check_mode=True,
+                           aws=object()).validate()
+    assert str(err.value).startswith('cutover: ') and words in str(err.value)
+
+
+def test_cutover_of_a_batch_item_is_named_by_its_place():
+    with pytest.raises(RotationError, match=r'^users\[1\]\.cutover: .*out of range'):
+        _iam.IamKeyRotator(params(state='deactivated', user_name=None, cutover='1h',
+                                  users=[{'user_name': 'a'}, {'user_name': 'b', 'cutover': '0001-01-01T00:00:00+01:00'}]),
+                           aws=object()).validate()
+
+
+@pytest.mark.parametrize('value', ['0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59Z', '9999-12-31T23:59:59-01:00', 'soon'])
+@pytest.mark.parametrize('state', ['purged', 'rotated', 'deactivated'])
+def test_hand_edited_deactivation_tags_are_ignored_with_a_warning(value, state):
+    iam = FakeIam()
+    active, inactive = iam.add_user('svc-a', keys=2)
+    iam.users['svc-a']['keys'][1]['Status'] = 'Inactive'
+    iam.users['svc-a']['tags'][_iam.tag_key(inactive)] = value
+    options = dict(state=state, force=state != 'purged')
+    if state == 'deactivated':
+        options['key_ids'] = [inactive]
+    result = fake_rotator(iam, **options).run()
+    assert any('tag' in w and inactive in w and 'it is ignored' in w for w in result['warnings']), result
+    if state == 'rotated':  # the Inactive key has no readable record: it may not be deleted to make room
+        assert result['failed'] and '%s (Inactive): its deactivation time is not recorded' % inactive in result['msg']
+    else:  # purged / deactivated record the time now
+        assert not result.get('failed') and result['recorded_key_ids'] == [inactive], result['msg']
+
+
+def test_unreadable_times_from_iam_are_a_clear_error():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+    iam.users['svc-a']['keys'][0]['CreateDate'] = 'garbage'
+    result = fake_rotator(iam).run()
+    assert result['failed'] and "IAM returned an unreadable CreateDate 'garbage' for access key AKIAFAKE000000000001" in result['msg']
+
+
+def test_an_unexpected_error_after_create_access_key_rolls_the_new_key_back_and_shows():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+    before = iam.state('svc-a')
+    rotator = fake_rotator(iam)
+    rotator._aws.sts = FakeSts([ZeroDivisionError()])
+    with pytest.raises(ZeroDivisionError):
+        rotator.run()
+    assert iam.state('svc-a') == before
+
+
+def test_an_unexpected_error_in_a_batch_rolls_back_the_users_done_before():
+    iam = FakeIam()
+    iam.add_user('svc-a')
+    iam.add_user('svc-b')
+    before = iam.state('svc-a'), iam.state('svc-b')
+
+    def sts_for(service, access_key, secret_key, endpoint_url=None, config=None):
+        if access_key in [k['AccessKeyId'] for k in iam.users['svc-b']['keys']]:
+            return FakeSts([KeyError('bug')])
+        return KeySts(iam, access_key, secret_key)
+    rotator = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}], old_key='inactive')
+    rotator._aws.client_for_keys = sts_for
+    with pytest.raises(KeyError):
+        rotator.run()
+    assert (iam.state('svc-a'), iam.state('svc-b')) == before
+
+
+# -- item 11: cutover required for state=deactivated; now only in check mode; a unit-level clock --
+
+def test_deactivated_needs_a_cutover_unless_forced():
+    with pytest.raises(RotationError) as err:
+        _iam.IamKeyRotator(params(state='deactivated'), aws=object()).validate()
+    assert str(err.value).startswith('user svc-a: state=deactivated needs cutover')
+    assert 'or force=true' in str(err.value)
+    _iam.IamKeyRotator(params(state='deactivated', force=True), aws=object()).validate()
+    _iam.IamKeyRotator(params(state='deactivated', cutover='15m'), aws=object()).validate()
+    with pytest.raises(RotationError, match=r'^user b: state=deactivated needs cutover'):
+        _iam.IamKeyRotator(params(state='deactivated', user_name=None, users=[{'user_name': 'a', 'cutover': '1h'}, {'user_name': 'b'}]),
+                           aws=object()).validate()
+
+
+def test_now_is_only_for_check_mode():
+    with pytest.raises(RotationError) as err:
+        _iam.IamKeyRotator(params(now='2030-01-01T00:00:00Z'), aws=object()).validate()
+    assert str(err.value).startswith('now: only allowed in check mode')
+    rotator = _iam.IamKeyRotator(params(now='2030-01-01T00:00:00Z'), check_mode=True, aws=object())
+    rotator.validate()
+    assert rotator.now == datetime.datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_a_unit_level_clock_drives_time_in_real_runs():
+    iam = FakeIam()
+    (old,) = iam.add_user('svc-a')
+    later = datetime.datetime(2020, 1, 1, tzinfo=UTC) + datetime.timedelta(days=100)
+    rotator = _iam.IamKeyRotator(params(old_key='inactive'), aws=FakeAwsIam(iam), sleep=lambda s: None, clock=lambda: later)
+    result = rotator.run()
+    assert result['reason'] == 'age' and not result.get('failed'), result['msg']
+    assert iam.users['svc-a']['tags'] == {_iam.tag_key(old): '2020-04-10T00:00:00Z'}
+
+
+def _iam_tasks(path):
+    import yaml  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+    with open(os.path.join(root, path)) as handle:
+        plays = yaml.safe_load(handle)
+    tasks = []
+    for entry in plays:
+        for task in entry.get('tasks', [entry]) if isinstance(entry, dict) else []:
+            args = task.get('secops.rotation.iam_key_rotate')
+            if args is not None:
+                tasks.append((task, args))
+    return tasks
+
+
+@pytest.mark.parametrize('path', ['examples/demo/rotate_all.yml', 'roles/iam_keys/tasks/blue_green_decommission.yml',
+                                  'roles/iam_keys/tasks/blue_green_discard.yml', 'roles/iam_keys/tasks/blue_green_issue.yml'])
+def test_shipped_tasks_deactivate_only_with_a_cutover_or_force_and_use_now_only_in_check_mode(path):
+    tasks = _iam_tasks(path)
+    assert tasks
+    for task, args in tasks:
+        if args.get('state') == 'deactivated':
+            assert args.get('cutover') or args.get('force') is True, task['name']
+        if 'now' in args:
+            assert task.get('check_mode') is True, task['name']
