@@ -48,7 +48,9 @@ options:
     description:
       - How many times a request is retried when the server cannot be reached, or when an idempotent
         request (read, list) gets HTTP 412, 429, 500, 502, 503 or 504. Writes are never re-sent after
-        they reached the server. Backoff is exponential (0.3 s, 0.6 s, 1.2 s, ...).
+        they reached the server, and neither are reads that create a secret (C(<mount>/creds/<role>));
+        after an uncertain failure the module looks for what was created instead. Backoff is exponential
+        (0.3 s, 0.6 s, 1.2 s, ...). 0 to 10.
     type: int
     default: 3
   auth_method:

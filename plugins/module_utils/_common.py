@@ -27,16 +27,56 @@ class RotationError(Exception):
 KNOWN_ERRORS = (RotationError, VaultClientError, AwsClientError, DurationError, FileWriteError)
 
 
-def run_module(module, action, **fail_extra):
+# Result keys that hold a secret in any module of the collection. A failed result never carries them (see
+# run_module); a module names its own further secret keys with ``secret_keys``.
+SECRET_RESULT_KEYS = ('password', 'secret_access_key', 'session_token', 'private_key')
+
+
+def strip_secrets(value, keys):
+    """Remove every dict key in ``keys`` from ``value`` (dicts and lists, at any depth), in place; returns ``value``."""
+    if isinstance(value, dict):
+        for key in [key for key in value if key in keys]:
+            del value[key]
+        for inner in value.values():
+            strip_secrets(inner, keys)
+    elif isinstance(value, list):
+        for inner in value:
+            strip_secrets(inner, keys)
+    return value
+
+
+def _pop_warnings(result):
+    """The warnings of the result and of its ``results`` entries, removed from them, in order, each once."""
+    found = []
+    for holder in [result] + [entry for entry in result.get('results') or [] if isinstance(entry, dict)]:
+        warnings = holder.pop('warnings', None) or []
+        for warning in warnings if isinstance(warnings, list) else [warnings]:
+            if warning not in found:
+                found.append(warning)
+    return found
+
+
+def run_module(module, action, secret_keys=(), **fail_extra):
     """Call ``action()`` and exit the module with the result dict it returns, or fail with a clear ``msg``.
 
-    A result with ``failed: True`` (e.g. a batch where one item failed) is reported with ``fail_json`` as it is.
-    Anything else than :data:`KNOWN_ERRORS` is a bug and lets Ansible show the traceback.
+    A result with ``failed: True`` (e.g. a batch where one item failed) is reported with ``fail_json``, **without its
+    secrets**: a task that fails prints its whole result, whether it is registered or not, so every key of
+    :data:`SECRET_RESULT_KEYS` and ``secret_keys`` (the module's own secret return values, e.g. ``ledger``) is removed
+    from it at any depth (top level, ``results`` entries, nested dicts). A failure result carries ids and reasons;
+    a module whose new secret must not be lost stores it in Vault or revokes it before failing, and says which.
+
+    ``warnings`` of the result and of its ``results`` entries go to ``module.warn`` (ansible-core 2.19 deprecates
+    ``warnings`` passed to ``exit_json``/``fail_json``). Anything else than :data:`KNOWN_ERRORS` is a bug and lets
+    Ansible show the traceback.
     """
     try:
         result = action()
     except KNOWN_ERRORS as exc:
         result = dict(fail_extra, failed=True, msg=str(exc))
+    for warning in _pop_warnings(result):
+        module.warn(warning)
+    if result.get('failed'):
+        strip_secrets(result, frozenset(SECRET_RESULT_KEYS) | frozenset(secret_keys))
     if getattr(module, 'no_log', False) and isinstance(result.get('results'), list):
         # ansible-core takes a ``results`` list for loop results: under ``no_log: true`` it censors only the entries
         # that carry ``_ansible_no_log`` and prints the others at -v, secrets included. Mark every entry.
@@ -125,20 +165,27 @@ def to_iso(moment):
 
 
 def parse_iso(text):
-    """Parse an ISO 8601 time as Vault, AWS and this collection write it; naive times are taken as UTC."""
-    if isinstance(text, datetime.datetime):
-        moment = text
-    else:
-        value = str(text).strip()
-        if value.endswith('Z'):
-            value = value[:-1] + '+00:00'
-        # Vault writes nanoseconds; datetime takes at most microseconds.
-        if '.' in value:
-            head, tail = value.split('.', 1)
-            count = len(tail) - len(tail.lstrip('0123456789'))
-            digits, zone = tail[:count], tail[count:]
-            value = '%s.%s%s' % (head, digits[:6].ljust(6, '0'), zone)
-        moment = datetime.datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
+    """Parse an ISO 8601 time as Vault, AWS and this collection write it; naive times are taken as UTC.
+
+    Raises ``ValueError`` (never ``OverflowError``) for what is no time, and for a time whose UTC value falls outside
+    the calendar (``0001-01-01T00:00:00+01:00``); callers turn it into a message naming the field.
+    """
+    try:
+        if isinstance(text, datetime.datetime):
+            moment = text
+        else:
+            value = str(text).strip()
+            if value.endswith('Z'):
+                value = value[:-1] + '+00:00'
+            # Vault writes nanoseconds; datetime takes at most microseconds.
+            if '.' in value:
+                head, tail = value.split('.', 1)
+                count = len(tail) - len(tail.lstrip('0123456789'))
+                digits, zone = tail[:count], tail[count:]
+                value = '%s.%s%s' % (head, digits[:6].ljust(6, '0'), zone)
+            moment = datetime.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError('invalid time %r: %s' % (text, 'out of range' if isinstance(exc, OverflowError) else exc))

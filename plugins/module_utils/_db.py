@@ -4,8 +4,10 @@
 """Rotation of database credentials issued by the Vault/OpenBao database secrets engine (module vault_db_rotate).
 
 :class:`DbCredentialRotator` decides per role whether a rotation is due, issues (dynamic role) or rotates
-(static role) the credential, verifies the new login on PostgreSQL and revokes what it created when the
-verification fails. It can renew a renewable lease instead of rotating it, revoke leases (with ``no_sessions_of``
+(static role) the credential, verifies the new login on PostgreSQL (TLS required and SCRAM only, unless the task says
+otherwise) and revokes what it created when the verification fails. Issuing is sent once (``_vault.send_once``); after
+a failure that leaves open whether Vault created the user, the role's leases are listed and the new one revoked. A
+failed batch returns no password, so the new leases of its good items are revoked too. It can renew a renewable lease instead of rotating it, revoke leases (with ``no_sessions_of``
 only once no session of the old users is left in ``pg_stat_activity``), handle a batch of roles with one Vault
 client, and predict all of this in check mode without changing Vault or PostgreSQL.
 
@@ -32,22 +34,30 @@ from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
     KNOWN_ERRORS, RotationError, backoff_delays, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
-from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError, get_vault_connection, vault_errors
+from ansible_collections.secops.rotation.plugins.module_utils._vault import (
+    VaultClientError, get_vault_connection, send_once, vault_errors)
 
 ROLE_TYPES = ('dynamic', 'static')
 
 # Options a batch item (an entry of ``roles``) can set; unset ones fall back to the task's top-level value.
 ITEM_OPTIONS = ('role', 'role_type', 'mount', 'lease_id', 'lease_threshold', 'lease_threshold_fraction', 'max_age',
                 'renew', 'renew_increment', 'force', 'verify', 'check_query', 'privileges', 'db_host', 'db_port',
-                'db_name', 'db_sslmode', 'db_connect_timeout', 'verify_attempts')
+                'db_name', 'db_sslmode', 'db_require_auth', 'db_connect_timeout', 'verify_attempts')
 
 # Defaults of the options above (also the argument spec's defaults, so ansible-doc shows them).
 DEFAULTS = dict(role_type='dynamic', mount='database', renew=False, force=False, verify=True, check_query='SELECT 1',
                 db_connect_timeout=5, verify_attempts=5)
 
 # Options without a static default: environment variable consulted, then the default.
+# db_sslmode: require, so the new password never travels without TLS (prefer sent it to whoever answered the port, TLS or
+# not); prefer, allow and disable only when the task or PGSSLMODE asks for them. db_require_auth: scram-sha-256 (libpq
+# >= 16), so the password is not sent even to a server impostor that asks for it in clear text.
 ENV_DEFAULTS = dict(db_host=('PGHOST', 'localhost'), db_port=('PGPORT', 5432), db_name=('PGDATABASE', 'postgres'),
-                    db_sslmode=('PGSSLMODE', 'prefer'))
+                    db_sslmode=('PGSSLMODE', _postgres.DEFAULT_SSLMODE),
+                    db_require_auth=('PGREQUIREAUTH', _postgres.DEFAULT_REQUIRE_AUTH))
+# Upper bounds of options that would otherwise overflow a socket timeout or a list of pauses.
+MAX_CONNECT_TIMEOUT = 3600
+MAX_SESSIONS_TIMEOUT = 86400
 
 ERRORS = KNOWN_ERRORS + (_postgres.PostgresError,)
 
@@ -55,6 +65,10 @@ ERRORS = KNOWN_ERRORS + (_postgres.PostgresError,)
 SESSION_OPTIONS = ('no_sessions_of', 'sessions_timeout', 'db_user', 'db_password')
 SESSIONS_TIMEOUT = '60s'
 SESSIONS_POLL_START, SESSIONS_POLL_CAP = 0.5, 5.0
+
+# After issuing failed without an answer (read timeout, connection lost): pauses before looking again for a lease the
+# request may still be creating (Vault finishes a request whose client went away only if it was nearly done).
+UNCERTAIN_SETTLE = (0.5, 1.0, 2.0, 4.0)
 
 
 def db_argument_spec():
@@ -78,6 +92,7 @@ def db_argument_spec():
         db_port=dict(type='int'),
         db_name=dict(type='str'),
         db_sslmode=dict(type='str', choices=list(_postgres.SSLMODES)),
+        db_require_auth=dict(type='str'),
         db_connect_timeout=dict(type='int', default=DEFAULTS['db_connect_timeout']),
         verify_attempts=dict(type='int', default=DEFAULTS['verify_attempts']),
     ), 'roles', required='role')
@@ -157,6 +172,9 @@ def validate_item(item, index=0, environ=None):
     mount = str(_value(item, 'mount') or '').strip().strip('/')
     if not mount:
         raise RotationError('mount must not be empty (the path of the database secrets engine, e.g. database)')
+    if any(part in ('', '.', '..') for part in mount.split('/')) or any(char in mount for char in '?#%\x00 '):
+        raise RotationError('mount %r must be the path of the database secrets engine (e.g. database or team/db), without '
+                            'empty, "." or ".." segments, spaces or ?#%%' % mount)
 
     threshold = None
     if item.get('lease_threshold') not in (None, ''):
@@ -238,9 +256,37 @@ def db_target(options, environ=None):
     connect_timeout = _value(options, 'db_connect_timeout')
     if isinstance(connect_timeout, bool) or not isinstance(connect_timeout, int) or connect_timeout <= 0:
         raise RotationError('db_connect_timeout must be a positive number of seconds, got %r' % (connect_timeout,))
+    if connect_timeout > MAX_CONNECT_TIMEOUT:
+        raise RotationError('db_connect_timeout must be at most %d seconds, got %d' % (MAX_CONNECT_TIMEOUT, connect_timeout))
     return _postgres.PgTarget(host=_env_or_default(options, 'db_host', environ), port=port,
                               dbname=_env_or_default(options, 'db_name', environ), sslmode=sslmode,
-                              connect_timeout=connect_timeout)
+                              connect_timeout=connect_timeout, require_auth=require_auth(options, environ))
+
+
+def require_auth(options, environ):
+    """libpq's ``require_auth`` from ``db_require_auth`` (else ``PGREQUIREAUTH``, else scram-sha-256), validated;
+    None for ``any`` (no requirement). Raises :class:`RotationError` naming the option."""
+    value = _env_or_default(options, 'db_require_auth', environ)
+    if not isinstance(value, str):
+        raise RotationError('db_require_auth must be a string such as scram-sha-256, got %r' % (value,))
+    text = value.strip()
+    if text.lower() == 'any':
+        return None
+    if '\x00' in text:
+        raise RotationError('db_require_auth must not contain a NUL character')
+    methods = [method.strip() for method in text.split(',')]
+    refused = [method.startswith('!') for method in methods]
+    if any(refused) and not all(refused):
+        raise RotationError('db_require_auth: methods must be all required or all refused (!), got %r' % value)
+    for method in methods:
+        if method.lstrip('!') not in _postgres.REQUIRE_AUTH_METHODS:
+            raise RotationError('db_require_auth: unknown authentication method %r; use %s (several separated by commas, '
+                                'each optionally refused with !), or any' % (method, ', '.join(_postgres.REQUIRE_AUTH_METHODS)))
+    explicit = options.get('db_require_auth') not in (None, '') or bool(environ.get('PGREQUIREAUTH'))
+    if explicit and _postgres.libpq_version() and not _postgres.require_auth_supported():
+        raise RotationError('db_require_auth needs libpq 16 or later; psycopg2 here uses libpq %s: install a newer psycopg2-binary, '
+                            'or set db_require_auth: any' % _postgres.libpq_version_text())
+    return ','.join(methods)
 
 
 # ----------------------------------------------------------------------------------------------- state=revoked
@@ -286,6 +332,9 @@ def validate_revoke(params, environ=None):
 
     timeout = params.get('sessions_timeout')
     plan.timeout = parse_duration(SESSIONS_TIMEOUT if timeout in (None, '') else timeout, name='sessions_timeout', allow_zero=True)
+    if plan.timeout > MAX_SESSIONS_TIMEOUT:
+        raise RotationError('sessions_timeout must be at most %s, got %s' % (format_duration(MAX_SESSIONS_TIMEOUT),
+                                                                             format_duration(plan.timeout)))
     users = params.get('no_sessions_of')
     if users is None:
         return plan
@@ -351,19 +400,65 @@ class Decision:
         return 'Decision(%r, %r, %r)' % (self.action, self.reason, self.why)
 
 
-def lease_info(data, now=None):
-    """Normalize a ``sys/leases/lookup`` answer: ttl, duration, renewable, issue/expire times (datetimes)."""
+# Vault's answers are checked like input: a field that is not what it should be fails the task naming it.
+MAX_SERVER_SECONDS = 36500 * 86400
+
+
+def server_time(data, key, where):
+    """``data[key]`` as an aware UTC datetime (None when missing); :class:`RotationError` naming it when it is no time."""
+    value = data.get(key)
+    if value in (None, ''):
+        return None
+    try:
+        if isinstance(value, str):
+            return parse_iso(value)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise RotationError('%s%s %r is not a time' % (where, key, value))
+
+
+def server_seconds(value, key, where, default=None):
+    """``value`` as a whole number of seconds (0 to 100 years); :class:`RotationError` naming ``key`` otherwise."""
+    if value in (None, '') and default is not None:
+        return default
+    try:
+        seconds = int(value) if not isinstance(value, (bool, float)) or float(value).is_integer() else None
+    except (TypeError, ValueError, OverflowError):
+        seconds = None
+    if seconds is None or isinstance(value, bool) or not 0 <= seconds <= MAX_SERVER_SECONDS:
+        raise RotationError('%s%s %r, not a number of seconds' % (where, key, value))
+    return seconds
+
+
+def lease_info(data, now=None, lease_id=None):
+    """Normalize a ``sys/leases/lookup`` answer: ttl, duration, renewable, issue/expire times (datetimes).
+
+    Raises :class:`RotationError` naming the field when Vault's answer cannot be read (nothing has changed then)."""
     now = now or utcnow()
-    expire = parse_iso(data['expire_time']) if data.get('expire_time') else None
-    issued = parse_iso(data['issue_time']) if data.get('issue_time') else None
-    renewed = parse_iso(data['last_renewal']) if data.get('last_renewal') else None
+    where = 'Vault returned an unreadable lease %s: ' % (lease_id or data.get('id'))
+    expire = server_time(data, 'expire_time', where)
+    issued = server_time(data, 'issue_time', where)
+    renewed = server_time(data, 'last_renewal', where)
     ttl = data.get('ttl')
-    if ttl is None:
-        ttl = max(0, int((expire - now).total_seconds())) if expire else 0
-    start = renewed or issued
-    duration = int((expire - start).total_seconds()) if expire and start else None
-    return dict(id=data.get('id'), ttl=int(ttl), duration=duration, renewable=bool(data.get('renewable')),
-                issue_time=issued, expire_time=expire or (now + datetime.timedelta(seconds=int(ttl))))
+    try:
+        if ttl is None:
+            ttl = max(0, int((expire - now).total_seconds())) if expire else 0
+        else:
+            ttl = _lease_ttl(ttl, where)
+        start = renewed or issued
+        duration = int((expire - start).total_seconds()) if expire and start else None
+        expire_time = expire or (now + datetime.timedelta(seconds=ttl))
+    except OverflowError:
+        raise RotationError('%sttl %r and expire_time %r are out of range' % (where, data.get('ttl'), data.get('expire_time')))
+    return dict(id=data.get('id'), ttl=ttl, duration=duration, renewable=bool(data.get('renewable')),
+                issue_time=issued, expire_time=expire_time)
+
+
+def _lease_ttl(value, where):
+    try:
+        return server_seconds(value, 'ttl', where)
+    except RotationError:
+        raise RotationError('%sttl %r is not a number of seconds' % (where, value))
 
 
 def decide_dynamic(plan, lease, now=None, max_ttl=None):
@@ -396,9 +491,16 @@ def decide_dynamic(plan, lease, now=None, max_ttl=None):
     if plan.renew:
         if not lease.get('renewable'):
             return Decision('rotate', 'expiring', why + '; the lease is not renewable')
+        try:  # max_ttl comes from the role Vault returned: a value that is no duration is ignored (the renewal tells)
+            max_ttl = server_seconds(max_ttl, 'max_ttl', '') if max_ttl else None
+        except RotationError:
+            max_ttl = None
         if max_ttl and lease.get('issue_time'):
-            room = int((lease['issue_time'] + datetime.timedelta(seconds=max_ttl) - now).total_seconds())
-            if room <= need:
+            try:
+                room = int((lease['issue_time'] + datetime.timedelta(seconds=max_ttl) - now).total_seconds())
+            except OverflowError:  # an issue time at the end of the calendar: room enough
+                room = None
+            if room is not None and room <= need:
                 return Decision('rotate', 'expiring', why + '; renewal cannot extend it past the role max_ttl of %s'
                                 % format_duration(max_ttl))
         return Decision('renew', 'expiring', why, need=need)
@@ -410,12 +512,12 @@ def decide_static(plan, creds, now=None):
     now = now or utcnow()
     if plan.force:
         return Decision('rotate', 'forced', 'force=true')
-    last = creds.get('last_vault_rotation')
+    last = server_time(creds, 'last_vault_rotation', 'Vault returned an unreadable %s: ' % plan.path)
     if plan.max_age is None:
         return Decision('none', 'not_due', 'no max_age set, so the static role is only rotated with force=true')
     if not last:
         return Decision('rotate', 'missing', 'Vault has no record of a rotation of this static role')
-    age = max(0, int((now - parse_iso(last)).total_seconds()))
+    age = max(0, int((now - last).total_seconds()))
     if age >= plan.max_age:
         return Decision('rotate', 'age', 'last rotation %s ago, older than max_age %s' % (format_duration(age), format_duration(plan.max_age)))
     return Decision('none', 'not_due', 'last rotation %s ago, younger than max_age %s' % (format_duration(age), format_duration(plan.max_age)))
@@ -445,8 +547,9 @@ def summarize(results, single, check_mode=False, what='roles'):
         parts = ['%s %d' % (words.get(action, action), count) for action, count in sorted(counts.items())]
         result['msg'] = '%s (%d %s)' % (', '.join(parts) or 'nothing done', len(results), what)
     if failed and not single:
-        result['msg'] = '%d of %d %s failed: %s' % (len(failed), len(results), what,
-                                                    '; '.join('%s: %s' % (res.get('item'), res.get('msg')) for res in failed))
+        result['msg'] = '%d of %d %s failed: %s' % (len(failed), len(results), what, '; '.join(
+            res.get('msg') if str(res.get('msg')).startswith('%s: ' % res.get('item')) else '%s: %s' % (res.get('item'), res.get('msg'))
+            for res in failed))
     result.update(changed=changed, failed=bool(failed), results=results)
     return result
 
@@ -512,11 +615,50 @@ class DbCredentialRotator:
         results = []
         for plan in plans:
             results.append(self._act(plan))
+        notes = self._roll_back_for_failed_batch(plans, results)
         diff = merge_diffs(results)
         result = summarize(results, single, self.check_mode)
+        if notes:
+            result['msg'] = '%s; %s' % (result['msg'], '; '.join(notes))
         if self.want_diff:
             result['diff'] = diff
+        warning = libpq_warning([plan.target for plan in plans if plan.verify and plan.decision.action == 'rotate'])
+        if warning:
+            result['warnings'] = [warning]
         return result
+
+    def _roll_back_for_failed_batch(self, plans, results):
+        """A failed task returns no password (it prints its whole result): when an item failed, the new credentials of
+        the items that succeeded would be lost. Revoke their new leases; a static role's new password stays readable
+        in Vault. Returns sentences for the task's message."""
+        if self.check_mode or not any(res['failed'] for res in results):
+            return []
+        revoked, kept, static = [], [], []
+        for plan, res in zip(plans, results):
+            if res['failed'] or not res['changed'] or res.get('action') != 'rotate':
+                continue
+            res.pop('password', None)
+            if plan.role_type == 'static':
+                res['msg'] += '; the task failed, so its new password is not returned: read it from %s' % plan.path
+                static.append('static role %s was rotated: read its new password from %s' % (plan.role, plan.path))
+                continue
+            lease_id = res.get('lease_id')
+            try:
+                with self._vault('revoking the new lease %s' % lease_id):
+                    self.client.sys.revoke_lease(lease_id)
+            except VaultClientError as exc:
+                res['msg'] += '; the task failed, so its password is not returned, and revoking its lease failed (%s): revoke it by hand' % exc
+                kept.append('revoking the new lease %s of %s failed (%s): revoke it by hand' % (lease_id, plan.path, exc))
+                continue
+            res.update(changed=False, lease_id=None, revoked_lease_id=lease_id,
+                       msg=res['msg'] + '; it was revoked because the batch failed (a failed task returns no password)')
+            if res.get('diff'):
+                res['diff']['after'] = res['diff']['before']
+            revoked.append(plan.path)
+        notes = []
+        if revoked:
+            notes.append('the new leases of %s were revoked (a failed task returns no password)' % ', '.join(revoked))
+        return notes + kept + static
 
     def _collect(self, things, check, single):
         """Apply ``check`` to every item; if any fails, raise one error naming every failed item (nothing changed yet)."""
@@ -571,7 +713,7 @@ class DbCredentialRotator:
                 if 'invalid lease' in str(exc):
                     return None
                 raise
-        return lease_info(data)
+        return lease_info(data, lease_id=lease_id)
 
     def _probe_databases(self, plans, single):
         """Before anything is issued: every database a new credential will be verified on answers like PostgreSQL."""
@@ -580,12 +722,17 @@ class DbCredentialRotator:
         for plan in plans:
             if not plan.verify or plan.decision.action != 'rotate':
                 continue
-            key = (plan.target.host, plan.target.port)
+            target = plan.target
+            key = (target.host, target.port, target.sslmode)
             if key not in seen:
                 try:
-                    if ',' not in str(plan.target.host):
-                        self.pg.probe(plan.target)
+                    answer = self.pg.probe(target) if ',' not in str(target.host) else None
                     seen[key] = None
+                    if answer == b'N' and target.sslmode in _postgres.TLS_SSLMODES:
+                        seen[key] = ('PostgreSQL at %s:%s does not offer TLS (it answered N to the SSLRequest), but db_sslmode is %s: '
+                                     'the new password is only sent over TLS; enable ssl on the server, or set db_sslmode (or '
+                                     'PGSSLMODE) to prefer or disable where the network is trusted' % (target.host, target.port,
+                                                                                                       target.sslmode))
                 except _postgres.PostgresError as exc:
                     seen[key] = str(exc)
             if seen[key]:
@@ -660,14 +807,25 @@ class DbCredentialRotator:
 
     def _issue(self, plan, result):
         changed_before = result.get('changed', False)
-        with self._vault('issuing credentials from %s' % plan.path):
-            answer = self.client.secrets.database.generate_credentials(plan.role, mount_point=plan.mount)
+        answer = self._generate(plan, result)
         now = utcnow()
-        data = answer.get('data') or {}
+        answer = answer if isinstance(answer, dict) else {}
+        data = answer.get('data') if isinstance(answer.get('data'), dict) else {}
         lease_id = answer.get('lease_id')
-        result.update(changed=True, lease_id=lease_id, lease_duration=answer.get('lease_duration'),
+        if not lease_id or not isinstance(lease_id, str):
+            raise RotationError('Vault answered %s without a lease id: look for a lease of the role issued at %s and revoke it'
+                                % (plan.path, to_iso(now)))
+        try:
+            where = 'Vault answered %s with ' % plan.path
+            duration = server_seconds(answer.get('lease_duration'), 'lease_duration', where)
+            for key in ('username', 'password'):
+                if not isinstance(data.get(key), str) or not data.get(key):
+                    raise RotationError('Vault answered %s without a %s' % (plan.path, key))
+        except RotationError as exc:
+            raise RotationError('%s; %s' % (exc, self._revoke_quietly(lease_id)))
+        result.update(changed=True, lease_id=lease_id, lease_duration=duration,
                       renewable=bool(answer.get('renewable')), username=data.get('username'),
-                      expires_at=to_iso(now + datetime.timedelta(seconds=int(answer.get('lease_duration') or 0))))
+                      expires_at=to_iso(now + datetime.timedelta(seconds=duration)))
         try:
             self._verify(plan, data.get('username'), data.get('password'), result)
         except ERRORS as exc:
@@ -681,6 +839,72 @@ class DbCredentialRotator:
         result['msg'] = '%s %s: %s; new lease %s (user %s) expires at %s%s' % (
             'rotated' if plan.lease_id else 'issued', plan.path, plan.decision.why, lease_id, data.get('username'),
             result['expires_at'], ', verified' if plan.verify else ', not verified (verify=false)')
+
+    def _generate(self, plan, result):
+        """``GET <mount>/creds/<role>``, sent at most once: every send creates a database user.
+
+        After a failure that leaves open whether Vault created the user (no answer, or a 5xx), the role's leases are
+        listed again: a single lease that was not there before is this request's and is revoked; several (another
+        client issued meanwhile) are named, none revoked. Raises :class:`RotationError` saying which.
+        """
+        before = self._role_leases(plan)
+        started = utcnow()
+        try:
+            with send_once(self.client):
+                with self._vault('issuing credentials from %s' % plan.path):
+                    return self.client.secrets.database.generate_credentials(plan.role, mount_point=plan.mount)
+        except VaultClientError as exc:
+            if not exc.uncertain:
+                raise
+            raise RotationError('%s; %s' % (exc, self._after_uncertain_issue(plan, before, started, exc.answered, result)))
+
+    def _role_leases(self, plan):
+        """The ids of the role's leases (``LIST sys/leases/lookup/<mount>/creds/<role>/``, needs list and sudo), or
+        None when they cannot be listed."""
+        prefix = '%s/creds/%s/' % (plan.mount, plan.role)
+        try:
+            with self._vault('listing the leases of %s' % plan.path):
+                try:
+                    response = self.client.sys.list_leases(prefix)
+                except hvac_exceptions.InvalidPath:
+                    return set()
+        except VaultClientError:
+            return None
+        keys = ((response if isinstance(response, dict) else {}).get('data') or {}).get('keys')
+        if not isinstance(keys, list):
+            return None
+        return set(prefix + str(key) for key in keys if not str(key).endswith('/'))
+
+    def _after_uncertain_issue(self, plan, before, started, answered, result):
+        """Find and revoke what an issuing request that failed uncertainly created; returns a sentence saying what."""
+        listing = 'LIST sys/leases/lookup/%s/creds/%s/ (list and sudo)' % (plan.mount, plan.role)
+        unknown = ('the request may have created a database user and lease anyway, and this token cannot see the leases of '
+                   'the role (%s): look for a lease of %s issued at %s and revoke it' % (listing, plan.path, to_iso(started)))
+        if before is None:
+            return unknown
+        sleep = self.sleep or time.sleep
+        waited = 0.0
+        new = []
+        for delay in (0.0,) + (() if answered else UNCERTAIN_SETTLE):
+            if delay:
+                sleep(delay)
+                waited += delay
+            after = self._role_leases(plan)
+            if after is None:
+                return unknown
+            new = sorted(after - before)
+            if new:
+                break
+        if not new:
+            return ('no new lease of %s appeared%s, so the request created none' % (
+                plan.path, ' within %gs' % waited if waited else ''))
+        if len(new) > 1:
+            return ('%d new leases of %s appeared meanwhile (%s): this request created at most one of them and other clients '
+                    'the others, so none was revoked: revoke the one nobody uses' % (len(new), plan.path, ', '.join(new)))
+        note = self._revoke_quietly(new[0])
+        if note.endswith('was revoked'):
+            result['revoked_lease_id'] = new[0]
+        return 'the request created lease %s anyway (found among the leases of the role); %s' % (new[0], note)
 
     def _rotate_static(self, plan, result):
         with self._vault('rotating static role %s (%s/rotate-role/%s)' % (plan.role, plan.mount, plan.role)):
@@ -702,8 +926,9 @@ class DbCredentialRotator:
     def _renew(self, plan, result):
         with self._vault('renewing lease %s' % plan.lease_id):
             answer = self.client.sys.renew_lease(plan.lease_id, increment=plan.increment)
-        new_ttl = int(answer.get('lease_duration') or 0)
         result['changed'] = True
+        new_ttl = server_seconds((answer or {}).get('lease_duration'), 'lease_duration',
+                                 'Vault answered the renewal of %s with ' % plan.lease_id)
         if new_ttl <= plan.lease['ttl'] or new_ttl < (plan.decision.need or 0):
             # max_ttl reached: renewal cannot keep the lease out of the threshold, so rotate after all
             plan.decision = Decision('rotate', 'expiring', '%s; renewal only reached %s (max_ttl)' % (plan.decision.why, format_duration(new_ttl)))
@@ -781,6 +1006,9 @@ class DbCredentialRotator:
         result['revoked'] = [res['lease_id'] for res in results if res['changed'] and not res['failed']]
         if counts is not None:
             result.update(sessions=counts, sessions_waited=waited)
+            warning = libpq_warning([plan.target])
+            if warning:
+                result['warnings'] = [warning]
         if in_use:
             others = ['%s: %s' % (res['item'], res['msg']) for res in results if res['failed'] and res['reason'] != 'in_use']
             result.update(reason='in_use', msg='; '.join([self._in_use_message([res['lease_id'] for res, dummy in active], plan, counts)]
@@ -808,6 +1036,16 @@ class DbCredentialRotator:
                 % (leases, describe_sessions(counts, still=True), plan.target, timeout))
 
 
+def libpq_warning(targets):
+    """A warning when the verification login cannot refuse to send the password in clear text (libpq < 16)."""
+    if _postgres.libpq_version() and not _postgres.require_auth_supported() and any(
+            target.require_auth and target.sslmode != 'verify-full' and not target.is_socket for target in targets):
+        return ('psycopg2 uses libpq %s, which cannot refuse to send the password in clear text (require_auth needs libpq 16): '
+                'a server impostor could receive the new password; install a newer psycopg2-binary, or set db_sslmode: '
+                'verify-full' % _postgres.libpq_version_text())
+    return None
+
+
 def _label(thing):
     if isinstance(thing, ItemPlan):
         return thing.path
@@ -816,4 +1054,10 @@ def _label(thing):
 
 
 def _iso(text):
-    return to_iso(parse_iso(text)) if text else None
+    """A time Vault returned, as UTC ISO 8601 (shown as it is when it is no time)."""
+    if not text:
+        return None
+    try:
+        return to_iso(parse_iso(text))
+    except (TypeError, ValueError, OverflowError):
+        return str(text)

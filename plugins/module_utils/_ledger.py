@@ -171,16 +171,24 @@ def secret_fields(slot):
     return sorted(key for key in (slot or {}) if key not in METADATA_KEYS)
 
 
+def history_records(data):
+    """The history records of a stored entry that are records (dicts); [] when it has no readable history."""
+    history = data.get('history') if isinstance(data, dict) else None
+    return [entry for entry in history if isinstance(entry, dict)] if isinstance(history, list) else []
+
+
 def public_view(data, name=None, path=None, version=None, history=True):
-    """The ledger entry without secret fields: what results, diffs and reports may show."""
+    """The ledger entry without secret fields: what results, diffs and reports may show (also of an entry that is
+    not a valid ledger entry: what is not a slot or a record is left out)."""
     if data is None:
         return None
+    data = data if isinstance(data, dict) else {}
     view = {'kind': data.get('kind'), 'phase': data.get('phase'), 'rotation_id': data.get('rotation_id'),
             'updated_at': data.get('updated_at')}
     for slot in SLOTS:
         view[slot] = public_slot(data.get(slot))
     if history:
-        view['history'] = list(data.get('history') or [])
+        view['history'] = history_records(data)
     if name is not None:
         view['name'] = name
     if path is not None:
@@ -304,7 +312,8 @@ def plan(data, request, now):
                    'rotation_id': request.rotation_id, 'history': []}
             new['history'].append(_history_entry('init', request.rotation_id, None, slot['id'], now))
             return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), extra
-        same = cur == slot['id'] and all(data['current'].get(k) == v for k, v in request.secret.items()) and \
+        secret = request.secret or {}  # a pki slot may hold metadata only
+        same = cur == slot['id'] and all(data['current'].get(k) == v for k, v in secret.items()) and \
             secret_fields(data['current']) == secret_fields(slot)
         if same:
             return None, 'already_adopted', '%s already has %s as current' % (name, cur), extra
@@ -480,8 +489,7 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
              'previous': previous is not None, 'previous_id': (previous or {}).get('id'),
              'previous_since': (previous or {}).get('retired_at'),
              'problems': problems, 'flags': [], 'history': []}
-    promotes = [h for h in data.get('history') or [] if isinstance(h, dict) and h.get('action') in ('promote', 'init')
-                and h.get('to_id') == entry['current_id']]
+    promotes = [h for h in history_records(data) if h.get('action') in ('promote', 'init') and h.get('to_id') == entry['current_id']]
     entry['rotated_at'] = promotes[-1].get('at') if promotes else entry['created_at']
     created = _time(entry['created_at'])
     if created:
@@ -520,11 +528,12 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
     if current is not None and not candidates:
         flags.append('no_due_date')
     # History: the last N KV versions, each joined with the ledger's own record of that write.
-    by_version = dict((h['version'], h) for h in data.get('history') or []
-                      if isinstance(h, dict) and isinstance(h.get('version'), int))
-    numbers = sorted((int(v) for v in (kv_versions or {})), reverse=True)[:history_entries]
+    by_version = dict((h['version'], h) for h in history_records(data) if isinstance(h.get('version'), int))
+    kv_versions = kv_versions if isinstance(kv_versions, dict) else {}
+    numbers = sorted((int(v) for v in kv_versions if str(v).isdigit()), reverse=True)[:history_entries]
     for number in numbers:
         meta = kv_versions.get(str(number)) or kv_versions.get(number) or {}
+        meta = meta if isinstance(meta, dict) else {}
         record = by_version.get(number) or {}
         entry['history'].append({'version': number, 'created_time': to_iso(_time(meta.get('created_time'))),
                                  'deleted': bool(meta.get('deletion_time')), 'destroyed': bool(meta.get('destroyed')),
@@ -806,8 +815,14 @@ class Ledger:
         entries = []
         for name in self._names():
             data, version = self.store.read(name)
-            entries.append(public_view(data, name, self.store.full_path(name), version) if data is not None else
-                           {'name': name, 'path': self.store.full_path(name), 'version': version, 'deleted': version > 0})
+            if data is None:
+                entries.append({'name': name, 'path': self.store.full_path(name), 'version': version, 'deleted': version > 0})
+                continue
+            entry = public_view(data, name, self.store.full_path(name), version)
+            problems = check_entry(data)
+            if problems:  # written by hand or by another tool: shown as far as it can be read, with what is wrong
+                entry['problems'] = problems
+            entries.append(entry)
         return {'changed': False, 'reason': 'read', 'entries': entries,
                 'msg': 'read %d ledger entries under %s/%s' % (len(entries), self.kv_mount, self.prefix)}
 

@@ -34,6 +34,14 @@ except ImportError:
 # The privileges has_table_privilege() understands (MAINTAIN: PostgreSQL 17+).
 TABLE_PRIVILEGES = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN')
 SSLMODES = ('disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full')
+# sslmodes that never log in without TLS.
+TLS_SSLMODES = ('require', 'verify-ca', 'verify-full')
+DEFAULT_SSLMODE = 'require'
+# libpq's require_auth (libpq >= 16): the authentication methods the client accepts. scram-sha-256 proves that the
+# client knows the password without sending it (nor an md5 hash that is as good as it), even to a server impostor.
+REQUIRE_AUTH_METHODS = ('password', 'md5', 'gss', 'sspi', 'scram-sha-256', 'none')
+DEFAULT_REQUIRE_AUTH = 'scram-sha-256'
+REQUIRE_AUTH_LIBPQ = 160000
 
 # Login failures a freshly created role can show for a moment (replication lag behind a proxy or a
 # replica, a role committed just after the login attempt): retried; everything else fails at once.
@@ -58,15 +66,35 @@ def missing_psycopg2_message():
             'pip install psycopg2-binary (or set verify=false)')
 
 
-class PgTarget:
-    """Where to log in: host (name, address or a Unix socket directory), port, database, sslmode, connect_timeout."""
+def libpq_version():
+    """The version of the libpq psycopg2 uses (``170011`` for 17.11), 0 without psycopg2."""
+    if PSYCOPG2_IMPORT_ERROR is not None:
+        return 0
+    return psycopg2.extensions.libpq_version()
 
-    def __init__(self, host, port=5432, dbname='postgres', sslmode='prefer', connect_timeout=5):
+
+def libpq_version_text(version=None):
+    version = libpq_version() if version is None else version
+    return '%d.%d' % (version // 10000, version % 10000) if version >= 100000 else str(version)
+
+
+def require_auth_supported():
+    """True when libpq knows ``require_auth`` (libpq 16 and later)."""
+    return libpq_version() >= REQUIRE_AUTH_LIBPQ
+
+
+class PgTarget:
+    """Where to log in: host (name, address or a Unix socket directory), port, database, sslmode, connect_timeout, and
+    the authentication methods the client accepts (``require_auth``; None: any)."""
+
+    def __init__(self, host, port=5432, dbname='postgres', sslmode=DEFAULT_SSLMODE, connect_timeout=5,
+                 require_auth=DEFAULT_REQUIRE_AUTH):
         self.host = host
         self.port = port
         self.dbname = dbname
         self.sslmode = sslmode
         self.connect_timeout = connect_timeout
+        self.require_auth = require_auth
 
     def __str__(self):
         return '%s:%s/%s' % (self.host, self.port, self.dbname)
@@ -76,9 +104,12 @@ class PgTarget:
         return str(self.host).startswith('/')
 
     def connect_kwargs(self, user, password):
-        return dict(host=self.host, port=self.port, dbname=self.dbname, user=user, password=password,
-                    sslmode=self.sslmode, connect_timeout=self.connect_timeout,
-                    application_name='secops.rotation', options='-c statement_timeout=30s')
+        kwargs = dict(host=self.host, port=self.port, dbname=self.dbname, user=user, password=password,
+                      sslmode=self.sslmode, connect_timeout=self.connect_timeout,
+                      application_name='secops.rotation', options='-c statement_timeout=30s')
+        if self.require_auth and require_auth_supported():  # an older libpq refuses the keyword
+            kwargs['require_auth'] = self.require_auth
+        return kwargs
 
 
 def normalize_privileges(privileges, name='privileges'):
@@ -147,7 +178,8 @@ def probe(target, timeout=None):
     handshake and logs ``could not accept SSL connection: EOF detected`` if the client just goes away, so the
     probe completes the handshake (no certificate check: nothing is sent over it) and closes TLS cleanly,
     which the server does not log either. Only ``log_connections`` shows the probe (``connection received``).
-    A Unix socket directory is only checked for the socket file. Raises :class:`PostgresError` naming host and port.
+    A Unix socket directory is only checked for the socket file. Returns the answer (``b'S'``: the server offers
+    TLS, ``b'N'``: it does not; None for a Unix socket). Raises :class:`PostgresError` naming host and port.
     """
     timeout = timeout or target.connect_timeout or 5
     if target.is_socket:
@@ -159,7 +191,7 @@ def probe(target, timeout=None):
             sock.close()
         except (OSError, socket.error) as exc:
             raise PostgresError('cannot reach PostgreSQL at Unix socket %s: %s' % (path, exc.strerror or exc))
-        return
+        return None
     try:
         sock = socket.create_connection((target.host, int(target.port)), timeout=timeout)
     except socket.timeout:
@@ -186,6 +218,7 @@ def probe(target, timeout=None):
     if answer not in (b'S', b'N'):
         raise PostgresError('%s:%s does not answer like a PostgreSQL server (%s): check db_port'
                             % (target.host, target.port, detail))
+    return answer
 
 
 def _close_tls_quietly(sock):
@@ -220,8 +253,21 @@ def connect(target, user, password, attempts=1, sleep=time.sleep):
             if used <= len(delays) and is_transient_login_error(reason):
                 sleep(delays[used - 1])
                 continue
-            raise PostgresError('login as %s to PostgreSQL at %s failed%s: %s'
-                                % (user_label(user), target, ' after %d attempts' % used if used > 1 else '', reason))
+            raise PostgresError('login as %s to PostgreSQL at %s failed%s: %s%s'
+                                % (user_label(user), target, ' after %d attempts' % used if used > 1 else '', reason,
+                                   login_hint(reason, target)))
+
+
+def login_hint(reason, target):
+    """What to change when a login failed on the TLS or authentication requirements of the target."""
+    if 'SSL was required' in reason or 'server does not support SSL' in reason:
+        return (' (db_sslmode is %s: enable ssl on the server, or set db_sslmode (or PGSSLMODE) to prefer or disable where '
+                'the network is trusted)' % target.sslmode)
+    if 'authentication method requirement' in reason:
+        return (' (db_require_auth is %s, so the password is never sent in clear text or as an md5 hash: if this is your '
+                'server, store the password as SCRAM (password_encryption = scram-sha-256) or set db_require_auth to the '
+                'method it uses)' % target.require_auth)
+    return ''
 
 
 def verify_login(target, user, password, check_query='SELECT 1', privileges=(), attempts=5, sleep=time.sleep):

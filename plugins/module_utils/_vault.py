@@ -46,9 +46,11 @@ ENV_FALLBACKS = {
 
 # HTTP statuses worth retrying: Vault's performance-standby consistency (412), rate limit (429),
 # and transient server/proxy errors. Only idempotent methods are retried on these; a request that
-# never reached the server (connection refused, DNS) is retried for every method.
+# never reached the server (connection refused, DNS) is retried for every method. A read that creates
+# a secret (GET <mount>/creds/<role>) is not idempotent: send it inside send_once().
 RETRY_STATUSES = (412, 429, 500, 502, 503, 504)
 RETRY_METHODS = frozenset(['GET', 'HEAD', 'LIST', 'OPTIONS'])
+MAX_TIMEOUT, MAX_RETRIES = 3600, 10
 
 
 def vault_argument_spec():
@@ -71,7 +73,15 @@ def vault_argument_spec():
 
 
 class VaultClientError(Exception):
-    """A Vault problem described for a human; the message never holds a secret."""
+    """A Vault problem described for a human; the message never holds a secret.
+
+    ``uncertain``: the request may have reached Vault and been carried out although it failed (a read timeout, a
+    connection lost after sending, a 5xx from Vault or a proxy in front of it); a caller whose request creates a
+    secret must then look for what it created. ``answered``: an answer came back (a 5xx), so Vault is done with it.
+    """
+
+    uncertain = False
+    answered = False
 
 
 def missing_hvac_message():
@@ -146,6 +156,9 @@ def describe_vault_error(exc, action, url=None, timeout=None):
             return 'Vault rejected the request while %s%s: %s' % (action, where, detail or 'invalid request')
         if isinstance(exc, hvac.exceptions.InternalServerError):
             return 'Vault internal error while %s%s: %s' % (action, where, detail or 'no detail')
+        if isinstance(exc, hvac.exceptions.UnexpectedError):
+            text = ' '.join(re.sub(r'<[^>]*>', ' ', str(exc.args[0] if exc.args and exc.args[0] else '')).split())[:200]
+            return 'unexpected answer from Vault (or a proxy in front of it) while %s%s%s' % (action, where, ': ' + text if text else '')
         if isinstance(exc, hvac.exceptions.VaultError):
             return 'Vault error while %s%s: %s' % (action, where, detail or exc.__class__.__name__)
         if isinstance(exc, requests.exceptions.RequestException):
@@ -184,8 +197,12 @@ class VaultConnectionOptions:
             raise VaultClientError('invalid Vault url %r: it must start with http:// or https:// followed by a host' % self.url)
         if not isinstance(self.timeout, int) or self.timeout <= 0:
             raise VaultClientError('timeout must be a positive number of seconds, got %r' % (self.timeout,))
+        if self.timeout > MAX_TIMEOUT:  # a socket timeout beyond the platform's time_t would be an OverflowError
+            raise VaultClientError('timeout must be at most %d seconds, got %r' % (MAX_TIMEOUT, self.timeout))
         if not isinstance(self.retries, int) or self.retries < 0:
             raise VaultClientError('retries must be 0 or more, got %r' % (self.retries,))
+        if self.retries > MAX_RETRIES:
+            raise VaultClientError('retries must be at most %d, got %r' % (MAX_RETRIES, self.retries))
         if self.auth_method not in AUTH_METHODS:
             raise VaultClientError('unknown auth_method %r; use one of %s' % (self.auth_method, ', '.join(AUTH_METHODS)))
         AUTH_METHODS[self.auth_method].check(self)
@@ -268,6 +285,57 @@ def _session(opts):
     return session
 
 
+def request_outcome(exc):
+    """``(uncertain, answered)`` of a failed request (see :class:`VaultClientError`).
+
+    Certain (nothing was done): refused before anything was sent, or an answer saying so (4xx, 501 not initialized).
+    """
+    if HVAC_IMPORT_ERROR is not None:
+        return False, False
+    if isinstance(exc, (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway, hvac.exceptions.VaultDown,
+                        hvac.exceptions.UnexpectedError)):
+        return True, True
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                        requests.exceptions.MissingSchema)):
+        return False, False
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True, False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        # Refused, unknown host, no route: nothing was sent. Anything else (reset, closed without an answer) was sent.
+        reason = _short_reason(exc)
+        return reason not in ('Connection refused', 'Name or service not known', 'Temporary failure in name resolution',
+                              'No route to host', 'Network is unreachable'), False
+    return False, False
+
+
+@contextlib.contextmanager
+def send_once(client):
+    """Within this block, a request of ``client`` that may have reached Vault is never sent again.
+
+    The one place for calls that create a secret (``GET <mount>/creds/<role>`` is a read for HTTP, so the session
+    would retry it on a read timeout or a 5xx: every retry would create another database user, of which only the
+    last is returned). Inside, every method is treated like a write: only failures before anything was sent
+    (connection refused, DNS) are retried. After an uncertain failure (:attr:`VaultClientError.uncertain`) the caller
+    looks for what the request created and cleans it up, or fails naming it.
+    """
+    session = getattr(getattr(client, 'adapter', None), 'session', None)
+    saved = []
+    for adapter in (getattr(session, 'adapters', None) or {}).values():
+        retry = getattr(adapter, 'max_retries', None)
+        if retry is not None and hasattr(retry, 'new') and all(adapter is not done for done, dummy in saved):
+            saved.append((adapter, retry))
+    try:
+        for adapter, retry in saved:
+            # read=False: a read error (timeout, connection lost after sending) is raised, not retried; status=0: a 5xx
+            # is returned as it is. Connection failures (nothing sent) keep their retries.
+            adapter.max_retries = retry.new(read=False, status=0, other=0, status_forcelist=frozenset(),
+                                            respect_retry_after_header=False)
+        yield
+    finally:
+        for adapter, retry in saved:
+            adapter.max_retries = retry
+
+
 @contextlib.contextmanager
 def vault_errors(action, opts=None):
     """Run Vault calls, raising :class:`VaultClientError` with a clear message on any hvac/requests error."""
@@ -277,8 +345,10 @@ def vault_errors(action, opts=None):
         raise
     except Exception as exc:  # pylint: disable=broad-except
         if HVAC_IMPORT_ERROR is None and isinstance(exc, (hvac.exceptions.VaultError, requests.exceptions.RequestException)):
-            raise VaultClientError(describe_vault_error(exc, action, url=getattr(opts, 'url', None),
-                                                        timeout=getattr(opts, 'timeout', None)))
+            error = VaultClientError(describe_vault_error(exc, action, url=getattr(opts, 'url', None),
+                                                          timeout=getattr(opts, 'timeout', None)))
+            error.uncertain, error.answered = request_outcome(exc)
+            raise error
         raise
 
 

@@ -188,8 +188,10 @@ attributes:
     support: full
     description: Shows the slots' ids and dates and the phase before and after; never a secret field.
 notes:
-  - A task that registers the result of O(action=read) or O(action=stage) receives secret fields in RV(ledger);
-    set C(no_log) on it.
+  - Every task with O(action=read) or O(action=stage) can return secret fields in RV(ledger), so set C(no_log=true) on
+    it, whether it registers the result or not (a task that fails prints its whole result). A failed result never
+    holds RV(ledger), also not in RV(results); it carries names, ids, reasons and messages only. Read the entries again
+    with O(action=read).
   - Ansible replaces every value that a module returns and that equals a C(no_log) input with
     C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER). So after O(action=stage) staged the given O(secret) (or resumed a pending
     secret equal to it), the secret fields of C(pending) in RV(ledger) of that result are that placeholder, not the
@@ -377,6 +379,7 @@ ledger:
   description:
     - B(Secret.) The whole entry as stored, including the secret fields of C(current), C(pending) and C(previous).
     - Null when the entry does not exist. Register it only with C(no_log=true).
+    - Not returned when the task fails.
     - In the result of O(action=stage), a secret field equal to the O(secret) input (a fresh stage, or a resume
       with the same secret) reads C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER) (Ansible masks values equal to C(no_log)
       inputs); use a following O(action=read) to get it.
@@ -398,7 +401,7 @@ results:
   description:
     - One result per item, in the order given, each with C(name), C(path), C(changed), C(failed), C(reason),
       C(msg), C(resumed), C(exists), C(version), C(entry) and, for O(action=read)/O(action=stage),
-      C(ledger) (B(secret), as RV(ledger)).
+      C(ledger) (B(secret), as RV(ledger); left out of every item when the task fails).
   returned: for every action except V(report) and V(read) of all entries
   type: list
   elements: dict
@@ -406,6 +409,8 @@ entries:
   description:
     - O(action=read) without O(name) - every entry under the prefix, as RV(entry) (no secret fields).
     - An entry whose latest KV version is deleted has only C(name), C(path), C(version) and C(deleted=true).
+    - An entry that is not a valid ledger entry (written by hand or by another tool) is shown as far as it can be read,
+      with C(problems), the list of what is wrong with it.
   returned: when O(action=read) is given no O(name)
   type: list
   elements: dict
@@ -485,13 +490,10 @@ def main():
     module = AnsibleModule(argument_spec=merge_argument_specs(own_spec, vault_argument_spec()),
                            mutually_exclusive=[('name', 'items')], supports_check_mode=True)
 
-    def action():
-        result = Ledger(module.params, check_mode=module.check_mode, diff=module._diff).run()
-        for warning in result.pop('warnings', []):
-            module.warn(warning)
-        return result
-
-    run_module(module, action, changed=False)
+    # run_module passes warnings to module.warn and, when the task fails, strips ``ledger`` (secret fields) from the
+    # result it prints: a failed batch item's neighbours must not show their secrets.
+    run_module(module, lambda: Ledger(module.params, check_mode=module.check_mode, diff=module._diff).run(),
+               secret_keys=('ledger',), changed=False)
 
 
 if __name__ == '__main__':

@@ -139,6 +139,10 @@ options:
         description: See O(db_sslmode).
         type: str
         choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      db_require_auth:
+        description: See O(db_require_auth).
+        type: str
+        version_added: 0.2.0
       db_connect_timeout:
         description: See O(db_connect_timeout).
         type: int
@@ -289,9 +293,28 @@ options:
   db_sslmode:
     description:
       - libpq C(sslmode) of the verification login (and of the O(no_sessions_of) check).
-      - If not set, the environment variable E(PGSSLMODE) is used, else V(prefer).
+      - If not set, the environment variable E(PGSSLMODE) is used, else V(require) (before 0.2.0 V(prefer), which sent
+        the new password to whatever answered the port, with TLS or without).
+      - V(require) encrypts the login and the checks. V(verify-full) also proves that the server is the database
+        (its certificate must be signed by a CA the controller trusts, e.g. E(PGSSLROOTCERT) or C(~/.postgresql/root.crt)).
+        V(prefer), V(allow) and V(disable) log in without TLS when the server offers none; set them only on a network you
+        trust (a lab, a Unix socket, where libpq ignores sslmode anyway).
+      - With V(require), V(verify-ca) or V(verify-full), a server that does not offer TLS fails the task before anything
+        is issued or rotated.
     type: str
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
+  db_require_auth:
+    description:
+      - libpq C(require_auth) of the verification login (and of the O(no_sessions_of) check), the authentication methods
+        the module accepts from the server.
+      - If not set, the environment variable E(PGREQUIREAUTH) is used, else V(scram-sha-256), so the password is never
+        sent, neither in clear text nor as an md5 hash, even to a server impostor that asks for it (SCRAM proves
+        knowledge of the password without sending it). Needs libpq 16 or later in psycopg2; with an older libpq the
+        default is skipped with a warning, and an explicit value fails the task.
+      - Methods V(password), V(md5), V(gss), V(sspi), V(scram-sha-256), V(none), several separated by commas, or all
+        refused with C(!) (V(!password,!md5)); V(any) accepts whatever the server asks for.
+    type: str
+    version_added: 0.2.0
   db_connect_timeout:
     description:
       - Seconds to wait for each connection to PostgreSQL.
@@ -307,8 +330,18 @@ options:
 requirements:
   - psycopg2 (Python library, on the host that runs the module; only with O(verify=true) or O(no_sessions_of))
 notes:
-  - The returned RV(password) is a secret. A task that registers the result must set C(no_log=true);
-    the module never puts a password in C(msg), warnings, diff or errors.
+  - The returned RV(password) is a secret. Every task of this module that can return one (O(state=present)) must set
+    C(no_log=true), whether it registers the result or not, because a task that fails prints its whole result. The
+    module never puts a password in C(msg), warnings, diff or errors.
+  - A failed task returns no password at all, also not of the items of a batch that succeeded (RV(results)). Their
+    new leases are revoked (RV(revoked_lease_id)), since nobody could use them, and the message says so; a static
+    role's new password stays readable in C(<mount>/static-creds/<role>), and the message says that too. A failure
+    result carries lease ids, user names, reasons and messages.
+  - The request that issues credentials (C(GET <mount>/creds/<role>)) is sent once, never retried after it reached
+    Vault, because every send creates a database user. If it fails without an answer or with a 5xx (Vault or a proxy in front
+    of it), the role's leases are listed (C(LIST sys/leases/lookup/<mount>/creds/<role>/), which needs C(list) and
+    C(sudo)); a lease that appeared meanwhile is revoked, several are named and left alone, and without that permission
+    the message names the role and the time to look for.
   - Dynamic roles do not tell which user an existing lease belongs to, so a not-due result and a renewal return
     the lease but no user name or password; keep them from the rotation that issued them (for example in the
     ledger, M(secops.rotation.rotation_state)).
@@ -475,7 +508,7 @@ password:
     - B(Secret.) Password of the new credentials (for a static role that was not due, the current password).
       Register the result only in tasks with C(no_log=true).
     - Not returned for a rotation that check mode only predicts, for renewals, for a dynamic role that was not due,
-      or when the item failed.
+      when the item failed, or when the task failed (see the notes).
   returned: single item, when credentials were issued or rotated, and for static roles
   type: str
 lease_id:
@@ -490,8 +523,10 @@ previous_lease_id:
   returned: single item, dynamic roles
   type: str
 revoked_lease_id:
-  description: The new lease that was revoked because its verification failed.
-  returned: when verification of a dynamic role's new credentials failed
+  description:
+    - The new lease that was revoked because its verification failed, because the request that issued it failed
+      after Vault had created it, or because another item of the batch failed (a failed task returns no password).
+  returned: when a dynamic role's new lease was revoked by the task
   type: str
 lease_duration:
   description: Seconds the lease is valid for (issued, renewed, or remaining of the unchanged lease).
@@ -558,7 +593,8 @@ results:
   description:
     - One entry per role (or per lease with O(state=revoked)) in the order given, with the per-item keys above
       (C(item), C(changed), C(failed), C(reason), C(action), C(msg), C(username), C(password), C(lease_id), ...).
-    - B(Secret) when it holds passwords; register it only with C(no_log=true).
+    - B(Secret) when it holds passwords; run the task with C(no_log=true). When the task fails, no entry holds a
+      password.
   returned: always
   type: list
   elements: dict
@@ -581,7 +617,10 @@ def main():
         mutually_exclusive=[('role', 'roles'), ('lease_threshold', 'lease_threshold_fraction')],
         supports_check_mode=True,
     )
-    run_module(module, lambda: DbCredentialRotator(module.params, check_mode=module.check_mode, diff=module._diff).run())
+    # A failed result is printed in full: run_module strips every password from it (the rotator has revoked the new
+    # leases whose password would be lost, or says where a static role's new password is).
+    run_module(module, lambda: DbCredentialRotator(module.params, check_mode=module.check_mode, diff=module._diff).run(),
+               secret_keys=('password',))
 
 
 if __name__ == '__main__':

@@ -64,7 +64,9 @@ def env(lab):
     """The controller's environment for the playbooks: Vault, PostgreSQL location (no admin login), AWS."""
     keys = ('VAULT_ADDR', 'VAULT_TOKEN', 'PGHOST', 'PGPORT', 'PGDATABASE', 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID',
             'AWS_SECRET_ACCESS_KEY', 'AWS_DEFAULT_REGION')
-    return {key: lab[key] for key in keys}
+    values = {key: lab[key] for key in keys}
+    values['PGSSLMODE'] = 'disable'  # the lab's PostgreSQL has no TLS (vault_db_rotate defaults to require)
+    return values
 
 
 @pytest.fixture
@@ -156,6 +158,7 @@ def fleet(lab, env, tmp_path):
 def db_vars(role, name, **extra):
     values = {'rotation_hosts': 'demo_apps', 'db_credentials_role': role, 'db_credentials_name': name,
               'db_credentials_sessions_timeout': '20s', 'blue_green_health_key': 'db_user',
+              'db_credentials_db_sslmode': 'disable',  # the lab's PostgreSQL has no TLS (vault_db_rotate defaults to require)
               'blue_green_configs': [{'src': str(TEMPLATES / 'db.json.j2'), 'dest': '{{ demo_app_dir }}/db.json'}]}
     values.update(extra)
     return values

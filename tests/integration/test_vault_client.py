@@ -16,6 +16,7 @@ import hvac
 import pytest
 import requests
 
+from lab.faults import LosingProxy
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     KvConflictError, KvV2, VaultClientError, get_vault_client, get_vault_connection, vault_errors)
 
@@ -216,3 +217,84 @@ def test_kv_v2_helper_names_wrong_mounts(lab):
     client.sys.enable_secrets_engine('kv', path=mount, options={'version': '1'})
     with pytest.raises(VaultClientError, match='kv_mount %s is a kv mount of version 1, but the test needs a KV version 2 mount' % mount):
         KvV2(client, opts, mount, purpose='the test').check_mount()
+
+
+# --------------------------------------------------------------------------------------------- requests that create secrets
+
+CREATE_LOGIN = """CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"""
+
+
+@pytest.fixture
+def db_role(lab):
+    admin = hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
+    name = 'vc-once-%d' % _free_port()
+    admin.secrets.database.create_role(name=name, db_name=lab['LAB_DB_CONNECTION'], creation_statements=[CREATE_LOGIN],
+                                       default_ttl=600, max_ttl=600)
+    yield name
+    admin.sys.revoke_prefix('database/creds/%s' % name)
+    admin.secrets.database.delete_role(name)
+
+
+def _leases(lab, role):
+    admin = hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN'])
+    try:
+        return admin.sys.list_leases('database/creds/%s/' % role)['data']['keys']
+    except hvac.exceptions.InvalidPath:
+        return []
+
+
+def test_send_once_never_repeats_a_request_that_reached_vault(lab, db_role):
+    """GET <mount>/creds/<role> creates a database user. Outside send_once the session retries a GET answered 504
+    (retries=3: four users, one answer, three orphans); inside, it is sent once and the failure says it may have
+    been carried out. Reads outside the block are retried as before."""
+    from ansible_collections.secops.rotation.plugins.module_utils._vault import send_once
+    creds = 'GET /v1/database/creds/%s' % db_role
+    proxy = LosingProxy(lab['VAULT_ADDR'], lose={creds})
+    try:
+        client, opts = get_vault_connection({'url': proxy.url, 'token': lab['VAULT_TOKEN'], 'retries': 3}, {})
+        with pytest.raises(VaultClientError):
+            with vault_errors('issuing credentials from database/creds/%s' % db_role, opts):
+                client.secrets.database.generate_credentials(db_role)
+        assert proxy.count(creds) == 4 and len(_leases(lab, db_role)) == 4  # what retries do to a GET that creates
+
+        hvac.Client(url=lab['VAULT_ADDR'], token=lab['VAULT_TOKEN']).sys.revoke_prefix('database/creds/%s' % db_role)
+        with pytest.raises(VaultClientError) as err:
+            with send_once(client):
+                with vault_errors('issuing credentials from database/creds/%s' % db_role, opts):
+                    client.secrets.database.generate_credentials(db_role)
+        assert proxy.count(creds) == 5 and len(_leases(lab, db_role)) == 1, proxy.seen
+        assert err.value.uncertain is True and err.value.answered is True
+        assert 'unexpected answer from Vault (or a proxy in front of it) while issuing credentials' in str(err.value)
+        assert '504 Gateway Time-out' in str(err.value) and '<' not in str(err.value)
+
+        with pytest.raises(VaultClientError):  # the session's retries are back after the block
+            with vault_errors('issuing again', opts):
+                client.secrets.database.generate_credentials(db_role)
+        assert proxy.count(creds) == 9
+    finally:
+        proxy.close()
+
+
+def test_send_once_after_a_read_timeout_is_uncertain(lab, db_role):
+    from ansible_collections.secops.rotation.plugins.module_utils._vault import send_once
+    creds = 'GET /v1/database/creds/%s' % db_role
+    proxy = LosingProxy(lab['VAULT_ADDR'], lose={creds}, mode='hang', hang=4)
+    try:
+        client, opts = get_vault_connection({'url': proxy.url, 'token': lab['VAULT_TOKEN'], 'retries': 3, 'timeout': 2}, {})
+        with pytest.raises(VaultClientError) as err:
+            with send_once(client):
+                with vault_errors('issuing credentials', opts):
+                    client.secrets.database.generate_credentials(db_role)
+        assert 'did not answer within 2s while issuing credentials' in str(err.value)
+        assert err.value.uncertain is True and err.value.answered is False
+        assert proxy.count(creds) == 1 and len(_leases(lab, db_role)) == 1
+    finally:
+        proxy.close()
+
+
+def test_refused_connections_are_certain_failures():
+    from ansible_collections.secops.rotation.plugins.module_utils._vault import request_outcome
+    url = 'http://127.0.0.1:%d' % _free_port()
+    with pytest.raises(requests.exceptions.ConnectionError) as err:
+        requests.get(url, timeout=2)
+    assert request_outcome(err.value) == (False, False)

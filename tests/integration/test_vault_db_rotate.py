@@ -17,6 +17,7 @@ import hvac.exceptions
 import psycopg2
 import pytest
 
+from lab.faults import LosingProxy
 from lab.runner import run_module, run_playbook
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 
@@ -41,8 +42,11 @@ def vault(lab):
 
 @pytest.fixture(scope='module')
 def env(lab):
-    """What the module sees in its environment: Vault address/token and where PostgreSQL is (no PG admin creds)."""
-    return {key: lab[key] for key in ('VAULT_ADDR', 'VAULT_TOKEN', 'PGHOST', 'PGPORT', 'PGDATABASE')}
+    """What the module sees in its environment: Vault address/token and where PostgreSQL is (no PG admin creds).
+
+    The lab's PostgreSQL has no TLS, so the tests ask for sslmode=disable (the module's default, require, refuses a
+    server without TLS: see test_default_sslmode_refuses_a_database_without_tls_before_anything_is_issued)."""
+    return dict({key: lab[key] for key in ('VAULT_ADDR', 'VAULT_TOKEN', 'PGHOST', 'PGPORT', 'PGDATABASE')}, PGSSLMODE='disable')
 
 
 @pytest.fixture(scope='module')
@@ -294,7 +298,7 @@ def test_login_is_retried_until_a_new_role_exists(lab, admin, roles):
     """verify_login retries authentication errors: a role created 0.7 s after the first attempt still passes."""
     user, password = 'dbr_late_%s' % _uid(), 'late-%s' % _uid()
     roles.users.append(user)
-    target = _postgres.PgTarget(host=lab['PGHOST'], port=int(lab['PGPORT']), dbname=lab['PGDATABASE'])
+    target = _postgres.PgTarget(host=lab['PGHOST'], port=int(lab['PGPORT']), dbname=lab['PGDATABASE'], sslmode='disable')
     with pytest.raises(_postgres.PostgresError) as err:
         _postgres.verify_login(target, user, password, attempts=1)
     assert 'login as %s to PostgreSQL at %s failed: password authentication failed' % (user, target) in str(err.value)
@@ -397,25 +401,44 @@ def test_batch_uses_one_vault_login(lab, vault, roles):
     accessors = set(vault.list('auth/token/accessors')['data']['keys'])
     res = run_module(MODULE, {'roles': [{'role': name} for name in names], 'auth_method': 'approle',
                               'role_id': lab['LAB_APPROLE_ROLE_ID'], 'secret_id': lab['LAB_APPROLE_SECRET_ID']},
-                     env={'VAULT_ADDR': lab['VAULT_ADDR'], 'VAULT_TOKEN': '', 'PGHOST': lab['PGHOST'], 'PGPORT': lab['PGPORT']})
+                     env={'VAULT_ADDR': lab['VAULT_ADDR'], 'VAULT_TOKEN': '', 'PGHOST': lab['PGHOST'], 'PGPORT': lab['PGPORT'],
+                          'PGSSLMODE': 'disable'})
     assert res['changed'] is True and not res.get('failed'), res.get('msg')
     assert all(r['username'].startswith('v-approle-') for r in res['results'])
     assert len(set(vault.list('auth/token/accessors')['data']['keys']) - accessors) == 1
 
 
-def test_batch_item_failure_rolls_back_only_that_item(lab, env, vault, roles):
+def test_batch_item_failure_revokes_every_new_lease_and_returns_no_password(lab, env, vault, roles):
+    """A failed task returns no password (it prints its whole result): the failed item's lease is revoked by its
+    failed verification, the other items' new leases too (nobody would have their password)."""
     table = roles.table()
     good = [roles.dynamic_role(), roles.dynamic_role()]
     bad = roles.dynamic_role(grants=())
     res = run_module(MODULE, {'roles': [{'role': good[0]}, {'role': bad, 'privileges': [{'table': table}]}, {'role': good[1]}]}, env=env)
-    assert res['failed'] is True and res['msg'].startswith('1 of 3 roles failed: database/creds/%s:' % bad), res['msg']
+    assert res['failed'] is True and res['msg'].startswith('1 of 3 roles failed: database/creds/%s: verification' % bad), res['msg']
     assert 'lacks SELECT on table %s' % table in res['msg']
+    assert res['msg'].endswith('; the new leases of database/creds/%s, database/creds/%s were revoked (a failed task returns '
+                               'no password)' % tuple(good)), res['msg']
     assert [r['failed'] for r in res['results']] == [False, True, False]
-    assert 'password' not in res['results'][1]
+    assert not any('password' in r for r in res['results']) and 'password' not in res
+    for item in (res['results'][0], res['results'][2]):
+        assert item['changed'] is False and item['lease_id'] is None and 'was revoked because the batch failed' in item['msg']
+        assert item['revoked_lease_id'].startswith(item['item'] + '/')
+        assert _sql_count_role(lab, item['username']) == 0  # Vault dropped the user
     assert count_leases(vault, bad) == 0
-    assert [count_leases(vault, name) for name in good] == [1, 1]
-    assert all(_login(lab, r['username'], r['password']) for r in (res['results'][0], res['results'][2]))
+    assert [count_leases(vault, name) for name in good] == [0, 0]
     assert 'Traceback' not in res.stdout + res.stderr
+
+
+def _sql_count_role(lab, user):
+    conn = psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], user=lab['PGUSER'], password=lab['PGPASSWORD'],
+                            dbname=lab['PGDATABASE'], connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute('SELECT count(*) FROM pg_roles WHERE rolname = %s', (user,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 # --------------------------------------------------------------------------------------------- bad input
@@ -515,7 +538,7 @@ def test_playbook_vvvv_never_prints_the_password(lab, env, vault, roles):
              'secops.rotation.vault_db_rotate': {'role': role, 'lease_id': '{{ rotated.lease_id }}', 'lease_threshold': '2h'},
              'check_mode': True, 'diff': True, 'register': 'predicted'},
         ]}]
-    run = run_playbook(plays, env={'PGHOST': lab['PGHOST'], 'PGPORT': lab['PGPORT']}, verbosity=4,
+    run = run_playbook(plays, env={'PGHOST': lab['PGHOST'], 'PGPORT': lab['PGPORT'], 'PGSSLMODE': 'disable'}, verbosity=4,
                        register=['rotated', 'static_failed', 'predicted'])
     assert run.rc == 0, run.output[-3000:]
     rotated = run.results['rotated']
@@ -558,7 +581,8 @@ def test_failures_without_no_log_never_print_the_password(lab, vault, roles, kno
     table = roles.table()
     plays = [{
         'name': 'Failing rotations, printed in full', 'hosts': 'localhost', 'gather_facts': False,
-        'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
+        'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']},
+                            'secops.rotation.vault_db_rotate': {'db_sslmode': 'disable'}},
         'tasks': [
             {'name': 'Privilege check fails', 'register': 'privilege_failed', 'ignore_errors': True,
              'secops.rotation.vault_db_rotate': {'role': role, 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT']),
@@ -586,7 +610,7 @@ def test_failures_without_no_log_never_print_the_password(lab, vault, roles, kno
 def test_active_sessions_counts_pg_stat_activity(lab, env, roles):
     role = roles.dynamic_role()
     res = run_module(MODULE, {'role': role}, env=env)
-    target = _postgres.PgTarget(host=lab['PGHOST'], port=int(lab['PGPORT']), dbname=lab['PGDATABASE'])
+    target = _postgres.PgTarget(host=lab['PGHOST'], port=int(lab['PGPORT']), dbname=lab['PGDATABASE'], sslmode='disable')
     assert _postgres.active_sessions(target, lab['PGUSER'], lab['PGPASSWORD'], [res['username']]) == {res['username']: 0}
     conn = psycopg2.connect(host=lab['PGHOST'], port=lab['PGPORT'], dbname=lab['PGDATABASE'], user=res['username'],
                             password=res['password'])
@@ -737,7 +761,7 @@ def test_revoke_check_mode_counts_once_and_predicts(lab, env, vault, pair):
 def test_revoke_playbook_vvvv_never_prints_the_checking_password(lab, vault, pair):
     a, b = pair
     base = {'state': 'revoked', 'lease_id': a['lease_id'], 'no_sessions_of': [a['user']], 'db_user': b['user'],
-            'db_password': b['password'], 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT'])}
+            'db_password': b['password'], 'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT']), 'db_sslmode': 'disable'}
     plays = [{
         'name': 'Decommission A with B checking, printed in full', 'hosts': 'localhost', 'gather_facts': False,
         'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
@@ -769,3 +793,132 @@ def test_revoke_playbook_vvvv_never_prints_the_checking_password(lab, vault, pai
     assert b['password'] not in str(run.results)
     assert 'Traceback' not in run.output
     assert not _lease_active(vault, a['lease_id']) and _lease_active(vault, b['lease_id'])
+
+
+# --------------------------------------------------------------------------------------------- TLS of the check login
+
+def test_default_sslmode_refuses_a_database_without_tls_before_anything_is_issued(lab, env, vault, roles):
+    """db_sslmode defaults to require (prefer sent the new password to whatever answered): the lab's PostgreSQL
+    offers no TLS, so the task fails before issuing, in check mode too."""
+    role = roles.dynamic_role()
+    no_tls = dict(env, PGSSLMODE='')
+    where = '%s:%s' % (lab['PGHOST'], lab['PGPORT'])
+    for check in (True, False):
+        res = run_module(MODULE, {'role': role}, env=no_tls, check=check)
+        _assert_clean_failure(res, 'PostgreSQL at %s does not offer TLS (it answered N to the SSLRequest), but db_sslmode is '
+                              'require: the new password is only sent over TLS; enable ssl on the server, or set db_sslmode '
+                              '(or PGSSLMODE) to prefer or disable where the network is trusted - nothing was issued or rotated'
+                              % where)
+        assert res.get('changed') is not True
+    assert count_leases(vault, role) == 0
+
+    # prefer only where the task asks for it; the login then still only accepts SCRAM (the lab's method)
+    asked = run_module(MODULE, {'role': role, 'db_sslmode': 'prefer'}, env=no_tls)
+    assert asked['changed'] is True and asked['verified'] is True, asked.get('msg')
+    # a require_auth the server does not use fails the login, and the new lease is revoked
+    md5 = run_module(MODULE, {'role': role, 'db_require_auth': 'md5'}, env=env)
+    _assert_clean_failure(md5, 'authentication method requirement "md5" failed', 'db_require_auth is md5', 'was revoked')
+    assert count_leases(vault, role) == 1
+
+
+def test_default_sslmode_for_the_session_check_revokes_nothing_without_tls(lab, env, vault, pair):
+    a, b = pair
+    res = run_module(MODULE, _revoke_args(lab, a, b), env=dict(env, PGSSLMODE=''))
+    _assert_clean_failure(res, 'cannot check no_sessions_of in pg_stat_activity: login as %s' % b['user'],
+                          'server does not support SSL, but SSL was required (db_sslmode is require', 'nothing was revoked')
+    assert b['password'] not in res.stdout + res.stderr
+    assert _lease_active(vault, a['lease_id'])
+
+
+# --------------------------------------------------------------------------------------------- credentials issued once
+
+@pytest.fixture
+def losing_proxy(lab):
+    made = []
+
+    def make(**kwargs):
+        made.append(LosingProxy(lab['VAULT_ADDR'], **kwargs))
+        return made[-1]
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.mark.parametrize('mode', ['504', 'hang'])
+def test_issuing_whose_answer_is_lost_creates_one_user_and_revokes_it(lab, env, vault, roles, losing_proxy, mode):
+    """GET <mount>/creds/<role> is sent once (the Vault client retried it: four users, three orphans), and the lease
+    Vault created although the answer was lost is found among the role's leases and revoked."""
+    role = roles.dynamic_role()
+    creds = 'GET /v1/database/creds/%s' % role
+    proxy = losing_proxy(lose={creds}, mode=mode, hang=4)
+    res = run_module(MODULE, {'role': role, 'url': proxy.url, 'timeout': 2, 'retries': 3}, env=env)
+    _assert_clean_failure(res, 'database/creds/%s: ' % role, 'the request created lease database/creds/%s/' % role,
+                          'anyway (found among the leases of the role); the new lease', 'was revoked')
+    if mode == '504':
+        assert 'unexpected answer from Vault (or a proxy in front of it) while issuing credentials' in res['msg']
+    else:
+        assert 'did not answer within 2s while issuing credentials' in res['msg']
+    assert proxy.count(creds) == 1, proxy.seen
+    assert count_leases(vault, role) == 0
+    assert res['revoked_lease_id'].startswith('database/creds/%s/' % role) and res['changed'] is False
+
+
+def _token_for(vault, role, leases_listing):
+    policy = 'dbr-once-%s' % _uid()
+    hcl = ('path "database/creds/%s" { capabilities = ["read"] }\n'
+           'path "database/roles/%s" { capabilities = ["read"] }\n'
+           'path "sys/leases/revoke" { capabilities = ["update"] }\n' % (role, role))
+    if leases_listing:  # what docs/db_credentials.md tells to grant for the clean-up
+        hcl += 'path "sys/leases/lookup/database/creds/%s/*" { capabilities = ["list", "sudo"] }\n' % role
+    vault.sys.create_or_update_policy(policy, hcl)
+    return policy, vault.auth.token.create(policies=[policy], ttl='10m')['auth']['client_token']
+
+
+@pytest.mark.parametrize('leases_listing', [True, False])
+def test_lost_answer_with_the_documented_policy_and_without_listing(lab, env, vault, roles, losing_proxy, leases_listing):
+    role = roles.dynamic_role()
+    creds = 'GET /v1/database/creds/%s' % role
+    proxy = losing_proxy(lose={creds})
+    policy, token = _token_for(vault, role, leases_listing)
+    try:
+        res = run_module(MODULE, {'role': role, 'url': proxy.url}, env=dict(env, VAULT_TOKEN=token))
+    finally:
+        vault.auth.token.revoke(token)
+        vault.sys.delete_policy(policy)
+    assert proxy.count(creds) == 1, proxy.seen
+    if leases_listing:
+        _assert_clean_failure(res, 'the request created lease database/creds/%s/' % role, 'was revoked')
+        assert count_leases(vault, role) == 0
+    else:
+        _assert_clean_failure(res, 'the request may have created a database user and lease anyway, and this token cannot see '
+                              'the leases of the role (LIST sys/leases/lookup/database/creds/%s/ (list and sudo)): look for a '
+                              'lease of database/creds/%s issued at ' % (role, role))
+        assert count_leases(vault, role) == 1  # named, not found: the fixture revokes it
+
+
+# --------------------------------------------------------------------------------------------- a failed batch shows no password
+
+def test_failed_batch_printed_in_full_shows_no_password_and_revokes_the_good_items(lab, vault, roles, known_password_role):
+    """A failing task prints its whole result, registered or not: the good item's new password must not be in it,
+    and its lease (whose password nobody has then) is revoked."""
+    good, password = known_password_role
+    bad = roles.dynamic_role(grants=())
+    table = roles.table()
+    plays = [{
+        'name': 'A batch with one failing item, without no_log', 'hosts': 'localhost', 'gather_facts': False,
+        'module_defaults': {'group/secops.rotation.vault': {'url': lab['VAULT_ADDR'], 'token': lab['VAULT_TOKEN']}},
+        'tasks': [{'name': 'Rotate two roles', 'register': 'batch', 'ignore_errors': True,
+                   'secops.rotation.vault_db_rotate': {'db_host': lab['PGHOST'], 'db_port': int(lab['PGPORT']), 'db_sslmode': 'disable',
+                                                       'roles': [{'role': good}, {'role': bad, 'privileges': [{'table': table}]}]}}]}]
+    run = run_playbook(plays, verbosity=4, register=['batch'])
+    assert run.rc == 0, run.output[-3000:]
+    assert password not in run.output and password not in str(run.results)  # the good item's password
+    batch = run.results['batch']
+    assert batch['failed'] is True and batch['msg'].startswith('1 of 2 roles failed: database/creds/%s: verification' % bad)
+    assert 'the new leases of database/creds/%s were revoked (a failed task returns no password)' % good in batch['msg']
+    assert batch['results'][0]['failed'] is False and batch['results'][0]['revoked_lease_id'].startswith('database/creds/%s/' % good)
+    assert 'was revoked because the batch failed' in batch['results'][0]['msg']
+    assert 'lacks SELECT on table %s' % table in run.output  # the failure was printed ...
+    assert password not in run.output and password not in str(run.results)  # ... without the good item's password
+    assert 'Traceback' not in run.output
+    assert count_leases(vault, good) == 0 and count_leases(vault, bad) == 0

@@ -117,3 +117,107 @@ def test_backoff_delays_by_count_and_by_total():
     assert backoff_delays(1, 1, count=0) == [] and backoff_delays(1, 1, total=0) == []
     with pytest.raises(ValueError):
         backoff_delays(1, 1)
+
+
+# ------------------------------------------------------------------------------------------ failed results hold no secret
+
+class WarnModule(FakeModule):
+    def __init__(self, no_log=False):
+        super(WarnModule, self).__init__()
+        self.no_log = no_log
+        self.warned = []
+
+    def warn(self, text):
+        self.warned.append(text)
+
+
+def _walk_keys(value):
+    """Every dict key anywhere in ``value``."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _walk_keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _walk_keys(inner)
+
+
+def _failed_batch():
+    return {'changed': True, 'failed': True, 'msg': '1 of 3 items failed: b: denied', 'password': 'top-pw',
+            'results': [{'item': 'a', 'failed': False, 'changed': True, 'username': 'ua', 'password': 'pw-a',
+                         'ledger': {'current': {'id': 'A', 'password': 'pw-a'}}},
+                        {'item': 'b', 'failed': True, 'changed': False, 'msg': 'denied'},
+                        {'item': 'c', 'failed': False, 'changed': True, 'secret_access_key': 'sk-c',
+                         'nested': [{'private_key': 'KEY'}]}]}
+
+
+def test_run_module_strips_declared_and_known_secret_fields_from_a_failed_result():
+    """A failed task prints its whole result (even without register): a failure result carries ids and reasons only."""
+    module = WarnModule()
+    with pytest.raises(SystemExit):
+        run_module(module, _failed_batch, secret_keys=('ledger',))
+    failed = module.failed
+    assert failed['msg'] == '1 of 3 items failed: b: denied' and failed['changed'] is True
+    keys = set(_walk_keys(failed))
+    assert not keys & {'password', 'ledger', 'secret_access_key', 'private_key'}, keys
+    assert [r['item'] for r in failed['results']] == ['a', 'b', 'c'] and failed['results'][0]['username'] == 'ua'
+    for secret in ('top-pw', 'pw-a', 'sk-c', 'KEY'):
+        assert secret not in repr(failed)
+    assert 'secret_keys' not in failed
+
+
+def test_run_module_keeps_the_secrets_of_a_successful_result():
+    module = WarnModule()
+    result = dict(_failed_batch(), failed=False)
+    with pytest.raises(SystemExit):
+        run_module(module, lambda: result, secret_keys=('ledger',))
+    assert module.exited['password'] == 'top-pw' and module.exited['results'][0]['ledger']['current']['password'] == 'pw-a'
+
+
+def test_run_module_does_not_pass_secret_keys_into_an_error_result():
+    module = WarnModule()
+
+    def action():
+        raise RotationError('no')
+    with pytest.raises(SystemExit):
+        run_module(module, action, secret_keys=('password',), changed=False)
+    assert module.failed == {'msg': 'no', 'changed': False}
+
+
+def test_run_module_reports_warnings_with_module_warn_not_in_the_result():
+    """ansible-core 2.19 deprecates ``warnings`` passed to exit_json/fail_json: run_module hands them to module.warn."""
+    for failed in (False, True):
+        module = WarnModule()
+        result = {'changed': False, 'failed': failed, 'msg': 'm', 'warnings': ['top', 'shared'],
+                  'results': [{'item': 'a', 'warnings': ['shared', 'item only']}, {'item': 'b'}]}
+        with pytest.raises(SystemExit):
+            run_module(module, lambda: result)
+        out = module.failed if failed else module.exited
+        assert 'warnings' not in set(_walk_keys(out)), out
+        assert module.warned == ['top', 'shared', 'item only']
+
+
+def test_run_module_with_a_real_ansible_module_prints_no_deprecation(capsys):
+    """The real AnsibleModule of ansible-core: no 'Passing `warnings` to `exit_json`' deprecation in the output."""
+    import json
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+    for failed in (False, True):
+        with patch_module_args({}):
+            module = AnsibleModule(argument_spec={})
+            with pytest.raises(SystemExit):
+                run_module(module, lambda: {'changed': False, 'failed': failed, 'msg': 'done', 'warnings': ['look at this'],
+                                            'results': [{'item': 'a', 'warnings': ['look at this', 'and this']}]})
+        output = json.loads(capsys.readouterr().out)
+        assert 'deprecations' not in output, output['deprecations']
+        assert [w if isinstance(w, str) else (w.get('event') or w).get('msg') for w in output['warnings']] == ['look at this', 'and this'], output
+        assert all('warnings' not in entry for entry in output['results'])
+
+
+@pytest.mark.parametrize('text', ['0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', 'soon', '', '2026-13-01'])
+def test_parse_iso_of_what_is_no_time_or_outside_the_calendar_raises_value_error(text):
+    """Never an OverflowError ('date value out of range'): callers turn a ValueError into a message naming the field."""
+    with pytest.raises(ValueError) as err:
+        parse_iso(text)
+    assert not isinstance(err.value, OverflowError)
+    assert repr(text) in str(err.value)

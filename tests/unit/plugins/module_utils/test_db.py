@@ -37,7 +37,8 @@ def lease(ttl, duration=3600, renewable=True, issued_ago=None):
 def test_defaults_and_env_fallbacks():
     p = validate_item({'role': 'app'}, environ={})
     assert (p.role_type, p.mount, p.verify, p.check_query, p.attempts, p.force, p.renew) == ('dynamic', 'database', True, 'SELECT 1', 5, False, False)
-    assert (p.target.host, p.target.port, p.target.dbname, p.target.sslmode, p.target.connect_timeout) == ('localhost', 5432, 'postgres', 'prefer', 5)
+    assert (p.target.host, p.target.port, p.target.dbname, p.target.sslmode, p.target.connect_timeout) == ('localhost', 5432, 'postgres', 'require', 5)
+    assert p.target.require_auth == 'scram-sha-256'
     p = validate_item({'role': 'app'}, environ={'PGHOST': 'db1', 'PGPORT': '6432', 'PGDATABASE': 'orders', 'PGSSLMODE': 'require'})
     assert (p.target.host, p.target.port, p.target.dbname, p.target.sslmode) == ('db1', 6432, 'orders', 'require')
     p = validate_item({'role': 'app', 'db_host': 'db2', 'db_port': 5433, 'db_name': 'x'}, environ={'PGHOST': 'db1', 'PGPORT': '6432'})
@@ -56,6 +57,8 @@ def test_durations_are_parsed():
     ({'role': 'a/b'}, RotationError, 'without "/"'),
     ({'role_type': 'sticky'}, RotationError, 'role_type must be one of dynamic, static'),
     ({'mount': '/'}, RotationError, 'mount must not be empty'),
+    ({'mount': 'database/../sys'}, RotationError, "mount 'database/../sys' must be the path of the database secrets engine"),
+    ({'mount': 'db?x=1'}, RotationError, "mount 'db?x=1' must be the path"),
     ({'lease_threshold': '5 minutes'}, DurationError, "lease_threshold: invalid duration '5 minutes'"),
     ({'lease_threshold': '-5m'}, DurationError, 'lease_threshold: invalid duration'),
     ({'lease_threshold': 0}, DurationError, 'must be greater than zero'),
@@ -282,7 +285,8 @@ def test_db_target_is_the_one_validate_item_uses():
     options = {'db_host': 'db3', 'db_port': '7000', 'db_name': 'x', 'db_sslmode': 'disable', 'db_connect_timeout': 2}
     target = db_target(options, environ={})
     item = validate_item(dict(options, role='app'), environ={}).target
-    assert vars(target) == vars(item) == dict(host='db3', port=7000, dbname='x', sslmode='disable', connect_timeout=2)
+    assert vars(target) == vars(item) == dict(host='db3', port=7000, dbname='x', sslmode='disable', connect_timeout=2,
+                                              require_auth='scram-sha-256')
 
 
 class Clock:
@@ -372,3 +376,371 @@ def test_session_check_without_psycopg2_fails_before_connecting(monkeypatch):
         DbCredentialRotator({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['v-app-a']}, environ={}).run()
     assert str(err.value) == ('the Python library psycopg2 is required on the host that runs this module to count the sessions of '
                               'no_sessions_of: pip install psycopg2-binary - nothing was revoked')
+
+
+# ------------------------------------------------------------------------------------------ the rotator with a fake Vault
+# Fakes for the pure logic of acting: what is sent, what is revoked, what a result holds. The real servers are
+# exercised by tests/integration/test_vault_db_rotate.py.
+
+import types  # noqa: E402  pylint: disable=wrong-import-position
+
+import hvac.exceptions  # noqa: E402  pylint: disable=wrong-import-position
+import requests  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible_collections.secops.rotation.plugins.module_utils import _postgres  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.secops.rotation.plugins.module_utils._common import run_module  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _sent_once(client):
+    """True while requests of ``client`` are not retried once they reached the server (inside _vault.send_once)."""
+    retry = client.adapter.session.get_adapter('http://vault').max_retries
+    return retry.read is False and retry.status == 0 and not retry.status_forcelist
+
+
+class FakeVault:
+    """An hvac-like client: dynamic roles issue leases, static roles rotate; ``on_generate`` may fail a GET creds after
+    (``created=True``) or before the server created the lease; ``list_error`` fails LIST sys/leases/lookup."""
+
+    def __init__(self, roles=('app',), static=()):
+        self.roles, self.static = list(roles), dict((name, 1) for name in static)
+        self.leases = {}
+        self.calls = []
+        self.failures = {}  # role -> (exception, created)
+        self.list_error = None
+        self.revoke_error = None
+        self.appear_later = []  # leases another client creates while a failed request is looked into
+        self.adapter = types.SimpleNamespace(session=requests.Session())
+        self.session_adapter = self.adapter.session.get_adapter('http://vault')
+        self.session_adapter.max_retries = self.session_adapter.max_retries.new(total=3, read=3, status=3,
+                                                                                status_forcelist=(500, 502, 503, 504))
+        self.secrets = types.SimpleNamespace(database=types.SimpleNamespace(
+            read_role=self.read_role, read_static_role=self.read_role, generate_credentials=self.generate,
+            get_static_credentials=self.static_creds, rotate_static_role_credentials=self.rotate_static))
+        self.sys = types.SimpleNamespace(read_lease=self.read_lease, revoke_lease=self.revoke_lease, list_leases=self.list_leases,
+                                         renew_lease=None)
+
+    def _lease(self, mount, role):
+        number = len([call for call in self.calls if call[0] == 'generate'])
+        lease_id = '%s/creds/%s/L%d' % (mount, role, number)
+        self.leases[lease_id] = {'username': 'v-%s-%d' % (role, number), 'password': 'pw-%s-%d' % (role, number)}
+        return lease_id
+
+    def read_role(self, name, mount_point='database'):
+        if name not in self.roles and name not in self.static:
+            raise hvac.exceptions.InvalidPath('role not found')
+        return {'data': {'max_ttl': 86400}}
+
+    def generate(self, name, mount_point='database'):
+        self.calls.append(('generate', name, _sent_once(self)))
+        error, created = self.failures.get(name, (None, False))
+        lease_id = self._lease(mount_point, name) if error is None or created else None
+        if error is not None:
+            raise error
+        creds = self.leases[lease_id]
+        return {'lease_id': lease_id, 'lease_duration': 3600, 'renewable': True, 'data': dict(creds)}
+
+    def static_creds(self, name, mount_point='database'):
+        return {'data': {'username': 'static-%s' % name, 'password': 'static-pw-%s-%d' % (name, self.static[name]),
+                         'last_vault_rotation': '2026-11-26T11:00:00Z', 'ttl': 3600}}
+
+    def rotate_static(self, name, mount_point='database'):
+        self.calls.append(('rotate', name, _sent_once(self)))
+        self.static[name] += 1
+
+    def read_lease(self, lease_id):
+        if lease_id not in self.leases:
+            raise hvac.exceptions.InvalidRequest('invalid lease')
+        return {'data': {'id': lease_id, 'ttl': 3000, 'renewable': True, 'issue_time': '2026-11-26T11:00:00Z',
+                         'expire_time': '2026-11-26T12:50:00Z'}}
+
+    def revoke_lease(self, lease_id):
+        self.calls.append(('revoke', lease_id, _sent_once(self)))
+        if self.revoke_error is not None:
+            raise self.revoke_error
+        self.leases.pop(lease_id, None)
+
+    def list_leases(self, prefix):
+        self.calls.append(('list', prefix, _sent_once(self)))
+        if self.list_error is not None:
+            raise self.list_error
+        for lease_id in self.appear_later:
+            if len([c for c in self.calls if c[0] == 'list']) > 1:
+                self.leases.setdefault(lease_id, {'username': 'other', 'password': 'other'})
+        keys = [lease_id[len(prefix):] for lease_id in sorted(self.leases) if lease_id.startswith(prefix)]
+        if not keys:
+            raise hvac.exceptions.InvalidPath('no leases')
+        return {'data': {'keys': keys}}
+
+
+class FakePostgres:
+    """The _postgres module as the rotator uses it: the probe answers, verify_login fails for ``bad`` users."""
+
+    PostgresError = _postgres.PostgresError
+    PgTarget = _postgres.PgTarget
+
+    def __init__(self, bad_roles=(), answer=b'S'):
+        self.bad_roles, self.answer, self.logins = bad_roles, answer, []
+
+    @staticmethod
+    def missing_psycopg2_message():
+        return None
+
+    def probe(self, target):
+        return self.answer
+
+    def verify_login(self, target, user, password, **kwargs):
+        self.logins.append((user, target.sslmode))
+        if any(user.startswith('v-%s-' % role) or user == 'static-%s' % role for role in self.bad_roles):
+            raise _postgres.PostgresError('privilege check failed: user %s lacks SELECT on table t (on %s)' % (user, target))
+        return dict(login_attempts=1, check_query='SELECT 1', privileges=[])
+
+
+def fake_rotator(vault, params, postgres=None, check_mode=False):
+    rotator = DbCredentialRotator(dict(params), check_mode=check_mode, environ={}, postgres=postgres or FakePostgres(),
+                                  sleep=lambda seconds: None)
+
+    def connect():
+        rotator.client, rotator.opts = vault, types.SimpleNamespace(url='http://vault:8200', timeout=30)
+    rotator._connect = connect
+    return rotator
+
+
+def _secrets_in(value):
+    return [secret for secret in ('pw-', 'static-pw-') if secret in repr(value)]
+
+
+def test_issuing_is_sent_once_and_a_success_needs_no_cleanup():
+    vault = FakeVault()
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['changed'] is True and result['password'] == 'pw-app-1' and not result['failed']
+    generates = [call for call in vault.calls if call[0] == 'generate']
+    assert generates == [('generate', 'app', True)], vault.calls  # sent at most once: no retry after it reached Vault
+    assert not _sent_once(vault)  # reads are retried again afterwards
+
+
+@pytest.mark.parametrize('error', [requests.exceptions.ReadTimeout('Read timed out. (read timeout=30)'),
+                                   hvac.exceptions.InternalServerError('error creating user'),
+                                   hvac.exceptions.UnexpectedError('504 Gateway Time-out')])
+def test_issue_whose_answer_is_lost_after_the_server_created_the_lease_revokes_it(error):
+    """A GET creds that times out (or gets a 5xx) after Vault created the user: the lease is found and revoked."""
+    vault = FakeVault()
+    vault.failures['app'] = (error, True)
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['failed'] is True and result['changed'] is False, result
+    created = 'database/creds/app/L1'
+    assert 'the request created lease %s anyway (found among the leases of the role); the new lease %s was revoked' % (
+        created, created) in result['msg'], result['msg']
+    assert vault.leases == {} and result['revoked_lease_id'] == created
+    assert [call[0] for call in vault.calls].count('generate') == 1
+    assert _secrets_in(result) == []
+
+
+def test_issue_that_failed_before_the_server_created_anything_says_so():
+    vault = FakeVault()
+    vault.failures['app'] = (requests.exceptions.ReadTimeout('Read timed out.'), False)
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['failed'] is True and 'no new lease of database/creds/app appeared' in result['msg'], result['msg']
+    assert 'revoked' not in result['msg'] and vault.leases == {}
+
+
+def test_issue_uncertain_with_another_client_issuing_meanwhile_revokes_nothing_and_names_the_leases():
+    vault = FakeVault()
+    vault.failures['app'] = (hvac.exceptions.InternalServerError('boom'), True)
+    vault.appear_later = ['database/creds/app/OTHER']
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['failed'] is True
+    assert ('2 new leases of database/creds/app appeared meanwhile (database/creds/app/L1, database/creds/app/OTHER): '
+            'this request created at most one of them' in result['msg']), result['msg']
+    assert set(vault.leases) == {'database/creds/app/L1', 'database/creds/app/OTHER'}  # another client's lease is not revoked
+
+
+def test_issue_uncertain_when_the_token_may_not_list_leases_names_the_role_and_time():
+    vault = FakeVault()
+    vault.failures['app'] = (requests.exceptions.ReadTimeout('Read timed out.'), True)
+    vault.list_error = hvac.exceptions.Forbidden('permission denied')
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['failed'] is True
+    assert 'the request may have created a database user and lease anyway' in result['msg'], result['msg']
+    assert 'LIST sys/leases/lookup/database/creds/app/ (list and sudo)' in result['msg']
+    assert list(vault.leases) == ['database/creds/app/L1']  # cannot be found without listing: named by role and time
+
+
+def test_certain_failures_are_not_looked_into():
+    vault = FakeVault()
+    vault.failures['app'] = (hvac.exceptions.Forbidden('permission denied'), False)
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['failed'] is True and 'permission denied while issuing credentials from database/creds/app' in result['msg']
+    assert [call[0] for call in vault.calls if call[0] == 'list'] == ['list']  # the one listing before the request
+
+
+# ------------------------------------------------------------------------------------------ a failed batch holds no password
+
+def test_failed_batch_revokes_the_new_leases_of_the_other_roles_and_returns_no_password():
+    """A failure result is printed in full: it carries no password, so the new credentials of the good items (whose
+    passwords nobody would have) are revoked, and a static role's new password is in Vault (the message says so)."""
+    vault = FakeVault(roles=('a', 'b', 'c'), static=('s',))
+    params = {'roles': [{'role': 'a'}, {'role': 'b'}, {'role': 's', 'role_type': 'static', 'force': True}, {'role': 'c'}]}
+    result = fake_rotator(vault, params, postgres=FakePostgres(bad_roles=('b',))).run()
+    assert result['failed'] is True
+    assert [r['failed'] for r in result['results']] == [False, True, False, False]
+    assert _secrets_in(result) == [], result
+    assert vault.leases == {}  # a's and c's new leases revoked, b's revoked by its failed verification
+    a, dummy, static, c = result['results']
+    assert a['changed'] is False and a['revoked_lease_id'] == 'database/creds/a/L1' and a['lease_id'] is None
+    assert 'was revoked because the batch failed' in a['msg'] and c['revoked_lease_id'].startswith('database/creds/c/')
+    assert static['changed'] is True and 'database/static-creds/s' in static['msg']
+    assert result['msg'].startswith('1 of 4 roles failed: database/creds/b: verification of the new credentials failed')
+    assert 'the new leases of database/creds/a, database/creds/c were revoked (a failed task returns no password)' in result['msg']
+    assert 'static role s was rotated: read its new password from database/static-creds/s' in result['msg']
+
+
+def test_failed_batch_result_printed_by_run_module_has_no_secret_even_for_items_not_due():
+    vault = FakeVault(roles=('b',), static=('s',))
+    params = {'roles': [{'role': 's', 'role_type': 'static'}, {'role': 'b'}]}  # s is not due: its current password is read
+
+    class Module:
+        no_log = False
+
+        def warn(self, text):
+            raise AssertionError(text)
+
+        def exit_json(self, **kwargs):
+            raise AssertionError('should fail')
+
+        def fail_json(self, **kwargs):
+            self.failed = kwargs
+            raise SystemExit(1)
+    module = Module()
+    with pytest.raises(SystemExit):
+        run_module(module, fake_rotator(vault, params, postgres=FakePostgres(bad_roles=('b',))).run, secret_keys=('password',))
+    assert _secrets_in(module.failed) == [] and module.failed['results'][0]['username'] == 'static-s'
+
+
+def test_a_successful_batch_keeps_every_password():
+    vault = FakeVault(roles=('a', 'c'))
+    result = fake_rotator(vault, {'roles': [{'role': 'a'}, {'role': 'c'}]}).run()
+    assert not result['failed'] and [r['password'] for r in result['results']] == ['pw-a-1', 'pw-c-2']
+    assert len(vault.leases) == 2
+
+
+# ------------------------------------------------------------------------------------------ TLS of the verification login
+
+def test_sslmode_defaults_to_require_and_prefer_only_when_asked():
+    assert validate_item({'role': 'app'}, environ={}).target.sslmode == 'require'
+    assert validate_item({'role': 'app', 'db_sslmode': 'prefer'}, environ={}).target.sslmode == 'prefer'
+    assert validate_item({'role': 'app'}, environ={'PGSSLMODE': 'prefer'}).target.sslmode == 'prefer'
+    assert validate_revoke({'lease_id': LEASE, 'no_sessions_of': ['a']}, environ={}).target.sslmode == 'require'
+
+
+@pytest.mark.parametrize('item, env, expected', [
+    ({}, {}, 'scram-sha-256'),
+    ({'db_require_auth': 'scram-sha-256,md5'}, {}, 'scram-sha-256,md5'),
+    ({}, {'PGREQUIREAUTH': 'md5'}, 'md5'),
+    ({'db_require_auth': '!password'}, {}, '!password'),
+    ({'db_require_auth': 'any'}, {}, None),
+])
+def test_require_auth_defaults_to_scram(item, env, expected):
+    assert validate_item(dict(item, role='app'), environ=env).target.require_auth == expected
+
+
+@pytest.mark.parametrize('value, message', [
+    ('kerberos', "db_require_auth: unknown authentication method 'kerberos'"),
+    ('md5,!password', 'db_require_auth: methods must be all required or all refused (!)'),
+    ('', None),
+])
+def test_require_auth_is_validated(value, message):
+    if message is None:
+        assert validate_item({'role': 'app', 'db_require_auth': value}, environ={}).target.require_auth == 'scram-sha-256'
+        return
+    with pytest.raises(RotationError) as err:
+        validate_item({'role': 'app', 'db_require_auth': value}, environ={})
+    assert message in str(err.value)
+
+
+def test_an_explicit_require_auth_needs_libpq_16(monkeypatch):
+    monkeypatch.setattr(_postgres, 'libpq_version', lambda: 150004)
+    with pytest.raises(RotationError) as err:
+        validate_item({'role': 'app', 'db_require_auth': 'md5'}, environ={})
+    assert 'db_require_auth needs libpq 16 or later; psycopg2 here uses libpq 15.4' in str(err.value)
+    assert validate_item({'role': 'app'}, environ={}).target.require_auth == 'scram-sha-256'  # the default: best effort
+
+
+def test_a_server_without_tls_fails_before_anything_is_issued_unless_tls_is_optional():
+    vault = FakeVault()
+    with pytest.raises(RotationError) as err:
+        fake_rotator(vault, {'role': 'app', 'db_host': 'db1'}, postgres=FakePostgres(answer=b'N')).run()
+    assert str(err.value) == (
+        'PostgreSQL at db1:5432 does not offer TLS (it answered N to the SSLRequest), but db_sslmode is require: the new '
+        'password is only sent over TLS; enable ssl on the server, or set db_sslmode (or PGSSLMODE) to prefer or disable '
+        'where the network is trusted - nothing was issued or rotated')
+    assert vault.leases == {} and not [call for call in vault.calls if call[0] == 'generate']
+    result = fake_rotator(vault, {'role': 'app', 'db_host': 'db1', 'db_sslmode': 'disable'}, postgres=FakePostgres(answer=b'N')).run()
+    assert result['changed'] is True and result['verified'] is True
+
+
+def test_a_libpq_older_than_16_is_warned_about(monkeypatch):
+    monkeypatch.setattr(_postgres, 'libpq_version', lambda: 150004)
+    result = fake_rotator(FakeVault(), {'role': 'app'}).run()
+    assert result['changed'] is True
+    assert result['warnings'] == ['psycopg2 uses libpq 15.4, which cannot refuse to send the password in clear text (require_auth '
+                                  'needs libpq 16): a server impostor could receive the new password; install a newer '
+                                  'psycopg2-binary, or set db_sslmode: verify-full']
+    assert 'warnings' not in fake_rotator(FakeVault(), {'role': 'app', 'db_sslmode': 'verify-full'}).run()
+
+
+# ------------------------------------------------------------------------------------------ odd input and odd server data
+
+@pytest.mark.parametrize('data, message', [
+    ({'id': LEASE, 'expire_time': 'soon', 'ttl': 60}, "expire_time 'soon' is not a time"),
+    ({'id': LEASE, 'expire_time': '0001-01-01T00:00:00+05:00', 'ttl': 60}, "expire_time '0001-01-01T00:00:00+05:00' is not a time"),
+    ({'id': LEASE, 'expire_time': '2026-11-26T13:00:00Z', 'issue_time': '9999-12-31T23:59:59-05:00'}, 'issue_time'),
+    ({'id': LEASE, 'expire_time': '2026-11-26T13:00:00Z', 'ttl': 'a while'}, "ttl 'a while' is not a number of seconds"),
+    ({'id': LEASE, 'ttl': 10 ** 30}, 'ttl'),
+    ({'id': LEASE, 'expire_time': 12345}, 'expire_time 12345 is not a time'),
+])
+def test_odd_lease_lookups_fail_naming_the_field(data, message):
+    with pytest.raises(RotationError) as err:
+        lease_info(data, NOW, LEASE)
+    assert str(err.value).startswith('Vault returned an unreadable lease %s: ' % LEASE) and message in str(err.value), str(err.value)
+
+
+def test_far_away_times_never_overflow_the_decisions():
+    far = dict(lease(600), issue_time=datetime.datetime(9999, 12, 30, tzinfo=datetime.timezone.utc))
+    decision = decide_dynamic(plan(lease_id=LEASE, lease_threshold='15m', renew=True), far, NOW, max_ttl=36500 * 86400)
+    assert decision.action == 'renew'
+    early = dict(lease(600), issue_time=datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc))
+    assert decide_dynamic(plan(lease_id=LEASE, lease_threshold='15m', renew=True), early, NOW, max_ttl=60).action == 'rotate'
+    assert decide_dynamic(plan(lease_id=LEASE, lease_threshold='15m', renew=True), lease(600), NOW, max_ttl='x').action == 'renew'
+
+
+@pytest.mark.parametrize('last', ['yesterday', '0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', 17])
+def test_odd_last_vault_rotation_fails_naming_the_field(last):
+    with pytest.raises(RotationError) as err:
+        decide_static(plan(role_type='static', max_age='1d'), {'last_vault_rotation': last}, NOW)
+    assert 'last_vault_rotation %r is not a time' % (last,) in str(err.value)
+
+
+def test_an_unreadable_issue_answer_revokes_the_new_lease():
+    vault = FakeVault()
+    original = vault.generate
+
+    def odd(name, mount_point='database'):
+        answer = original(name, mount_point)
+        answer['lease_duration'] = 'forever'
+        return answer
+    vault.secrets.database.generate_credentials = odd
+    result = fake_rotator(vault, {'role': 'app'}).run()
+    assert result['failed'] is True and vault.leases == {}
+    assert "Vault answered database/creds/app with lease_duration 'forever', not a number of seconds" in result['msg']
+    assert 'the new lease database/creds/app/L1 was revoked' in result['msg'] and 'password' not in result
+
+
+@pytest.mark.parametrize('params, message', [
+    ({'role': 'app', 'db_connect_timeout': 10 ** 12}, 'db_connect_timeout must be at most 3600 seconds'),
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['a'], 'sessions_timeout': '2d'},
+     'sessions_timeout must be at most 1d, got 2d'),
+])
+def test_options_that_would_overflow_are_refused_before_connecting(params, message):
+    with pytest.raises(RotationError) as err:
+        DbCredentialRotator(params, environ={}).run()
+    assert message in str(err.value)

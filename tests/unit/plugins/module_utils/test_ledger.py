@@ -456,3 +456,86 @@ def test_pki_slot_may_hold_metadata_only():
             make_slot('B', None, None, NOW, 'app', kind=kind)
     with pytest.raises(RotationError, match='secret is required'):
         make_slot('B', 'not-a-dict', None, NOW, 'web', kind='pki')
+
+
+# ------------------------------------------------------------------------------------------------- odd entries read back
+
+def test_a_second_init_of_a_metadata_only_pki_slot_is_idempotent():
+    """A pki slot may hold metadata only; the second init of the same certificate was an AttributeError."""
+    request = req('init', kind='pki', id='4e:98', metadata={'serial': '4e:98', 'not_after': '2026-12-01T00:00:00Z'})
+    data, reason = apply2(None, request)
+    assert reason == 'adopted' and secret_fields(data['current']) == []
+    assert plan(data, req('init', kind='pki', id='4e:98', metadata={'serial': '4e:98'}), NOW)[:2] == (None, 'already_adopted')
+    with pytest.raises(RotationError, match='already has current id 4e:98 with other secret values'):
+        plan(data, req('init', kind='pki', id='4e:98', secret={'private_key': 'KEY'}), NOW)
+    with_key = apply1(None, req('init', kind='pki', id='4e:99', secret={'private_key': 'KEY'}))
+    with pytest.raises(RotationError, match='already has current id 4e:99 with other secret values'):
+        plan(with_key, req('init', kind='pki', id='4e:99'), NOW)
+
+
+ODD = [
+    lambda d: d.update(history=5),
+    lambda d: d.update(history=[5, 'x']),
+    lambda d: d.update(history=[{'version': 1, 'to_id': ['x']}]),
+    lambda d: d.update(current=['A']),
+    lambda d: d.update(current={'id': ['A']}),
+    lambda d: d.update(pending={'id': 'B', 'created_at': '0001-01-01T00:00:00+01:00'}, phase='staged'),
+    lambda d: d['current'].update(created_at='9999-12-31T23:59:59-01:00', not_after='0001-01-01T00:00:00+05:00'),
+    lambda d: d['current'].update(created_at='9998-12-31T00:00:00Z', not_after='9998-12-31T00:00:00Z'),
+    lambda d: d['current'].update(created_at='1970-01-01T00:00:00Z', expires_at='1970-01-01T00:00:00Z'),
+    lambda d: d['current'].update(not_after={'a': 1}, expires_at=[1]),
+    lambda d: d.update(kind={'db': 1}, phase=['idle']),
+    lambda d: d.update(rotation_id={'x': 1}, updated_at=5),
+    lambda d: d.clear(),
+]
+
+
+@pytest.mark.parametrize('mutate', ODD, ids=[str(n) for n in range(len(ODD))])
+def test_odd_entries_read_back_never_raise_anything_but_a_clear_error(mutate):
+    """Entries edited by hand (or by another tool) end in a message naming the entry, never in a traceback."""
+    data = _entry('pki', 'serial-1', '2026-11-01T12:00:00Z', not_after='2026-12-26T12:00:00Z')
+    mutate(data)
+    for request in (req('read'), req('init', id='X', secret={'k': 'v'}), req('init', kind='pki', id='serial-1'),
+                    req('stage', id='S', secret={'k': 'v'}), req('promote'), req('retire'), req('abort')):
+        try:
+            plan(copy.deepcopy(data), request, NOW)
+        except RotationError as exc:
+            assert 'app' in str(exc)
+    public_view(data, 'app', 'secret/rotation/app', 3)
+    for policy in (None, {'pki': {'max_age': '36500d', 'renew_before': '36500d'}}):
+        report = compute_report([('app', 'p', data, 3, {'1': {'created_time': '0001-01-01T00:00:00+01:00'}, 'x': {}})],
+                                normalize_policy(policy), DAY, 5, NOW)
+        report_markdown(report)
+
+
+class FakeStore:
+    """The ledger's KV store, holding entries as they are (valid or not)."""
+
+    def __init__(self, entries):
+        self.entries = entries
+
+    def names(self):
+        return sorted(self.entries)
+
+    def read(self, name):
+        return self.entries[name], 3
+
+    def full_path(self, name):
+        return 'secret/rotation/%s' % name
+
+    def versions(self, name):
+        return {'3': {'created_time': '2026-11-26T11:00:00Z'}}
+
+
+def test_reading_every_entry_survives_odd_entries():
+    odd = _entry('db', 'L1', '2026-11-25T12:00:00Z')
+    odd['history'] = 5
+    ledger = Ledger(dict(BASE, action='read'), now=NOW)
+    ledger._connect = lambda: setattr(ledger, 'store', FakeStore({'odd': odd, 'list': ['x'], 'fine': _entry('db', 'L2', '2026-11-25T12:00:00Z')}))
+    result = ledger.run()
+    assert [e['name'] for e in result['entries']] == ['fine', 'list', 'odd']
+    assert result['entries'][2]['history'] == [] and result['entries'][2]['current']['id'] == 'L1'
+    assert result['entries'][1]['problems'] == ['not a dict']
+    report = Ledger(dict(BASE, action='report'), now=NOW)
+    report._connect = lambda: setattr(report, 'store', FakeStore({'odd': odd, 'list': ['x']}))
+    assert report.run()['report']['summary']['invalid'] == 2

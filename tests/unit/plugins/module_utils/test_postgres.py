@@ -199,3 +199,113 @@ def test_probe_of_a_tls_server_ends_tls_cleanly(tmp_path):
     assert seen[0] == b'\x00\x00\x00\x08\x04\xd2\x16\x2f'
     assert seen[1][0] == 'handshake', seen
     assert seen[2] == ('read after handshake', b''), seen
+
+
+# ------------------------------------------------------------------------------------------ the verification login's TLS
+
+class Impostor:
+    """Something on a PostgreSQL port that is not the database: it refuses TLS (answers N to the SSLRequest) and asks
+    for the password in clear text (AuthenticationCleartextPassword). Records every byte it receives."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.received = b''
+        self.server = socket.socket()
+        self.server.bind(('127.0.0.1', 0))
+        self.server.listen(4)
+        self.server.settimeout(10)
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def _read(self, conn, count):
+        data = b''
+        while len(data) < count:
+            chunk = conn.recv(count - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        self.received += data
+        return data
+
+    def serve(self):
+        import struct
+        try:
+            while True:
+                conn, dummy = self.server.accept()
+                conn.settimeout(10)
+                try:
+                    while True:
+                        length, code = struct.unpack('!ii', self._read(conn, 8))
+                        if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest
+                            conn.sendall(b'N')
+                            continue
+                        self._read(conn, length - 8)  # the rest of the startup packet
+                        conn.sendall(b'R' + struct.pack('!ii', 8, 3))  # AuthenticationCleartextPassword
+                        kind = self._read(conn, 1)
+                        size, = struct.unpack('!i', self._read(conn, 4))
+                        self._read(conn, size - 4)
+                        if kind == b'p':
+                            conn.sendall(b'E' + struct.pack('!i', 4 + 31) + b'SFATAL\x00C28P01\x00Mthanks for that\x00\x00\x00')
+                        break
+                except (EOFError, OSError):
+                    pass
+                finally:
+                    conn.close()
+        except OSError:
+            return
+
+    def close(self):
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def impostor():
+    server = Impostor()
+    yield server
+    server.close()
+
+
+def test_default_verification_login_sends_no_password_to_a_server_without_tls(impostor):
+    """db_sslmode defaults to require: no password leaves the controller without TLS (prefer sent it to whoever
+    answered the port)."""
+    from ansible_collections.secops.rotation.plugins.module_utils._db import db_target
+    target = db_target({'db_host': '127.0.0.1', 'db_port': impostor.port}, environ={})
+    assert target.sslmode == 'require'
+    with pytest.raises(PostgresError) as err:
+        _postgres.verify_login(target, 'v-app-1', 'SECRET-new-password', attempts=1)
+    assert 'server does not support SSL, but SSL was required' in str(err.value)
+    assert 'enable ssl on the server, or set db_sslmode' in str(err.value)
+    assert b'SECRET-new-password' not in impostor.received and b'v-app-1' not in impostor.received
+
+
+@pytest.mark.skipif(_postgres.libpq_version() < 160000 if hasattr(_postgres, 'libpq_version') else False,
+                    reason='require_auth needs libpq 16')
+def test_prefer_when_asked_for_still_never_sends_the_password_in_clear_text(impostor):
+    """With db_sslmode=prefer (the user asks for it) an impostor may get the connection without TLS, but
+    require_auth=scram-sha-256 makes libpq refuse to answer its cleartext password request."""
+    from ansible_collections.secops.rotation.plugins.module_utils._db import db_target
+    target = db_target({'db_host': '127.0.0.1', 'db_port': impostor.port, 'db_sslmode': 'prefer'}, environ={})
+    assert target.connect_kwargs('u', 'p')['require_auth'] == 'scram-sha-256'
+    with pytest.raises(PostgresError) as err:
+        _postgres.verify_login(target, 'v-app-1', 'SECRET-new-password', attempts=1)
+    assert 'server requested a cleartext password' in str(err.value) and 'db_require_auth' in str(err.value)
+    assert b'v-app-1' in impostor.received  # it got the startup packet ...
+    assert b'SECRET-new-password' not in impostor.received  # ... never the password
+
+
+def test_require_auth_only_with_a_libpq_that_knows_it(monkeypatch):
+    target = PgTarget('db', 5432, 'orders', 'require', 3, require_auth='scram-sha-256')
+    monkeypatch.setattr(_postgres, 'libpq_version', lambda: 170000)
+    assert target.connect_kwargs('u', 'p')['require_auth'] == 'scram-sha-256'
+    assert 'require_auth' not in PgTarget('db', require_auth=None).connect_kwargs('u', 'p')
+    monkeypatch.setattr(_postgres, 'libpq_version', lambda: 150004)
+    assert 'require_auth' not in target.connect_kwargs('u', 'p')  # libpq 15 would refuse the keyword
+    assert _postgres.require_auth_supported() is False
+
+
+def test_the_venvs_libpq_supports_require_auth():
+    """psycopg2-binary here is built with libpq >= 16, so the password is never sent in clear text."""
+    assert _postgres.libpq_version() >= 160000 and _postgres.require_auth_supported() is True

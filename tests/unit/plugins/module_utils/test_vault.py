@@ -1,0 +1,87 @@
+# Copyright (c) 2026 secops.rotation contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure logic of module_utils/_vault: requests sent once, the outcome of failed requests, option bounds."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import types
+
+import hvac.exceptions
+import pytest
+import requests
+import requests.exceptions
+
+from ansible_collections.secops.rotation.plugins.module_utils import _vault
+from ansible_collections.secops.rotation.plugins.module_utils._vault import (
+    VaultClientError, VaultConnectionOptions, request_outcome, send_once, vault_errors)
+
+URL = 'http://127.0.0.1:8200'
+
+
+def _client():
+    session = _vault._session(VaultConnectionOptions({'url': URL, 'token': 't'}, {}))
+    return types.SimpleNamespace(adapter=types.SimpleNamespace(session=session))
+
+
+def test_send_once_turns_off_retries_after_a_request_reached_vault_and_restores_them():
+    client = _client()
+    adapter = client.adapter.session.get_adapter(URL)
+    usual = adapter.max_retries
+    assert usual.is_retry('GET', 504) and usual.read == 3
+    with send_once(client):
+        once = client.adapter.session.get_adapter(URL).max_retries
+        assert once.read is False and once.status == 0 and not once.is_retry('GET', 504) and not once.is_retry('GET', 503, True)
+        assert once.connect == usual.connect == 3  # nothing sent yet: still retried
+    assert client.adapter.session.get_adapter(URL).max_retries is usual
+    with pytest.raises(ZeroDivisionError):
+        with send_once(client):
+            1 / 0
+    assert client.adapter.session.get_adapter(URL).max_retries is usual
+    with send_once(types.SimpleNamespace()):  # a client without a requests session: nothing to change
+        pass
+
+
+@pytest.mark.parametrize('exc, outcome', [
+    (requests.exceptions.ReadTimeout('Read timed out.'), (True, False)),
+    (requests.exceptions.ConnectionError('Connection aborted. RemoteDisconnected'), (True, False)),
+    (requests.exceptions.ConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'), (False, False)),
+    (requests.exceptions.ConnectTimeout('connect timed out'), (False, False)),
+    (requests.exceptions.SSLError('certificate verify failed: self signed'), (False, False)),
+    (hvac.exceptions.InternalServerError('boom'), (True, True)),
+    (hvac.exceptions.BadGateway('bad gateway'), (True, True)),
+    (hvac.exceptions.VaultDown('sealed'), (True, True)),
+    (hvac.exceptions.UnexpectedError('504'), (True, True)),
+    (hvac.exceptions.Forbidden('permission denied'), (False, False)),
+    (hvac.exceptions.InvalidRequest('bad'), (False, False)),
+    (hvac.exceptions.RateLimitExceeded('slow down'), (False, False)),
+    (ValueError('x'), (False, False)),
+])
+def test_request_outcome(exc, outcome):
+    assert request_outcome(exc) == outcome
+
+
+def test_vault_errors_tell_whether_the_request_may_have_been_carried_out():
+    with pytest.raises(VaultClientError) as err:
+        with vault_errors('issuing credentials from database/creds/app', types.SimpleNamespace(url=URL, timeout=30)):
+            raise requests.exceptions.ReadTimeout('Read timed out.')
+    assert (err.value.uncertain, err.value.answered) == (True, False)
+    assert str(err.value) == 'Vault at %s did not answer within 30s while issuing credentials from database/creds/app' % URL
+    with pytest.raises(VaultClientError) as err:
+        with vault_errors('issuing credentials from database/creds/app'):
+            raise hvac.exceptions.UnexpectedError('<html><body><h1>504 Gateway Time-out</h1>\nThe server did not respond</body></html>')
+    assert str(err.value) == ('unexpected answer from Vault (or a proxy in front of it) while issuing credentials from '
+                              'database/creds/app: 504 Gateway Time-out The server did not respond')
+    assert (err.value.uncertain, err.value.answered) == (True, True)
+    assert VaultClientError('plain').uncertain is False
+
+
+@pytest.mark.parametrize('params, words', [
+    ({'timeout': 10 ** 12}, 'timeout must be at most 3600 seconds, got 1000000000000'),
+    ({'retries': 1000}, 'retries must be at most 10, got 1000'),
+])
+def test_connection_options_that_would_overflow_are_refused(params, words):
+    with pytest.raises(VaultClientError) as err:
+        VaultConnectionOptions(dict({'url': URL, 'token': 't'}, **params), {})
+    assert words in str(err.value)
