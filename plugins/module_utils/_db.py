@@ -7,9 +7,10 @@
 (static role) the credential, verifies the new login on PostgreSQL (TLS required and SCRAM only, unless the task says
 otherwise) and revokes what it created when the verification fails. Issuing is sent once (``_vault.send_once``); after
 a failure that leaves open whether Vault created the user, the role's leases are listed and the new one revoked. A
-failed batch returns no password, so the new leases of its good items are revoked too. It can renew a renewable lease instead of rotating it, revoke leases (with ``no_sessions_of``
-only once no session of the old users is left in ``pg_stat_activity``), handle a batch of roles with one Vault
-client, and predict all of this in check mode without changing Vault or PostgreSQL.
+failed batch returns no password, so the new leases of its good items are revoked too. It can renew a renewable
+lease instead of rotating it, revoke leases (with ``no_sessions_of`` only once no session of the old users is left
+in ``pg_stat_activity``), handle a batch of roles with one Vault client, and predict all of this in check mode
+without changing Vault or PostgreSQL.
 
 The decisions (:func:`validate_item`, :func:`validate_revoke`, :func:`decide_dynamic`, :func:`decide_static`,
 :func:`wait_for_no_sessions`, :func:`summarize`) are pure functions so that unit tests drive them without servers.
