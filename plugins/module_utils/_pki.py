@@ -45,14 +45,22 @@ from ansible_collections.secops.rotation.plugins.module_utils._duration import (
 from ansible_collections.secops.rotation.plugins.module_utils._files import (
     FileWriteError, LockTimeout, ModeError, atomic_write, check_directory_writable, check_target, lock_directories,
     parse_mode, read_file_bytes, resolve_id, stage_write)
+from ansible_collections.secops.rotation.plugins.module_utils._ledger import LedgerStore, check_name, check_path_option
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    get_vault_connection, vault_errors)
+    VaultNotFoundError, get_vault_connection, vault_errors)
 
 # Options an item of ``certificates`` can set; unset ones fall back to the task's top-level value.
 ITEM_KEYS = ('common_name', 'alt_names', 'ip_sans', 'uri_sans', 'ttl', 'mount', 'role', 'cert_path', 'key_path',
              'chain_path', 'bundle_path', 'bundle_include_key', 'owner', 'group', 'key_mode', 'cert_mode', 'backup',
              'force', 'renew_before', 'renew_at_fraction', 'check_issuer', 'revoke_previous', 'private_key_format',
-             'return_content')
+             'return_content', 'serial', 'ledger_entry')
+
+STATES = ('present', 'revoked')
+
+# Options that only make sense when files are written; refused with state=revoked (with their defaults, if any).
+FILE_OPTIONS = (('cert_path', None), ('key_path', None), ('chain_path', None), ('bundle_path', None), ('owner', None),
+                ('group', None), ('backup', False), ('bundle_include_key', False), ('key_mode', '0600'),
+                ('cert_mode', '0644'), ('return_content', False), ('revoke_previous', False))
 
 # The files of one certificate, in the order they are written: the chain first (only CA certificates), then
 # key and certificate back-to-back, then the bundle that repeats them.
@@ -70,6 +78,10 @@ _DNS_RE = re.compile(r'^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.
 _URI_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:\S+$')
 
 
+_SERIAL_RE = re.compile(r'^([0-9a-f]{2}([:-][0-9a-f]{2})*|[0-9a-f]+)$')
+MAX_SERIAL_BYTES = 64
+
+
 # ----------------------------------------------------------------------------------------------- helpers
 def format_serial(number):
     """A certificate serial the way Vault writes it: lower-case hex bytes joined by colons (``1c:23:4d``)."""
@@ -77,6 +89,24 @@ def format_serial(number):
     if len(text) % 2:
         text = '0' + text
     return ':'.join(text[i:i + 2] for i in range(0, len(text), 2))
+
+
+def normalize_serial(value, name='serial'):
+    """A serial as Vault prints it (``1c:23:4d``) from ``1c:23:4d``, ``1C-23-4D`` or ``1c234d`` (case-insensitive).
+
+    Leading zero bytes are dropped (``00:1c`` is ``1c``), as Vault does: ``<mount>/cert/00:1c`` would not be found.
+    Raises :class:`RotationError` naming ``name`` for anything else.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise RotationError('%s must be a certificate serial such as 1c:23:4d (hex bytes, separated by colons or not), got %r'
+                            % (name, value))
+    text = value.strip().lower()
+    if not _SERIAL_RE.match(text) or len(text.replace(':', '').replace('-', '')) > 2 * MAX_SERIAL_BYTES:
+        raise RotationError('%s %r is not a certificate serial: give hex bytes such as 1c:23:4d or 1c234d' % (name, value))
+    number = int(text.replace(':', '').replace('-', ''), 16)
+    if not number:
+        raise RotationError('%s %r is not a certificate serial (it is zero)' % (name, value))
+    return format_serial(number)
 
 
 def days_between(later, earlier):
@@ -119,17 +149,30 @@ def _text_list(value, name):
     return result
 
 
-class CertSpec:
+class _ItemSpec:
+    """What both kinds of item share: ``fail`` collects the problems of the item (prefixed with ``where``, the item),
+    ``done`` raises them all in one :class:`RotationError`."""
+
+    def __init__(self, index):
+        self.index = index
+        self.where = 'certificates[%d]: ' % index if index is not None else ''
+        self.errors = []
+        self.paths = {}
+
+    def fail(self, text):
+        self.errors.append(self.where + text)
+
+    def done(self):
+        if self.errors:
+            raise RotationError('; '.join(self.errors))
+
+
+class CertSpec(_ItemSpec):
     """One validated certificate request: what to ask Vault for, where the files go, when to renew."""
 
     def __init__(self, item, index=None):
-        self.index = index
-        where = 'certificates[%d]: ' % index if index is not None else ''
-        errors = []
-
-        def fail(text):
-            errors.append(where + text)
-
+        _ItemSpec.__init__(self, index)
+        fail = self.fail
         self.common_name = item.get('common_name')
         if not isinstance(self.common_name, str) or not self.common_name.strip():
             fail('common_name is required')
@@ -137,14 +180,28 @@ class CertSpec:
         self.common_name = self.common_name.strip()
         self.label = self.common_name or ('certificates[%d]' % index if index is not None else 'certificate')
         if index is not None:
-            where = 'certificates[%d] (%s): ' % (index, self.common_name) if self.common_name else where
+            self.where = 'certificates[%d] (%s): ' % (index, self.common_name) if self.common_name else self.where
 
         self.role = item.get('role')
         if not self.role:
             fail('role is required (the PKI role to issue from, as in <mount>/issue/<role>)')
-        self.mount = (item.get('mount') or 'pki').strip('/')
-        if not self.mount or '..' in self.mount.split('/'):
-            fail('invalid mount %r' % item.get('mount'))
+        self.mount = _mount_option(item, fail)
+
+        # The certificate to check may be in Vault instead of a file: a serial, or the ledger's current.serial.
+        self.serial = self.ledger_entry = None
+        if item.get('serial') not in (None, ''):
+            try:
+                self.serial = normalize_serial(item.get('serial'))
+            except RotationError as exc:
+                fail(str(exc))
+        if item.get('ledger_entry') not in (None, ''):
+            try:
+                self.ledger_entry = check_name(item.get('ledger_entry'), 'ledger_entry')
+            except RotationError as exc:
+                fail(str(exc))
+            if item.get('serial') not in (None, ''):
+                fail('give serial or ledger_entry, not both (ledger_entry reads the serial from the ledger)')
+        self.from_vault = bool(item.get('serial') not in (None, '') or item.get('ledger_entry') not in (None, ''))
 
         self.alt_names = self.ip_sans = self.uri_sans = []
         try:
@@ -196,12 +253,14 @@ class CertSpec:
             fail('renew_before (%s) must be shorter than ttl (%s), or every run would renew the certificate'
                  % (format_duration(self.renew_before), format_duration(self.ttl)))
 
-        self.paths = {}
         for kind in FILE_KINDS:
             value = item.get(PATH_OPTIONS[kind])
             if value in (None, ''):
-                if kind in ('cert', 'key'):
-                    fail('%s is required' % PATH_OPTIONS[kind])
+                if kind in ('cert', 'key') and not self.from_vault:
+                    fail('%s is required (or serial or ledger_entry, to check a certificate in Vault)' % PATH_OPTIONS[kind])
+                elif kind in ('cert', 'key') and any(item.get(PATH_OPTIONS[k]) not in (None, '') for k in FILE_KINDS):
+                    fail('%s is required when files are written (with serial or ledger_entry, give cert_path and key_path, '
+                         'or no path at all)' % PATH_OPTIONS[kind])
                 continue
             if not isinstance(value, str):
                 fail('%s must be a path, got %r' % (PATH_OPTIONS[kind], value))
@@ -253,8 +312,7 @@ class CertSpec:
             fail('private_key_format must be pem or pkcs8, got %r' % (self.private_key_format,))
         for flag in ('backup', 'force', 'check_issuer', 'revoke_previous', 'return_content'):
             setattr(self, flag, bool(item.get(flag)))
-        if errors:
-            raise RotationError('; '.join(errors))
+        self.done()
 
     def mode_of(self, kind):
         """The mode a file gets: the key (and a bundle holding it) key_mode, the others cert_mode."""
@@ -283,6 +341,37 @@ class CertSpec:
                 'ip_sans': sorted(set(self.ip_sans)), 'uri_sans': sorted(set(self.uri_sans))}
 
 
+def _mount_option(item, fail):
+    mount = (item.get('mount') or 'pki').strip('/')
+    if not mount or '..' in mount.split('/'):
+        fail('invalid mount %r' % item.get('mount'))
+    return mount
+
+
+class RevokeSpec(_ItemSpec):
+    """One certificate to revoke (``state=revoked``): its normalized serial and mount; no file is involved."""
+
+    def __init__(self, item, index=None):
+        _ItemSpec.__init__(self, index)
+        fail = self.fail
+        self.mount = _mount_option(item, fail)
+        self.serial = None
+        if item.get('serial') in (None, ''):
+            fail('state=revoked needs serial (the serial of the certificate to revoke, as Vault prints it: 1c:23:4d)')
+        else:
+            try:
+                self.serial = normalize_serial(item.get('serial'))
+            except RotationError as exc:
+                fail(str(exc))
+        self.label = self.serial or (item.get('serial') or 'certificate')
+        for key, default in FILE_OPTIONS:
+            if item.get(key) not in (None, '', default):
+                fail('%s cannot be used with state=revoked: revoking touches no file and returns no key' % key)
+        if item.get('ledger_entry') not in (None, ''):
+            fail('state=revoked takes serial, not ledger_entry')
+        self.done()
+
+
 def _is_ip(text):
     try:
         ipaddress.ip_address(text)
@@ -294,13 +383,17 @@ def _is_ip(text):
 def validate_items(params):
     """Every item of the task as a :class:`CertSpec`; all problems of all items in one RotationError."""
     items = params.get('certificates')
+    state = params.get('state') or 'present'
+    if state not in STATES:
+        raise RotationError('invalid input, nothing was changed: state must be one of %s, got %r' % (', '.join(STATES), state))
     if items is not None and not isinstance(items, list):
         raise RotationError('certificates must be a list of certificate definitions')
-    if items == [] and not params.get('common_name'):
+    if items == [] and not params.get('common_name' if state == 'present' else 'serial'):
         raise RotationError('invalid input, nothing was changed: certificates is empty; give at least one certificate '
-                            '(or common_name, cert_path and key_path at the top level)')
+                            '(or %s at the top level)' % ('common_name, cert_path and key_path' if state == 'present'
+                                                         else 'serial'))
     if items:
-        for key in ('common_name', 'cert_path', 'key_path', 'chain_path', 'bundle_path'):
+        for key in ('common_name', 'cert_path', 'key_path', 'chain_path', 'bundle_path', 'serial', 'ledger_entry'):
             if params.get(key):
                 raise RotationError('%s cannot be set at the top level together with certificates: it would be the same for '
                                     'every item; set it in each item' % key)
@@ -311,9 +404,13 @@ def validate_items(params):
             errors.append('certificates[%d] must be a dictionary' % index)
             continue
         try:
-            specs.append(CertSpec(item, index if items else None))
+            specs.append((CertSpec if state == 'present' else RevokeSpec)(item, index if items else None))
         except RotationError as exc:
             errors.append(str(exc))
+    if state == 'revoked' and not errors:
+        serials = [(spec.mount, spec.serial) for spec in specs]
+        for twice in sorted(set(s for s in serials if serials.count(s) > 1)):
+            errors.append('certificates name serial %s of %s more than once' % (twice[1], twice[0]))
     if not errors:
         owners = {}
         for spec in specs:
@@ -550,7 +647,25 @@ def decide(spec, deployed, now, issuer=None):
         certs = load_certificates(chain)
         if not certs or not issued_by(cert, certs[0]):
             return 'invalid', 'chain_path %s does not start with the CA certificate that issued the certificate' % paths['chain']
-    drift = name_drift(spec, cert) + key_format_drift(spec, deployed) + bundle_drift(spec, deployed)
+    return decide_cert(spec, cert, now, issuer, key_format_drift(spec, deployed) + bundle_drift(spec, deployed))
+
+
+def decide_vault(spec, found, now, issuer=None):
+    """Like :func:`decide`, for the certificate Vault holds under a serial (``found``: :meth:`PkiCertRenewer.
+    vault_certificate`); there is no key and no file, so only force, revocation, names, issuer and time count."""
+    if spec.force:
+        return 'forced', 'force=true'
+    if found['cert'] is None:
+        return 'invalid', 'the certificate %s in %s does not parse' % (found['serial'], spec.mount)
+    if found['revocation_time']:
+        return 'invalid', 'the certificate %s was revoked at %s' % (found['serial'], found['revoked_at'])
+    return decide_cert(spec, found['cert'], now, issuer)
+
+
+def decide_cert(spec, cert, now, issuer=None, more_drift=()):
+    """The due rules every certificate shares, wherever it was read: drift of the names (and ``more_drift``, what
+    the files add), issuer, expiry, lifetime. Returns ``(reason, detail)`` as :func:`decide`."""
+    drift = name_drift(spec, cert) + list(more_drift)
     if drift:
         return 'drift', '; '.join(drift)
     if issuer is not None and not issued_by(cert, issuer):
@@ -618,6 +733,7 @@ class PkiCertRenewer:
         self.warnings = []
         self._warn = warn
         self._issuers = {}
+        self._ledger = None
         self.lock_timeout = LOCK_TIMEOUT
 
     # -- Vault
@@ -671,6 +787,11 @@ class PkiCertRenewer:
     # -- the task
     def run(self):
         specs = validate_items(self.params)
+        self.state = self.params.get('state') or 'present'
+        # where ledger_entry is read: the options and defaults of rotation_state
+        self.kv_mount = check_path_option('secret' if self.params.get('kv_mount') is None else self.params['kv_mount'],
+                                          'kv_mount')
+        self.prefix = check_path_option('rotation' if self.params.get('prefix') is None else self.params['prefix'], 'prefix')
         batch = bool(self.params.get('certificates'))
         results, diffs = [], []
         for spec in specs:
@@ -684,22 +805,32 @@ class PkiCertRenewer:
         return self.summarize(specs, results, diffs, batch)
 
     def item_result(self, spec, **fields):
+        if isinstance(spec, RevokeSpec):
+            result = {'serial': spec.serial, 'mount': spec.mount, 'common_name': None, 'not_after': None, 'changed': False,
+                      'failed': False, 'revoked': False, 'revocation_time': None}
+            result.update(fields)
+            return result
         result = {'common_name': spec.common_name, 'cert_path': spec.paths.get('cert'), 'key_path': spec.paths.get('key'),
                   'chain_path': spec.paths.get('chain'), 'bundle_path': spec.paths.get('bundle'),
                   'changed': False, 'failed': False, 'serial': None, 'not_before': None, 'not_after': None,
                   'days_remaining_before': None, 'days_remaining_after': None, 'previous_serial': None,
                   'revoked_serial': None, 'backup_files': {}, 'alt_names': [], 'ip_sans': [], 'uri_sans': [],
-                  'issuer': None}
+                  'issuer': None, 'ledger_entry': spec.ledger_entry}
         result.update(fields)
+        result['days_remaining'] = result['days_remaining_after']
         return result
 
     def handle(self, spec):
-        if self.check_mode:
+        if isinstance(spec, RevokeSpec):
+            return self.revoke_serial(spec)
+        if self.check_mode or not spec.paths:
             return self._handle(spec)
         with directory_lock(sorted(set(os.path.dirname(p) for p in spec.paths.values())), self.lock_timeout):
             return self._handle(spec)
 
     def _handle(self, spec):
+        if spec.from_vault:
+            return self._handle_vault(spec)
         deployed = Deployed(spec)
         before = cert_info(deployed.cert, self.now) if deployed.cert is not None else None
         issuer = self.mount_issuer(spec.mount) if spec.check_issuer and deployed.cert is not None else None
@@ -707,6 +838,110 @@ class PkiCertRenewer:
         if reason == 'not_due':
             return self.keep(spec, deployed, before, detail)
         return self.renew(spec, deployed, before, reason, detail)
+
+    def _handle_vault(self, spec):
+        """Due or not by the certificate Vault holds under ``serial`` (or the ledger entry's ``current.serial``)."""
+        serial = spec.serial or self.ledger_serial(spec.ledger_entry)
+        found = self.vault_certificate(spec.mount, serial, 'nothing was issued')
+        before = cert_info(found['cert'], self.now) if found['cert'] is not None else None
+        issuer = self.mount_issuer(spec.mount) if spec.check_issuer and before is not None else None
+        reason, detail = decide_vault(spec, found, self.now, issuer)
+        if reason != 'not_due':
+            return self.renew(spec, Deployed(spec), before, reason, detail, previous_serial=serial)
+        result = self.item_result(spec, reason='not_due', msg='%s is not due: serial %s in %s, %s' % (
+            spec.common_name, serial, spec.mount, detail), previous_serial=serial,
+            days_remaining_before=before['days_remaining'], **self._fields(before))
+        if spec.return_content:
+            self._add_content(result, found['pem'], None, None)  # Vault keeps no private key
+        return result, None
+
+    def ledger_serial(self, name):
+        """``current.serial`` of the ``pki`` ledger entry ``name`` (read as rotation_state reads it)."""
+        if self._ledger is None:
+            client, opts = self.connection()
+            self._ledger = LedgerStore(client, opts, self.kv_mount, self.prefix)
+            self._ledger.check_mount()
+        data, version = self._ledger.read(name)
+        where = 'ledger entry %s' % self._ledger.full_path(name)
+        if data is None:
+            raise RotationError('%s %s; nothing was issued' % (
+                where, 'has a deleted latest version' if version else 'does not exist'))
+        if not isinstance(data, dict) or data.get('kind') != 'pki':
+            raise RotationError('%s is of kind %s, not pki: ledger_entry must name a certificate entry; nothing was issued'
+                                % (where, data.get('kind') if isinstance(data, dict) else '(not an entry)'))
+        current = data.get('current')
+        serial = current.get('serial') if isinstance(current, dict) else None
+        if not serial:
+            raise RotationError('%s has no current.serial (stage or init it with metadata.serial); nothing was issued' % where)
+        return normalize_serial(serial if isinstance(serial, str) else str(serial), 'current.serial of %s' % where)
+
+    def vault_certificate(self, mount, serial, nothing):
+        """Vault's record of ``serial`` (``<mount>/cert/<serial>``): ``{serial, pem, cert (None if it does not parse),
+        revocation_time (0: not revoked), revoked_at}``. An unknown serial fails naming serial and mount; ``nothing``
+        says what was not done (``nothing was revoked``)."""
+        client, opts = self.connection()
+        unknown = 'serial %s is not known to the PKI mount %s (no certificate at %s/cert/%s); %s' % (
+            serial, mount, mount, serial, nothing)
+        try:
+            with vault_errors('reading the certificate %s from %s/cert' % (serial, mount), opts):
+                response = client.secrets.pki.read_certificate(serial=serial, mount_point=mount)
+        except VaultNotFoundError as exc:
+            if exc.missing_mount:
+                raise RotationError('the PKI mount %s does not exist (no secrets engine is mounted there); %s' % (mount, nothing))
+            raise RotationError(unknown)
+        data = (response if isinstance(response, dict) else {}).get('data') or {}
+        pem = data.get('certificate')
+        if not pem:
+            raise RotationError(unknown)
+        try:
+            revocation_time = int(data.get('revocation_time') or 0)
+        except (TypeError, ValueError):
+            revocation_time = 0
+        revoked_at = None
+        if revocation_time > 0:
+            revoked_at = to_iso(datetime.datetime.fromtimestamp(revocation_time, datetime.timezone.utc))
+        return {'serial': serial, 'pem': pem.strip() + '\n', 'cert': load_certificate(pem.encode('utf-8')),
+                'revocation_time': max(revocation_time, 0), 'revoked_at': revoked_at}
+
+    def revoke_serial(self, spec):
+        """``state=revoked``: revoke ``spec.serial`` unless Vault already lists it as revoked."""
+        found = self.vault_certificate(spec.mount, spec.serial, 'nothing was revoked')
+        cert = found['cert']
+        fields = dict(common_name=cert_names(cert)['common_name'] if cert is not None else None,
+                      not_after=to_iso(cert.not_valid_after_utc) if cert is not None else None)
+        if found['revocation_time']:
+            return self.item_result(spec, reason='already_revoked', revoked=True, revocation_time=found['revoked_at'],
+                                    msg='%s in %s was already revoked at %s' % (spec.serial, spec.mount, found['revoked_at']),
+                                    **fields), None
+        expired = cert is not None and cert.not_valid_after_utc <= self.now
+        if self.check_mode:
+            if expired:
+                return self.item_result(spec, reason='expired', msg='%s in %s expired at %s: Vault would refuse to put it '
+                                        'on the CRL' % (spec.serial, spec.mount, fields['not_after']), **fields), None
+            return self.item_result(spec, changed=True, reason='revoked', revoked=True,
+                                    msg='would revoke %s in %s' % (spec.serial, spec.mount), **fields), self._revoke_diff(spec)
+        client, opts = self.connection()
+        with vault_errors('revoking %s on %s' % (spec.serial, spec.mount), opts):
+            response = client.secrets.pki.revoke_certificate(serial_number=spec.serial, mount_point=spec.mount)
+        response = response if isinstance(response, dict) else {}
+        answer = response.get('data') or {}
+        if not answer.get('revocation_time'):
+            said = '; '.join(str(w) for w in response.get('warnings') or []) or 'no revocation time in its answer'
+            if expired:
+                self.warn('%s in %s was not revoked: %s' % (spec.serial, spec.mount, said))
+                return self.item_result(spec, reason='expired', msg='%s in %s expired at %s and was not revoked: %s' % (
+                    spec.serial, spec.mount, fields['not_after'], said), **fields), None
+            raise RotationError('Vault did not revoke %s in %s: %s' % (spec.serial, spec.mount, said))
+        at = to_iso(datetime.datetime.fromtimestamp(int(answer['revocation_time']), datetime.timezone.utc))
+        return self.item_result(spec, changed=True, reason='revoked', revoked=True, revocation_time=at,
+                                msg='revoked %s in %s at %s' % (spec.serial, spec.mount, at), **fields), self._revoke_diff(spec)
+
+    def _revoke_diff(self, spec):
+        if not self.diff:
+            return None
+        header = '%s/cert/%s' % (spec.mount, spec.serial)
+        return {'before': {'serial': spec.serial, 'revoked': False}, 'after': {'serial': spec.serial, 'revoked': True},
+                'before_header': header, 'after_header': header}
 
     @staticmethod
     def _diff_view(spec, info):
@@ -718,9 +953,9 @@ class PkiCertRenewer:
     def _make_diff(self, spec, before, after):
         if not self.diff:
             return None
+        header = '%s (%s)' % (spec.paths['cert'] if 'cert' in spec.paths else '%s/cert' % spec.mount, spec.common_name)
         return {'before': self._diff_view(spec, before), 'after': self._diff_view(spec, after),
-                'before_header': '%s (%s)' % (spec.paths['cert'], spec.common_name),
-                'after_header': '%s (%s)' % (spec.paths['cert'], spec.common_name)}
+                'before_header': header, 'after_header': header}
 
     @staticmethod
     def _fields(info):
@@ -756,8 +991,8 @@ class PkiCertRenewer:
                          'before_header': spec.paths['cert'], 'after_header': spec.paths['cert']}
         return result, item_diff
 
-    def renew(self, spec, deployed, before, reason, detail):
-        previous_serial = before['serial'] if before else None
+    def renew(self, spec, deployed, before, reason, detail, previous_serial=None):
+        previous_serial = previous_serial or (before['serial'] if before else None)
         days_before = before['days_remaining'] if before else None
         if self.check_mode:
             self.connection()  # a prediction that Vault cannot be reached or the login fails is no prediction
@@ -924,7 +1159,7 @@ class PkiCertRenewer:
             if self.diff and diffs:
                 top['diff'] = diffs[0]
             return top
-        verb = 'would renew' if self.check_mode else 'renewed'
+        verb = {'present': ('renewed', 'would renew'), 'revoked': ('revoked', 'would revoke')}[self.state][self.check_mode]
         parts = ['%s %d of %d certificates' % (verb, len(renewed), len(results))]
         if renewed:
             counts = {}
@@ -933,11 +1168,13 @@ class PkiCertRenewer:
             parts[0] += ' (%s)' % ', '.join('%s: %d' % (k, counts[k]) for k in sorted(counts))
         if reasons.get('not_due') or reasons.get('attributes'):
             parts.append('%d not due' % (reasons.get('not_due', 0) + reasons.get('attributes', 0)))
+        if reasons.get('already_revoked') or reasons.get('expired'):
+            parts.append('%d already revoked or expired' % (reasons.get('already_revoked', 0) + reasons.get('expired', 0)))
         top = {'changed': bool(changed), 'results': results, 'reasons': reasons,
                'reason': list(reasons)[0] if len(reasons) == 1 else 'mixed'}
         if failed:
             parts.insert(0, '%d of %d certificates failed: %s' % (len(failed), len(results), '; '.join(
-                '%s (%s)' % (r['common_name'], r['msg']) for r in failed)))
+                '%s (%s)' % (r['common_name'] or r['serial'], r['msg']) for r in failed)))
             top['failed'] = True
             # A failed task prints its whole result (also without register, and the results entries at -v): it carries
             # serials, paths and reasons, never key material. The renewed keys are in their files.

@@ -84,6 +84,13 @@ class VaultClientError(Exception):
     answered = False
 
 
+class VaultNotFoundError(VaultClientError):
+    """Vault answered 404 (raised by :func:`vault_errors`): nothing at the path, or ``missing_mount`` - no secrets
+    engine is mounted there (Vault's "no handler for route")."""
+
+    missing_mount = False
+
+
 def missing_hvac_message():
     """Message for a host without hvac/requests (None when they import)."""
     if HVAC_IMPORT_ERROR is None:
@@ -345,9 +352,12 @@ def vault_errors(action, opts=None):
         raise
     except Exception as exc:  # pylint: disable=broad-except
         if HVAC_IMPORT_ERROR is None and isinstance(exc, (hvac.exceptions.VaultError, requests.exceptions.RequestException)):
-            error = VaultClientError(describe_vault_error(exc, action, url=getattr(opts, 'url', None),
-                                                          timeout=getattr(opts, 'timeout', None)))
+            not_found = isinstance(exc, hvac.exceptions.InvalidPath)
+            error = (VaultNotFoundError if not_found else VaultClientError)(describe_vault_error(
+                exc, action, url=getattr(opts, 'url', None), timeout=getattr(opts, 'timeout', None)))
             error.uncertain, error.answered = request_outcome(exc)
+            if not_found:
+                error.missing_mount = 'no handler for route' in ' '.join(str(e) for e in (getattr(exc, 'errors', None) or []))
             raise error
         raise
 

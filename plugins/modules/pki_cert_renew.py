@@ -41,10 +41,22 @@ description:
   - Optionally keeps a backup of every replaced file (O(backup)) and revokes the previous certificate once the new
     files are in place (O(revoke_previous); this happens inside the task, before the handlers that reload the
     service run - see the notes for the order that keeps clients working).
-  - Vault is only contacted when something has to be issued or revoked, or O(check_issuer=true); a run where
-    every certificate is not due makes no Vault call at all.
+  - Vault is only contacted when something has to be issued or revoked, or O(check_issuer=true), or the certificate
+    is read from Vault (O(serial), O(ledger_entry), O(state=revoked)); a run where every certificate on disk is not due
+    makes no Vault call at all.
   - Several certificates can be handled in one task with O(certificates) (one Vault login for all). All input of
     all items is validated before anything is read or changed.
+  - B(A certificate that is not on this host) (deployed by Vault Agent, a load balancer, another team) - give O(serial)
+    or O(ledger_entry) (the ledger's C(current.serial)) instead of the files. The module then reads the certificate
+    from C(<mount>/cert/<serial>) and applies the same rules - V(forced), V(invalid) (it does not parse, or Vault lists
+    it as revoked), V(drift) (common name or SANs), V(issuer_changed), V(expiring), V(lifetime); there is no key to
+    check. When due, a new certificate is issued and returned (O(return_content=true)) and/or written to O(cert_path),
+    O(key_path), ... if they are given; RV(previous_serial) is the serial that was checked. An unknown serial fails
+    naming serial and mount, and nothing is issued.
+  - O(state=revoked) revokes the certificate O(serial) with C(<mount>/revoke) (the CRL lists it afterwards), for example
+    the RV(previous_serial) of a renewal once the service serves the new certificate. It reads C(<mount>/cert/<serial>)
+    first - a certificate Vault already lists as revoked is RV(reason=already_revoked) with C(changed=false); an
+    unknown serial fails naming serial and mount, and nothing is revoked. File options are refused with it.
 author:
   - secops.rotation developers (@secops)
 extends_documentation_fragment:
@@ -54,7 +66,9 @@ attributes:
   check_mode:
     support: full
     details: Predicts the reason and the files that would change; issues, writes and revokes nothing. It logs in to
-      Vault when something would be issued, so that a bad token or address shows up in check mode too.
+      Vault when something would be issued, so that a bad token or address shows up in check mode too. With
+      O(serial), O(ledger_entry) or O(state=revoked) it reads the certificate (and the ledger entry) from Vault, and
+      predicts from what it read.
   diff_mode:
     support: full
     details: Shows serial, validity dates, common name, SANs and issuer before and after; never key material.
@@ -66,10 +80,54 @@ attributes:
     support: full
     membership: [secops.rotation.vault]
 options:
+  state:
+    description:
+      - V(present) renews the certificate when it is due (the files at O(cert_path), or the certificate in Vault named by
+        O(serial) or O(ledger_entry)).
+      - V(revoked) revokes the certificate O(serial) (in each item of O(certificates), its own O(serial)) with
+        C(<mount>/revoke), unless Vault already lists it as revoked. Only O(serial), O(mount) and the connection options
+        count; O(cert_path), O(key_path), O(chain_path), O(bundle_path), O(owner), O(group), O(backup),
+        O(bundle_include_key), O(key_mode), O(cert_mode), O(return_content), O(revoke_previous) and O(ledger_entry) are
+        refused; other options are ignored.
+      - An expired certificate is not revoked by Vault (it refuses to put it on the CRL); the result is then
+        RV(reason=expired) with C(changed=false) and a warning.
+    type: str
+    choices: [present, revoked]
+    default: present
+  serial:
+    description:
+      - Serial of a certificate in the PKI mount O(mount), as Vault prints it (V(1c:23:4d:...)) or as hex without
+        separators (V(1c234d...)), in any case; hyphens work as separators too.
+      - Quote it in YAML - an unquoted V(12:34:56) is read as the number 45296 (base 60).
+      - With O(state=revoked), the certificate to revoke (required, at the top level or in each item).
+      - With O(state=present), the certificate whose renewal is decided, read from C(<mount>/cert/<serial>) instead of
+        a file (O(cert_path) and O(key_path) are then optional; when given, the new certificate is written there when
+        due). Key checks do not apply (Vault keeps no key). A serial that Vault lists as revoked is renewed
+        (RV(reason=invalid)).
+      - Set it in the items of O(certificates), not at the top level with them.
+    type: str
+  ledger_entry:
+    description:
+      - Name of a ledger entry of kind V(pki) (see M(secops.rotation.rotation_state)) whose C(current.serial) is used like
+        O(serial). Read from O(kv_mount)/O(prefix)/<name>. Only with O(state=present); not together with O(serial).
+      - An entry that does not exist, is of another kind, or has no C(current.serial) fails the item; nothing is issued.
+    type: str
+  kv_mount:
+    description:
+      - Mount point of the KV version 2 secrets engine that holds the ledger (for O(ledger_entry)), as in
+        M(secops.rotation.rotation_state).
+    type: str
+    default: secret
+  prefix:
+    description:
+      - Folder under O(kv_mount) that holds the ledger entries (for O(ledger_entry)), as in
+        M(secops.rotation.rotation_state).
+    type: str
+    default: rotation
   common_name:
     description:
       - Common name of the certificate (C(common_name) of C(<mount>/issue/<role>)).
-      - Required, at the top level for a single certificate or in each item of O(certificates).
+      - Required with O(state=present), at the top level for a single certificate or in each item of O(certificates).
     type: str
   alt_names:
     description:
@@ -102,12 +160,15 @@ options:
     default: pki
   role:
     description:
-      - PKI role to issue from (C(<mount>/issue/<role>)). Required, at the top level or in each item.
+      - PKI role to issue from (C(<mount>/issue/<role>)). Required with O(state=present), at the top level or in each
+        item.
     type: str
   cert_path:
     description:
       - Path of the certificate file (PEM, the leaf certificate only). Required, at the top level for a single
-        certificate or in each item of O(certificates). Its directory must exist.
+        certificate or in each item of O(certificates), unless O(serial) or O(ledger_entry) is given (then optional; if
+        given, O(key_path) too, and the files are written only when a renewal is due - the decision comes from the
+        certificate in Vault, not from the file). Its directory must exist.
       - This and the other paths must not be symbolic links, and their directories must not be reached through a
         symbolic link that another user than root (or the user the module runs as) owns or could replace; such
         paths are refused before anything is issued.
@@ -198,8 +259,8 @@ options:
       - The revocation happens inside this task, that is B(before) a notified handler reloads the service (handlers
         run at the end of the play); until the reload, the service still presents the revoked certificate and clients
         that check the CRL or OCSP fail. For a reloaded service leave this off and revoke RV(previous_serial) in a
-        later task, after the reload and a health check (see the notes and EXAMPLES). The module has no option to
-        revoke a given serial later; use Vault's C(<mount>/revoke) API for that.
+        later task, after the reload and a health check, with O(state=revoked) and O(serial) (see the notes and
+        EXAMPLES).
     type: bool
     default: false
   private_key_format:
@@ -212,6 +273,8 @@ options:
   return_content:
     description:
       - Return the certificate, chain and B(private key) in RV(certificate), RV(ca_chain) and RV(private_key).
+      - With O(serial) or O(ledger_entry), a certificate that is not due is returned from Vault without chain and key
+        (RV(ca_chain) and RV(private_key) are V(null): Vault keeps no private key); a renewed one with all three.
       - The private key is a secret, so a task that sets this must use C(no_log=true) - whether it registers the result
         or not, because a failing task prints its result.
       - Nothing of this is returned when the task fails (for example one item of O(certificates) fails); a failure
@@ -222,8 +285,9 @@ options:
     description:
       - Several certificates in one task. Each item takes the options above; an option an item does not set falls
         back to the task's top-level value (so O(role), O(mount), O(ttl), O(owner) ... can be set once).
-      - O(common_name), O(cert_path), O(key_path), O(chain_path) and O(bundle_path) must then be set in the items, not
-        at the top level. No two items may share a file.
+      - O(common_name), O(cert_path), O(key_path), O(chain_path), O(bundle_path), O(serial) and O(ledger_entry) must then
+        be set in the items, not at the top level. No two items may share a file, and no two items of O(state=revoked)
+        the same serial. O(state), O(kv_mount) and O(prefix) are set for the whole task.
     type: list
     elements: dict
     suboptions:
@@ -303,6 +367,12 @@ options:
       return_content:
         description: See O(return_content).
         type: bool
+      serial:
+        description: See O(serial).
+        type: str
+      ledger_entry:
+        description: See O(ledger_entry).
+        type: str
 requirements:
   - cryptography >= 44 (Python library, on the host that runs the module)
 notes:
@@ -316,14 +386,15 @@ notes:
     take it. Nothing is created in the target directory, and no lock file is left behind.
   - Order for a service that is reloaded by a handler - renew (without O(revoke_previous), C(register) the result,
     C(notify) the reload), C(ansible.builtin.meta) V(flush_handlers) so the reload happens now, a health check of the service, and only
-    then revoke RV(previous_serial) with Vault's C(<mount>/revoke) in a later task. O(revoke_previous) revokes inside
-    the renewing task, before the handlers run, so clients that check the CRL fail until the reload; the module offers
-    no option to revoke a given serial in a later task. Use O(revoke_previous) only where nothing has to be reloaded
-    (a client certificate read on every use).
+    then revoke RV(previous_serial) in a later task with this module, O(state=revoked) and O(serial). O(revoke_previous)
+    revokes inside the renewing task, before the handlers run, so clients that check the CRL fail until the reload. Use
+    O(revoke_previous) only where nothing has to be reloaded (a client certificate read on every use).
   - Every task that can return a secret needs C(no_log=true) - here every task with O(return_content=true) - not only
     tasks that register it, because a failing task prints its result.
-  - The previous serial is only known from the file on disk; if the files were lost, O(revoke_previous) has nothing
-    to revoke.
+  - The previous serial is known from the file on disk, or from O(serial)/O(ledger_entry); if the files were lost and
+    no serial is given, O(revoke_previous) has nothing to revoke.
+  - With O(serial)/O(ledger_entry) the module does not update the ledger; record the new RV(serial) with
+    M(secops.rotation.rotation_state) (O(ledger_entry) reads C(current.serial), so stage and promote it there).
   - Key and certificate are two files. All files are prepared first (written, fsync'ed, backed up) and then renamed
     one right after the other, so the time in which a reader could see the new key with the old certificate is about
     one C(rename) system call (well under a millisecond on a local disk). Reload services after this task (a handler)
@@ -364,18 +435,13 @@ EXAMPLES = r'''
     url: https://www.example.com/health
   when: web_cert.changed
 
-# pki_cert_renew has no option to revoke a given serial later: call Vault's <mount>/revoke.
 - name: Revoke the previous certificate now that nginx serves the new one
-  ansible.builtin.uri:
-    url: https://vault.example.com:8200/v1/pki_int/revoke
-    method: POST
-    headers:
-      X-Vault-Token: "{{ vault_token }}"
-    body_format: json
-    body:
-      serial_number: "{{ web_cert.previous_serial }}"
+  secops.rotation.pki_cert_renew:
+    url: https://vault.example.com:8200
+    mount: pki_int
+    state: revoked
+    serial: "{{ web_cert.previous_serial }}"
   when: web_cert.changed and web_cert.previous_serial
-  no_log: true  # the token
 
 - name: A client certificate read on every use (nothing to reload) may revoke the old one at once
   secops.rotation.pki_cert_renew:
@@ -427,6 +493,41 @@ EXAMPLES = r'''
   register: cert_with_key
   no_log: true
 
+- name: Revoke several certificates by serial (already revoked ones are left alone)
+  secops.rotation.pki_cert_renew:
+    state: revoked
+    mount: pki_int
+    certificates:
+      - serial: "1c:23:4d:77:e1:63:98:f3:fd:9a:24:fa:89:a4:fc:6d:61:6f:6e:f8"
+      - serial: "4A5E0C1F9B7D3E2A1C0B9F8E7D6C5B4A39281706"  # quote serials: YAML reads 12:34:56 as a number
+
+# A certificate that is not on this host (the load balancer's): due or not by the copy Vault keeps.
+- name: Renew the load balancer certificate when it has less than 30 days left
+  secops.rotation.pki_cert_renew:
+    mount: pki_int
+    role: web
+    common_name: www.example.com
+    alt_names: [example.com]
+    serial: "{{ lb_cert_serial }}"
+    return_content: true
+  register: lb_cert
+  no_log: true  # the new private key
+
+- name: Hand the new certificate to the load balancer
+  ansible.builtin.include_tasks: upload_to_lb.yml
+  when: lb_cert.changed
+
+# The serial from the ledger (current.serial of the pki entry "lb/www"), the new files written here when due.
+- name: Renew by the ledger's current certificate
+  secops.rotation.pki_cert_renew:
+    role: web
+    common_name: www.example.com
+    ledger_entry: lb/www
+    renew_at_fraction: 0.67
+    cert_path: /etc/haproxy/tls/www.crt
+    key_path: /etc/haproxy/tls/www.key
+  register: ledger_cert
+
 - name: Settings for every Vault module of the collection in one place
   module_defaults:
     group/secops.rotation.vault:
@@ -454,6 +555,8 @@ reason:
     - Why the certificate was (or would be) renewed - V(forced), V(missing), V(invalid), V(key_mismatch), V(drift),
       V(issuer_changed), V(expiring), V(lifetime) - or V(not_due), V(attributes) (only mode/owner fixed), V(error)
       (this item failed).
+    - With O(state=revoked) - V(revoked) (revoked now, or would be in check mode), V(already_revoked), V(expired) (Vault
+      refused to revoke an expired certificate), V(error).
     - For O(certificates), the reason shared by all items, else V(mixed); see RV(reasons) and RV(results).
   returned: always
   type: str
@@ -473,11 +576,13 @@ results:
     - One entry per certificate, in the order given (a single certificate gives one entry). Each entry has the keys
       documented below as "returned - for a single certificate, and in each entry of RV(results)", plus C(changed),
       C(failed), C(reason) and C(msg).
+    - With O(state=revoked), each entry has RV(serial), RV(mount), RV(common_name), RV(not_after), RV(revoked),
+      RV(revocation_time), C(changed), C(failed), C(reason) and C(msg) (no paths, dates of renewal or names).
   returned: always
   type: list
   elements: dict
 common_name:
-  description: The requested common name.
+  description: The requested common name. With O(state=revoked), the common name of the certificate O(serial).
   returned: for a single certificate, and in each entry of RV(results)
   type: str
   sample: www.example.com
@@ -499,15 +604,39 @@ bundle_path:
   returned: for a single certificate, and in each entry of RV(results)
   type: str
 serial:
-  description: Serial of the certificate now deployed (the new one after a renewal), in Vault's colon-separated hex.
-    V(null) in check mode when a new certificate would be issued.
+  description:
+    - Serial of the certificate now deployed (the new one after a renewal), in Vault's colon-separated hex.
+      V(null) in check mode when a new certificate would be issued.
+    - With O(serial)/O(ledger_entry) and not due, the serial that was checked.
+    - With O(state=revoked), the (normalized) serial revoked.
   returned: for a single certificate, and in each entry of RV(results)
   type: str
   sample: 1c:23:4d:77:e1:63:98:f3:fd:9a:24:fa:89:a4:fc:6d:61:6f:6e:f8
 previous_serial:
-  description: Serial of the certificate that was on disk before a renewal (V(null) if there was none or nothing was renewed).
+  description:
+    - Serial of the certificate that was on disk before a renewal (V(null) if there was none or nothing was renewed).
+    - With O(serial)/O(ledger_entry), always the serial that was checked (renewed or not).
   returned: for a single certificate, and in each entry of RV(results)
   type: str
+ledger_entry:
+  description: The O(ledger_entry) whose C(current.serial) was checked, else V(null).
+  returned: for a single certificate, and in each entry of RV(results), with O(state=present)
+  type: str
+revoked:
+  description: The certificate O(serial) is revoked after this task (V(true) also for V(already_revoked); in check mode,
+    V(true) when it would be revoked).
+  returned: with O(state=revoked), for a single certificate and in each entry of RV(results)
+  type: bool
+revocation_time:
+  description: When Vault revoked the certificate (UTC, ISO 8601); V(null) in check mode and when it was not revoked.
+  returned: with O(state=revoked), for a single certificate and in each entry of RV(results)
+  type: str
+  sample: "2026-11-30T08:18:54Z"
+mount:
+  description: The PKI mount of the revoked certificate.
+  returned: with O(state=revoked), for a single certificate and in each entry of RV(results)
+  type: str
+  sample: pki_int
 revoked_serial:
   description: Serial revoked because of O(revoke_previous), else V(null).
   returned: for a single certificate, and in each entry of RV(results)
@@ -519,7 +648,8 @@ not_before:
   sample: "2026-11-26T11:21:14Z"
 not_after:
   description: End of validity of the deployed certificate (UTC, ISO 8601). In check mode, the predicted end when
-    O(ttl) is set.
+    O(ttl) is set. With O(serial)/O(ledger_entry) and not due, that of the certificate checked; with O(state=revoked),
+    that of the certificate O(serial).
   returned: for a single certificate, and in each entry of RV(results)
   type: str
   sample: "2027-02-24T11:21:44Z"
@@ -533,6 +663,12 @@ days_remaining_after:
   returned: for a single certificate, and in each entry of RV(results)
   type: float
   sample: 90.0
+days_remaining:
+  description: The same as RV(days_remaining_after) - with O(serial)/O(ledger_entry) and not due, the days the
+    certificate checked has left.
+  returned: for a single certificate, and in each entry of RV(results), with O(state=present)
+  type: float
+  sample: 47.5
 alt_names:
   description: DNS and email SANs of the deployed certificate (lower case, sorted; includes the common name when
     Vault added it).
@@ -561,16 +697,18 @@ backup_files:
   type: dict
   sample: {"cert": "/etc/nginx/tls/www.crt.20261126T112144.4242~", "key": "/etc/nginx/tls/www.key.20261126T112144.4242~"}
 certificate:
-  description: The deployed certificate (PEM).
+  description: The deployed certificate (PEM); with O(serial)/O(ledger_entry) and not due, the one read from Vault.
   returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
 ca_chain:
-  description: The CA chain (PEM) as written to O(chain_path) (from the file on disk if nothing was renewed).
+  description: The CA chain (PEM) as written to O(chain_path) (from the file on disk if nothing was renewed; V(null) with
+    O(serial)/O(ledger_entry) when nothing was renewed).
   returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
 private_key:
   description:
     - B(Secret.) The deployed private key (PEM). A task that sets O(return_content=true) needs C(no_log=true).
+    - V(null) with O(serial)/O(ledger_entry) when nothing was renewed (Vault keeps no private key).
     - Never part of a failed task's result.
   returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
@@ -614,7 +752,12 @@ def main():
         revoke_previous=dict(type='bool', default=False),
         private_key_format=dict(type='str', choices=['pem', 'pkcs8'], default='pem'),
         return_content=dict(type='bool', default=False),
+        serial=dict(type='str'),
+        ledger_entry=dict(type='str'),
     ), 'certificates')
+    own.update(state=dict(type='str', choices=['present', 'revoked'], default='present'),
+               kv_mount=dict(type='str', default='secret'),
+               prefix=dict(type='str', default='rotation'))
     module = AnsibleModule(argument_spec=merge_argument_specs(own, vault_argument_spec()), supports_check_mode=True)
     if CRYPTOGRAPHY_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)

@@ -559,3 +559,87 @@ def test_vvvv_output_never_contains_the_private_key(lab, certdir, vault):
     assert results['issued']['serial'] in run.output  # the output is the verbose one: the serial is there, the key is not
     assert '--- before: %s' % cert in run.output and '+    "serial": "%s"' % results['issued']['serial'] in run.output  # --diff
     assert token not in run.output
+
+
+# --------------------------------------------------------------------------------------- state=revoked
+def issue_in_vault(vault, lab, ttl='1h', **extra):
+    """A certificate issued directly in Vault (not by the module): its serial, as Vault prints it."""
+    common_name = extra.pop('common_name', 'byserial-%s.example.test' % uuid.uuid4().hex[:8])
+    data = vault.secrets.pki.generate_certificate(name=lab['LAB_PKI_ROLE'], common_name=common_name,
+                                                  extra_params=dict(extra, ttl=ttl), mount_point=lab['LAB_PKI_MOUNT'])['data']
+    return data['serial_number'], common_name
+
+
+def revocation_time(vault, serial, mount='pki'):
+    return vault.secrets.pki.read_certificate(serial=serial, mount_point=mount)['data']['revocation_time']
+
+
+def revoke(lab, check=False, diff=False, **args):
+    result = run_module(MODULE, dict(args, state='revoked'), check=check, diff=diff, env=lab)
+    no_traceback(result)
+    return result
+
+
+def test_revoked_puts_the_serial_on_the_crl_once(lab, vault):
+    serial, common_name = issue_in_vault(vault, lab)
+    # the serial as hex without separators, upper case: normalized to Vault's form
+    result = revoke(lab, serial=serial.replace(':', '').upper(), diff=True)
+    assert not result.get('failed'), result['msg']
+    assert (result['changed'], result['reason'], result['revoked'], result['serial']) == (True, 'revoked', True, serial)
+    assert result['common_name'] == common_name and result['revocation_time'].endswith('Z')
+    assert serial_int(serial) in revoked_serials(vault)
+    assert revocation_time(vault, serial) > 0
+    assert result['diff']['after'] == {'serial': serial, 'revoked': True}
+    again = revoke(lab, serial=serial)
+    assert (again['changed'], again['reason'], again['revoked']) == (False, 'already_revoked', True)
+    assert again['revocation_time'] == result['revocation_time']
+
+
+def test_revoked_in_check_mode_revokes_nothing(lab, vault):
+    serial, dummy = issue_in_vault(vault, lab)
+    result = revoke(lab, serial=serial, check=True)
+    assert (result['changed'], result['reason'], result['revocation_time']) == (True, 'revoked', None)
+    assert result['msg'].startswith('would revoke %s' % serial)
+    assert revocation_time(vault, serial) == 0 and serial_int(serial) not in revoked_serials(vault)
+
+
+def test_revoked_batch_each_item_with_its_own_serial(lab, vault):
+    first, dummy = issue_in_vault(vault, lab)
+    second, dummy = issue_in_vault(vault, lab)
+    revoke(lab, serial=second)
+    result = revoke(lab, certificates=[dict(serial=first), dict(serial=second.replace(':', '-'))])
+    assert not result.get('failed'), result['msg']
+    assert [(r['serial'], r['reason'], r['changed']) for r in result['results']] == [
+        (first, 'revoked', True), (second, 'already_revoked', False)]
+    assert result['changed'] and result['reasons'] == {'revoked': 1, 'already_revoked': 1}
+    assert {serial_int(first), serial_int(second)} <= revoked_serials(vault)
+
+
+def test_revoked_expired_certificate_is_reported_not_failed(lab, vault):
+    serial, dummy = issue_in_vault(vault, lab, ttl='2s')
+    time.sleep(3)
+    result = revoke(lab, serial=serial)
+    assert (bool(result.get('failed')), result['changed'], result['reason'], result['revoked']) == (False, False, 'expired', False)
+    assert 'refusing to add to CRL' in result['msg'] and revocation_time(vault, serial) == 0
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(serial='de:ad:be:ef:01'), 'serial de:ad:be:ef:01 is not known to the PKI mount pki (no certificate at '
+                                     'pki/cert/de:ad:be:ef:01); nothing was revoked'),
+    (dict(serial='de:ad:be:ef:01', mount='no-such-pki'), 'the PKI mount no-such-pki does not exist'),
+    (dict(), 'state=revoked needs serial'),
+    (dict(serial='not-hex'), "serial 'not-hex' is not a certificate serial"),
+    (dict(serial='00'), "serial '00' is not a certificate serial (it is zero)"),
+    (dict(serial='de:ad', cert_path='/tmp/x.crt'), 'cert_path cannot be used with state=revoked'),
+    (dict(serial='de:ad', key_mode='0640'), 'key_mode cannot be used with state=revoked'),
+    (dict(serial='de:ad', backup=True), 'backup cannot be used with state=revoked'),
+    (dict(serial='de:ad', ledger_entry='web'), 'state=revoked takes serial, not ledger_entry'),
+    (dict(certificates=[dict(serial='de:ad'), dict(serial='DEAD')]), 'certificates name serial de:ad of pki more than once'),
+    (dict(serial='de:ad', certificates=[dict(serial='be:ef')]), 'serial cannot be set at the top level together with certificates'),
+], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None)
+def test_revoked_bad_input_and_unknown_serial_fail_clearly_and_revoke_nothing(lab, vault, args, message):
+    serial, dummy = issue_in_vault(vault, lab)
+    result = revoke(lab, **args)
+    assert result['failed'] and message in result['msg'], result['msg']
+    # other tests of the shared lab may revoke their own certificates meanwhile: look at this one
+    assert revocation_time(vault, serial) == 0 and serial_int(serial) not in revoked_serials(vault)

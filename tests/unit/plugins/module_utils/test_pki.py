@@ -24,6 +24,7 @@ import stat
 import tempfile
 import time
 
+import hvac.exceptions
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,7 +35,8 @@ from ansible_collections.secops.rotation.plugins.module_utils import _files, _pk
 from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError
 from ansible_collections.secops.rotation.plugins.module_utils._files import FileWriteError
 from ansible_collections.secops.rotation.plugins.module_utils._pki import (
-    CertSpec, Deployed, PkiCertRenewer, cert_names, decide, format_serial, name_drift, validate_items)
+    CertSpec, Deployed, PkiCertRenewer, RevokeSpec, cert_names, decide, decide_vault, format_serial, name_drift,
+    normalize_serial, validate_items)
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 DAY = datetime.timedelta(days=1)
@@ -416,7 +418,7 @@ class FakePki:
     """Stands in for hvac's ``client.secrets.pki`` (issue/revoke/read CA) with the test CA; records calls."""
 
     def __init__(self, ca):
-        self.ca, self.issued, self.revoked = ca, [], []
+        self.ca, self.issued, self.revoked, self.stored, self.reads = ca, [], [], {}, []
 
     def generate_certificate(self, name, common_name, extra_params, mount_point):
         alt = [n for n in extra_params.get('alt_names', '').split(',') if n]
@@ -429,6 +431,21 @@ class FakePki:
 
     def revoke_certificate(self, serial_number, mount_point):
         self.revoked.append(serial_number)
+        if serial_number in self.stored:
+            self.stored[serial_number] = (self.stored[serial_number][0], 1796026734)
+        return {'data': {'revocation_time': 1796026734, 'state': 'revoked'}}
+
+    def store(self, cert, revocation_time=0):
+        """Keep ``cert`` under its serial, as ``<mount>/cert/<serial>`` would hold it; returns the serial."""
+        self.stored[format_serial(cert.serial_number)] = (cert, revocation_time)
+        return format_serial(cert.serial_number)
+
+    def read_certificate(self, serial, mount_point):
+        self.reads.append((mount_point, serial))
+        if serial not in self.stored:
+            raise hvac.exceptions.InvalidPath()
+        cert, revocation_time = self.stored[serial]
+        return {'data': {'certificate': cert_pem(cert).decode(), 'revocation_time': revocation_time}}
 
     def read_ca_certificate(self, mount_point):
         return cert_pem(self.ca.cert).decode()
@@ -883,6 +900,240 @@ def test_examples_revoke_the_previous_certificate_only_after_the_reload_and_a_he
     names = [t.get('name', '') for t in tasks]
     flush = [i for i, t in enumerate(tasks) if t.get('ansible.builtin.meta') == 'flush_handlers']
     health = [i for i, n in enumerate(names) if 'health' in n.lower()]
-    revoke = [i for i, t in enumerate(tasks) if 'previous_serial' in repr(t) and '/revoke' in repr(t)]
+    revoke = [i for i, t in enumerate(tasks) if 'previous_serial' in repr(t)
+              and (t.get('secops.rotation.pki_cert_renew') or {}).get('state') == 'revoked']
     assert flush and health and revoke, names
     assert flush[0] < health[0] < revoke[0]
+
+
+# ------------------------------------------------------------------ serials: state=revoked and renewal by serial
+@pytest.mark.parametrize('text, serial', [
+    ('1c:23:4d', '1c:23:4d'), ('1C:23:4D', '1c:23:4d'), ('1c234d', '1c:23:4d'), ('1c-23-4d', '1c:23:4d'),
+    (' 1c:23:4d\n', '1c:23:4d'), ('00:1c', '1c'), ('abc', '0a:bc'), ('0a:bc', '0a:bc'), ('1', '01'),
+    ('25:18:aa:31:d9:06:90:35:f8:80:e8:02:e1:3b:b7:55:b3:0f:16:66', '25:18:aa:31:d9:06:90:35:f8:80:e8:02:e1:3b:b7:55:b3:0f:16:66'),
+    ('2518AA31D9069035F880E802E13BB755B30F1666', '25:18:aa:31:d9:06:90:35:f8:80:e8:02:e1:3b:b7:55:b3:0f:16:66')])
+def test_normalize_serial_gives_vaults_form(text, serial):
+    assert normalize_serial(text) == serial
+
+
+@pytest.mark.parametrize('value, message', [
+    ('', 'must be a certificate serial'), (None, 'must be a certificate serial'), (1234, 'must be a certificate serial'),
+    ('xyz', "'xyz' is not a certificate serial"), ('1:23', "'1:23' is not a certificate serial"),
+    ('1c::23', 'is not a certificate serial'), ('1c:23:', 'is not a certificate serial'), ('0x1c', 'is not a certificate'),
+    ('00:00', "'00:00' is not a certificate serial (it is zero)"), ('ab' * 65, 'is not a certificate serial')])
+def test_normalize_serial_refuses_what_is_no_serial(value, message):
+    with pytest.raises(RotationError) as err:
+        normalize_serial(value)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize('params, message', [
+    (dict(state='revoked'), 'state=revoked needs serial'),
+    (dict(state='revoked', serial='de:ad', cert_path='/tmp/a.crt'), 'cert_path cannot be used with state=revoked'),
+    (dict(state='revoked', serial='de:ad', bundle_path='/tmp/a.pem'), 'bundle_path cannot be used with state=revoked'),
+    (dict(state='revoked', serial='de:ad', owner='root'), 'owner cannot be used with state=revoked'),
+    (dict(state='revoked', serial='de:ad', backup=True), 'backup cannot be used with state=revoked'),
+    (dict(state='revoked', serial='de:ad', cert_mode='0640'), 'cert_mode cannot be used with state=revoked'),
+    (dict(state='revoked', serial='de:ad', return_content=True), 'return_content cannot be used with state=revoked'),
+    (dict(state='revoked', serial='de:ad', ledger_entry='web'), 'state=revoked takes serial, not ledger_entry'),
+    (dict(state='revoked', serial='de:ad', mount='../sys'), "invalid mount '../sys'"),
+    (dict(state='revoked', certificates=[dict(serial='de:ad'), dict(serial='DE-AD')]),
+     'certificates name serial de:ad of pki more than once'),
+    (dict(state='revoked', serial='de:ad', certificates=[dict(serial='be:ef')]),
+     'serial cannot be set at the top level together with certificates'),
+    (dict(state='revoked', certificates=[]), 'certificates is empty; give at least one certificate (or serial at the top level)'),
+    (dict(state='absent', serial='de:ad'), "state must be one of present, revoked, got 'absent'"),
+    (dict(common_name='a.test', role='web', serial='de:ad', ledger_entry='web'), 'give serial or ledger_entry, not both'),
+    (dict(common_name='a.test', role='web', ledger_entry='../x'), "invalid ledger_entry '../x'"),
+    (dict(common_name='a.test', role='web', serial='de:ad', cert_path='/tmp/a.crt'), 'key_path is required when files are written'),
+    (dict(common_name='a.test', role='web', serial='de:ad', chain_path='/tmp/c.pem'), 'cert_path is required when files are written'),
+    (dict(common_name='a.test', role='web', serial='zz'), "serial 'zz' is not a certificate serial"),
+    (dict(common_name='a.test', role='web'), 'cert_path is required (or serial or ledger_entry'),
+    (dict(role='web', ledger_entry='web', certificates=[dict(common_name='b.test')]),
+     'ledger_entry cannot be set at the top level together with certificates'),
+])
+def test_options_of_revoked_and_serial_are_validated(params, message):
+    with pytest.raises(RotationError) as err:
+        validate_items(params)
+    assert message in str(err.value)
+
+
+def test_revoked_items_and_serial_items_validate(tmp_path):
+    specs = validate_items(dict(state='revoked', mount='pki_int', key_mode='0600', cert_mode='0644', backup=False,
+                                certificates=[dict(serial='DE:AD'), dict(serial='beef', mount='pki')]))
+    assert [(type(s), s.serial, s.mount) for s in specs] == [(RevokeSpec, 'de:ad', 'pki_int'), (RevokeSpec, 'be:ef', 'pki')]
+    spec = validate_items(dict(common_name='a.test', role='web', serial='dead'))[0]
+    assert (spec.serial, spec.from_vault, spec.paths) == ('de:ad', True, {})
+    spec = validate_items(dict(common_name='a.test', role='web', ledger_entry='lb/www', cert_path=str(tmp_path / 'a.crt'),
+                               key_path=str(tmp_path / 'a.key')))[0]
+    assert (spec.ledger_entry, spec.from_vault, sorted(spec.paths)) == ('lb/www', True, ['cert', 'key'])
+
+
+def found_in_vault(cert, revocation_time=0):
+    return {'serial': format_serial(cert.serial_number), 'pem': cert_pem(cert).decode(), 'cert': cert,
+            'revocation_time': revocation_time, 'revoked_at': '2026-11-20T00:00:00Z' if revocation_time else None}
+
+
+def vault_spec(**item):
+    return CertSpec(dict(dict(common_name='app.example.test', role='web', serial='01'), **item))
+
+
+@pytest.mark.parametrize('not_after, item, reason, detail', [
+    (NOW + 89 * DAY, {}, 'not_due', '89d left (renews when fewer than 30d are left)'),
+    (NOW + DAY / 8, dict(renew_before='2h'), 'not_due', '3h left (renews when fewer than 2h are left)'),
+    (NOW + DAY / 24, dict(renew_before='2h'), 'expiring', '1h left, renew_before 2h'),
+    (NOW - DAY, {}, 'expiring', 'expired 1d ago'),
+    (NOW + 89 * DAY, dict(renew_at_fraction=0.001), 'lifetime', 'of its lifetime used, renew_at_fraction 0.001'),
+    (NOW + 89 * DAY, dict(alt_names=['www.example.test']), 'drift', 'alt_names +www.example.test'),
+    (NOW + 89 * DAY, dict(common_name='other.example.test'), 'drift', 'common_name app.example.test -> other.example.test'),
+    (NOW + 89 * DAY, dict(ip_sans=['10.0.0.1']), 'drift', 'ip_sans +10.0.0.1'),
+    (NOW + 89 * DAY, dict(force=True), 'forced', 'force=true'),
+])
+def test_decide_vault_applies_the_file_rules_to_vaults_certificate(ca, not_after, item, reason, detail):
+    cert, dummy = ca.issue('app.example.test', not_after=not_after)
+    got, why = decide_vault(vault_spec(**item), found_in_vault(cert), NOW)
+    assert got == reason and detail in why, why
+
+
+def test_decide_vault_revoked_unparsable_and_issuer(ca):
+    cert, dummy = ca.issue('app.example.test')
+    assert decide_vault(vault_spec(), found_in_vault(cert, revocation_time=1), NOW) == (
+        'invalid', 'the certificate %s was revoked at 2026-11-20T00:00:00Z' % format_serial(cert.serial_number))
+    assert decide_vault(vault_spec(), dict(found_in_vault(cert), cert=None), NOW)[0] == 'invalid'
+    assert decide_vault(vault_spec(), found_in_vault(cert), NOW, issuer=ca.cert)[0] == 'not_due'
+    assert decide_vault(vault_spec(), found_in_vault(cert), NOW, issuer=CA('another CA').cert)[0] == 'issuer_changed'
+
+
+def vault_params(**extra):
+    return dict(dict(common_name='app.example.test', role='web', mount='pki', renew_before='30d'), **extra)
+
+
+def test_serial_not_due_reads_vault_and_issues_nothing(ca, vault):
+    cert, dummy = ca.issue('app.example.test', not_after=NOW + 40 * DAY)
+    serial = vault.pki.store(cert)
+    result = PkiCertRenewer(vault_params(serial=serial.replace(':', '').upper(), return_content=True), connect=vault,
+                            now=NOW).run()
+    assert (result['changed'], result['reason'], result['serial'], result['previous_serial']) == (
+        False, 'not_due', serial, serial)
+    assert result['days_remaining'] == 40.0 and result['not_after'] == '2027-01-05T12:00:00Z'
+    assert vault.pki.issued == [] and vault.pki.reads == [('pki', serial)]
+    assert result['certificate'] == cert_pem(cert).decode() and result['private_key'] is None
+
+
+def test_serial_due_issues_and_returns_a_matching_key_without_files(ca, vault):
+    cert, dummy = ca.issue('app.example.test', not_after=NOW + 10 * DAY)
+    serial = vault.pki.store(cert)
+    check = PkiCertRenewer(vault_params(serial=serial), connect=vault, now=NOW, check_mode=True).run()
+    assert (check['changed'], check['reason'], check['previous_serial'], check['serial']) == (True, 'expiring', serial, None)
+    assert vault.pki.issued == []
+    result = PkiCertRenewer(vault_params(serial=serial, return_content=True), connect=vault, now=NOW).run()
+    assert (result['changed'], result['reason'], result['previous_serial']) == (True, 'expiring', serial)
+    assert len(vault.pki.issued) == 1 and result['serial'] != serial and result['cert_path'] is None
+    new_cert = x509.load_pem_x509_certificate(result['certificate'].encode())
+    new_key = serialization.load_pem_private_key(result['private_key'].encode(), password=None)
+    assert format_serial(new_cert.serial_number) == result['serial']
+    assert new_key.public_key().public_numbers() == new_cert.public_key().public_numbers()
+
+
+def test_serial_due_writes_the_files_when_paths_are_given(ca, tmp_path, vault):
+    cert, dummy = ca.issue('app.example.test', alt_names=['old.example.test'])
+    serial = vault.pki.store(cert)
+    result = PkiCertRenewer(vault_params(serial=serial, alt_names=['new.example.test'], cert_path=str(tmp_path / 'app.crt'),
+                                         key_path=str(tmp_path / 'app.key')), connect=vault, now=NOW).run()
+    assert (result['reason'], result['previous_serial']) == ('drift', serial), result['msg']
+    written = x509.load_pem_x509_certificate((tmp_path / 'app.crt').read_bytes())
+    assert format_serial(written.serial_number) == result['serial']
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'app.key')).st_mode) == 0o600
+
+
+def test_serial_unknown_fails_clearly_and_issues_nothing(vault):
+    result = PkiCertRenewer(vault_params(serial='de:ad:be:ef'), connect=vault, now=NOW).run()
+    assert result['failed'] and result['msg'] == ('serial de:ad:be:ef is not known to the PKI mount pki (no certificate at '
+                                                  'pki/cert/de:ad:be:ef); nothing was issued')
+    assert vault.pki.issued == []
+
+
+class FakeKv:
+    def __init__(self, entries):
+        self.entries = entries
+
+    def read_secret_version(self, path, mount_point, raise_on_deleted_version):
+        if (mount_point, path) not in self.entries:
+            raise hvac.exceptions.InvalidPath()
+        return {'data': {'data': self.entries[(mount_point, path)], 'metadata': {'version': 3}}}
+
+
+@pytest.fixture
+def ledger(vault):
+    entries = {}
+    client = vault.pki  # the fake client is reached through the connect function
+    kv = FakeKv(entries)
+    real = vault
+
+    def connect(params):
+        fake, opts = real(params)
+        fake.secrets.kv = type('Kv', (), {'v2': kv})()
+        return fake, opts
+    connect.pki, connect.entries, connect.calls = client, entries, real.calls
+    return connect
+
+
+def test_ledger_entry_reads_current_serial(ca, ledger):
+    cert, dummy = ca.issue('app.example.test', not_after=NOW + 5 * DAY)
+    serial = ledger.pki.store(cert)
+    ledger.entries[('kv', 'rot/lb/www')] = {'kind': 'pki', 'phase': 'idle', 'current': {'id': serial, 'serial': serial.upper()}}
+    result = PkiCertRenewer(vault_params(ledger_entry='lb/www', kv_mount='kv', prefix='rot'), connect=ledger, now=NOW).run()
+    assert (result['reason'], result['previous_serial'], result['ledger_entry']) == ('expiring', serial, 'lb/www')
+    assert ledger.pki.reads == [('pki', serial)] and len(ledger.pki.issued) == 1
+
+
+@pytest.mark.parametrize('entry, message', [
+    (None, 'ledger entry secret/rotation/web does not exist; nothing was issued'),
+    ({'kind': 'db', 'current': {'id': 'x', 'serial': '01'}}, 'ledger entry secret/rotation/web is of kind db, not pki'),
+    ({'kind': 'pki', 'current': {'id': 'x'}}, 'ledger entry secret/rotation/web has no current.serial'),
+    ({'kind': 'pki', 'current': None}, 'has no current.serial'),
+    ({'kind': 'pki', 'current': {'id': 'x', 'serial': 'nope'}}, "current.serial of ledger entry secret/rotation/web 'nope' is not"),
+])
+def test_ledger_entry_of_another_kind_or_without_serial_fails_clearly(ledger, entry, message):
+    if entry is not None:
+        ledger.entries[('secret', 'rotation/web')] = entry
+    result = PkiCertRenewer(vault_params(ledger_entry='web'), connect=ledger, now=NOW).run()
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert ledger.pki.issued == [] and ledger.pki.reads == []
+
+
+def test_revoke_by_serial_is_idempotent_and_predicted(ca, vault):
+    cert, dummy = ca.issue('app.example.test')
+    serial = vault.pki.store(cert)
+    check = PkiCertRenewer(dict(state='revoked', serial=serial.upper()), connect=vault, now=NOW, check_mode=True).run()
+    assert (check['changed'], check['reason'], check['revoked'], check['revocation_time']) == (True, 'revoked', True, None)
+    assert vault.pki.revoked == []
+    done = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW).run()
+    assert (done['changed'], done['reason'], done['revocation_time'], done['common_name']) == (
+        True, 'revoked', '2026-11-30T08:18:54Z', 'app.example.test')
+    assert vault.pki.revoked == [serial]
+    again = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW).run()
+    assert (again['changed'], again['reason'], again['revoked']) == (False, 'already_revoked', True)
+    assert vault.pki.revoked == [serial]
+
+
+def test_revoke_unknown_serial_in_a_batch_fails_that_item_only(ca, vault):
+    cert, dummy = ca.issue('app.example.test')
+    serial = vault.pki.store(cert)
+    result = PkiCertRenewer(dict(state='revoked', certificates=[dict(serial='de:ad'), dict(serial=serial)]),
+                            connect=vault, now=NOW).run()
+    assert result['failed'] and [r['reason'] for r in result['results']] == ['error', 'revoked']
+    assert result['msg'].startswith('1 of 2 certificates failed: de:ad (serial de:ad is not known to the PKI mount pki')
+    assert 'revoked 1 of 2 certificates (revoked: 1)' in result['msg'] and vault.pki.revoked == [serial]
+
+
+def test_revoke_an_expired_certificate_vault_refuses_is_reported(ca, vault):
+    cert, dummy = ca.issue('app.example.test', not_after=NOW - DAY)
+    serial = vault.pki.store(cert)
+    vault.pki.revoke_certificate = lambda serial_number, mount_point: {'data': None, 'warnings': ['already expired; refusing']}
+    renewer = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW)
+    result = renewer.run()
+    assert (result['changed'], result['reason'], result['revoked']) == (False, 'expired', False)
+    assert renewer.warnings == ['%s in pki was not revoked: already expired; refusing' % serial]
+    predicted = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW, check_mode=True).run()
+    assert (predicted['changed'], predicted['reason']) == (False, 'expired')
