@@ -643,3 +643,156 @@ def test_revoked_bad_input_and_unknown_serial_fail_clearly_and_revoke_nothing(la
     assert result['failed'] and message in result['msg'], result['msg']
     # other tests of the shared lab may revoke their own certificates meanwhile: look at this one
     assert revocation_time(vault, serial) == 0 and serial_int(serial) not in revoked_serials(vault)
+
+
+# --------------------------------------------------------------- renewal decided by a serial in Vault (not a file)
+def all_serials(vault):
+    return set(vault.secrets.pki.list_certificates(mount_point='pki')['data']['keys'])
+
+
+def issued_for(vault, before, common_name):
+    """Serials issued since ``before`` (a set of serials) for ``common_name``: other tests of the shared lab may issue
+    their own certificates meanwhile, so counting serials would not tell."""
+    found = []
+    for new in all_serials(vault) - before:
+        data = vault.secrets.pki.read_certificate(serial=new, mount_point='pki')['data']['certificate']
+        if common_name in x509.load_pem_x509_certificate(data.encode()).subject.rfc4514_string():
+            found.append(new)
+    return found
+
+
+@pytest.fixture
+def by_serial(lab):
+    """Run the module for a certificate named by serial/ledger_entry: no file unless ``args`` give paths."""
+    def run(check=False, diff=False, **args):
+        base = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='1h')
+        base.update(args)
+        result = run_module(MODULE, base, check=check, diff=diff, env=lab)
+        no_traceback(result)
+        return result
+    return run
+
+
+def test_serial_due_and_not_due_by_renew_before(by_serial, vault, lab):
+    serial, common_name = issue_in_vault(vault, lab, ttl='1h')
+    before = all_serials(vault)
+    kept = by_serial(common_name=common_name, serial=serial, renew_before='30m')
+    assert not kept.get('failed'), kept['msg']
+    assert (kept['changed'], kept['reason'], kept['serial'], kept['previous_serial']) == (False, 'not_due', serial, serial)
+    assert 0.03 < kept['days_remaining'] < 0.05 and kept['not_after'].endswith('Z')
+    assert 'serial %s in pki' % serial in kept['msg'] and kept['cert_path'] is None
+    predicted = by_serial(common_name=common_name, serial=serial.replace(':', '').upper(), renew_before='2h', check=True)
+    assert (predicted['changed'], predicted['reason'], predicted['previous_serial']) == (True, 'expiring', serial)
+    assert predicted['msg'].startswith('would renew %s: expiring' % common_name)
+    assert issued_for(vault, before, common_name) == []
+    assert 'PRIVATE KEY' not in predicted.stdout
+    renewed = by_serial(common_name=common_name, serial=serial, renew_before='2h', return_content=True)
+    assert (renewed['changed'], renewed['reason'], renewed['previous_serial']) == (True, 'expiring', serial), renewed['msg']
+    assert renewed['serial'] != serial and 0.99 < renewed['days_remaining'] <= 1.01
+    cert = x509.load_pem_x509_certificate(renewed['certificate'].encode())
+    key = serialization.load_pem_private_key(renewed['private_key'].encode(), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert serial_int(renewed['serial']) == cert.serial_number
+    assert [serial_int(s) for s in issued_for(vault, before, common_name)] == [cert.serial_number]
+    assert vault.secrets.pki.read_certificate(serial=renewed['serial'], mount_point='pki')['data']['certificate'].strip() \
+        == renewed['certificate'].strip()
+    # the old certificate stays valid: revoking it is a later task
+    assert revocation_time(vault, serial) == 0
+
+
+def test_serial_check_mode_issues_nothing(by_serial, vault, lab):
+    serial, common_name = issue_in_vault(vault, lab, ttl='1h')
+    before = all_serials(vault)
+    predicted = by_serial(common_name=common_name, serial=serial, renew_before='2h', check=True)
+    assert (predicted['changed'], predicted['serial'], predicted['reason']) == (True, None, 'expiring')
+    assert issued_for(vault, before, common_name) == []
+    assert by_serial(common_name=common_name, serial=serial, renew_before='2h')['changed']
+    assert len(issued_for(vault, before, common_name)) == 1  # the check above can see an issue
+
+
+def test_serial_drift_of_sans_and_written_files(by_serial, vault, lab, certdir):
+    serial, common_name = issue_in_vault(vault, lab, ttl='48h', alt_names='a.example.test', ip_sans='127.0.0.1')
+    same = by_serial(common_name=common_name, serial=serial, renew_before='1h', alt_names=['a.example.test'],
+                     ip_sans=['127.0.0.1'])
+    assert same['reason'] == 'not_due', same['msg']
+    assert not os.listdir(str(certdir))  # nothing written when not due
+    paths = dict(cert_path=str(certdir / 'lb.crt'), key_path=str(certdir / 'lb.key'), chain_path=str(certdir / 'chain.pem'))
+    drift = by_serial(common_name=common_name, serial=serial, renew_before='1h', alt_names=['a.example.test', 'b.example.test'],
+                      ip_sans=['127.0.0.1'], diff=True, **paths)
+    assert (drift['changed'], drift['reason'], drift['previous_serial']) == (True, 'drift', serial), drift['msg']
+    assert 'alt_names +b.example.test' in drift['msg'] and drift['diff']['before']['serial'] == serial
+    files = snapshot(certdir)
+    assert sorted(files) == ['chain.pem', 'lb.crt', 'lb.key'] and files['lb.key'][2] == 0o600
+    cert = x509.load_pem_x509_certificate(files['lb.crt'][3])
+    key = serialization.load_pem_private_key(files['lb.key'][3], password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert serial_int(drift['serial']) == cert.serial_number and 'b.example.test' in drift['alt_names']
+    ip = by_serial(common_name=common_name, serial=drift['serial'], renew_before='1h', alt_names=['a.example.test', 'b.example.test'],
+                   ip_sans=['127.0.0.2'], check=True)
+    assert (ip['reason'], 'ip_sans +127.0.0.2' in ip['msg'], 'ip_sans -127.0.0.1' in ip['msg']) == ('drift', True, True)
+
+
+def test_serial_of_a_revoked_certificate_is_renewed(by_serial, vault, lab):
+    serial, common_name = issue_in_vault(vault, lab, ttl='48h')
+    vault.secrets.pki.revoke_certificate(serial_number=serial, mount_point='pki')
+    result = by_serial(common_name=common_name, serial=serial, renew_before='1h', check=True)
+    assert (result['changed'], result['reason']) == (True, 'invalid') and 'was revoked at' in result['msg']
+
+
+def test_serial_unknown_fails_clearly_and_issues_nothing(by_serial, vault, certdir):
+    common_name = 'unknown-%s.example.test' % uuid.uuid4().hex[:8]
+    before = all_serials(vault)
+    result = by_serial(common_name=common_name, serial='DEADBEEF01', force=True, cert_path=str(certdir / 'x.crt'),
+                       key_path=str(certdir / 'x.key'))
+    assert result['failed'] and result['msg'] == ('serial de:ad:be:ef:01 is not known to the PKI mount pki (no certificate '
+                                                  'at pki/cert/de:ad:be:ef:01); nothing was issued'), result['msg']
+    assert os.listdir(str(certdir)) == [] and result['serial'] is None
+    assert issued_for(vault, before, common_name) == []
+
+
+@pytest.fixture(scope='module')
+def ledger_prefix():
+    return 'rotation-pki-it-%s' % uuid.uuid4().hex[:8]
+
+
+def stage_entry(lab, prefix, name, **args):
+    result = run_module('rotation_state', dict(dict(prefix=prefix, action='init', name=name), **args), env=lab)
+    assert not result.get('failed'), result['msg']
+    return result
+
+
+def test_ledger_entry_current_serial_decides(by_serial, vault, lab, ledger_prefix):
+    serial, common_name = issue_in_vault(vault, lab, ttl='1h')
+    name = 'lb/%s' % uuid.uuid4().hex[:6]
+    stage_entry(lab, ledger_prefix, name, kind='pki', id=serial, metadata={'serial': serial, 'common_name': common_name})
+    kept = by_serial(common_name=common_name, ledger_entry=name, prefix=ledger_prefix, renew_before='30m')
+    assert (kept['reason'], kept['serial'], kept['previous_serial'], kept['ledger_entry']) == ('not_due', serial, serial, name), \
+        kept['msg']
+    due = by_serial(common_name=common_name, ledger_entry=name, prefix=ledger_prefix, renew_before='2h')
+    assert (due['changed'], due['reason'], due['previous_serial']) == (True, 'expiring', serial), due['msg']
+    assert due['serial'] != serial and 'private_key' not in due
+
+
+def test_ledger_entry_of_another_kind_or_without_serial_fails_clearly(by_serial, lab, ledger_prefix):
+    name = 'db-%s' % uuid.uuid4().hex[:6]
+    stage_entry(lab, ledger_prefix, name, kind='db', id='lease-1', secret={'password': 'pw-ledger-test'})
+    other = by_serial(common_name='x.example.test', ledger_entry=name, prefix=ledger_prefix)
+    assert other['failed'] and 'ledger entry secret/%s/%s is of kind db, not pki' % (ledger_prefix, name) in other['msg']
+    assert 'pw-ledger-test' not in other.stdout
+    bare = 'pki-%s' % uuid.uuid4().hex[:6]
+    stage_entry(lab, ledger_prefix, bare, kind='pki', id='no-serial-here')
+    missing = by_serial(common_name='x.example.test', ledger_entry=bare, prefix=ledger_prefix)
+    assert missing['failed'] and 'has no current.serial' in missing['msg'], missing['msg']
+    absent = by_serial(common_name='x.example.test', ledger_entry='nobody-%s' % uuid.uuid4().hex[:6], prefix=ledger_prefix)
+    assert absent['failed'] and 'does not exist; nothing was issued' in absent['msg'], absent['msg']
+
+
+def test_batch_items_with_their_own_serials(lab, vault, certdir):
+    due, due_cn = issue_in_vault(vault, lab, ttl='1h')
+    fine, fine_cn = issue_in_vault(vault, lab, ttl='48h')
+    args = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='2h', certificates=[
+        dict(common_name=due_cn, serial=due), dict(common_name=fine_cn, serial=fine)])
+    result = run_module(MODULE, args, env=lab)
+    no_traceback(result)
+    assert [(r['reason'], r['previous_serial']) for r in result['results']] == [('expiring', due), ('not_due', fine)]
+    assert result['msg'] == 'renewed 1 of 2 certificates (expiring: 1); 1 not due'
