@@ -389,9 +389,9 @@ def validate_items(params):
     if items is not None and not isinstance(items, list):
         raise RotationError('certificates must be a list of certificate definitions')
     if items == [] and not params.get('common_name' if state == 'present' else 'serial'):
+        top = 'common_name, cert_path and key_path' if state == 'present' else 'serial'
         raise RotationError('invalid input, nothing was changed: certificates is empty; give at least one certificate '
-                            '(or %s at the top level)' % ('common_name, cert_path and key_path' if state == 'present'
-                                                         else 'serial'))
+                            '(or %s at the top level)' % top)
     if items:
         for key in ('common_name', 'cert_path', 'key_path', 'chain_path', 'bundle_path', 'serial', 'ledger_entry'):
             if params.get(key):

@@ -274,7 +274,7 @@ options:
     description:
       - Return the certificate, chain and B(private key) in RV(certificate), RV(ca_chain) and RV(private_key).
       - With O(serial) or O(ledger_entry), a certificate that is not due is returned from Vault without chain and key
-        (RV(ca_chain) and RV(private_key) are V(null): Vault keeps no private key); a renewed one with all three.
+        (RV(ca_chain) and RV(private_key) are V(null) - Vault keeps no private key); a renewed one with all three.
       - The private key is a secret, so a task that sets this must use C(no_log=true) - whether it registers the result
         or not, because a failing task prints its result.
       - Nothing of this is returned when the task fails (for example one item of O(certificates) fails); a failure

@@ -624,8 +624,8 @@ def test_revoked_expired_certificate_is_reported_not_failed(lab, vault):
 
 
 @pytest.mark.parametrize('args, message', [
-    (dict(serial='de:ad:be:ef:01'), 'serial de:ad:be:ef:01 is not known to the PKI mount pki (no certificate at '
-                                     'pki/cert/de:ad:be:ef:01); nothing was revoked'),
+    (dict(serial='de:ad:be:ef:01'),
+     'serial de:ad:be:ef:01 is not known to the PKI mount pki (no certificate at pki/cert/de:ad:be:ef:01); nothing was revoked'),
     (dict(serial='de:ad:be:ef:01', mount='no-such-pki'), 'the PKI mount no-such-pki does not exist'),
     (dict(), 'state=revoked needs serial'),
     (dict(serial='not-hex'), "serial 'not-hex' is not a certificate serial"),

@@ -1137,3 +1137,15 @@ def test_revoke_an_expired_certificate_vault_refuses_is_reported(ca, vault):
     assert renewer.warnings == ['%s in pki was not revoked: already expired; refusing' % serial]
     predicted = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW, check_mode=True).run()
     assert (predicted['changed'], predicted['reason']) == (False, 'expired')
+
+
+def test_documentation_covers_state_serial_and_the_ledger():
+    import yaml
+    from ansible_collections.secops.rotation.plugins.modules import pki_cert_renew
+    doc, returned = yaml.safe_load(pki_cert_renew.DOCUMENTATION), yaml.safe_load(pki_cert_renew.RETURN)
+    options = doc['options']
+    assert options['state']['choices'] == ['present', 'revoked'] and options['state']['default'] == 'present'
+    assert (options['kv_mount']['default'], options['prefix']['default']) == ('secret', 'rotation')
+    assert {'serial', 'ledger_entry'} <= set(options) & set(options['certificates']['suboptions'])
+    assert {'revoked', 'revocation_time', 'days_remaining', 'ledger_entry', 'mount'} <= set(returned)
+    assert 'no option to revoke' not in pki_cert_renew.DOCUMENTATION.replace('\n', ' ')
