@@ -60,8 +60,8 @@ class Server:
 
     def __init__(self, tmp_path, cert, key):
         (tmp_path / 'srv.crt').write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (tmp_path / 'srv.key').write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                              serialization.NoEncryption()))
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        (tmp_path / 'srv.key').write_bytes(key_pem)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(str(tmp_path / 'srv.crt'), str(tmp_path / 'srv.key'))
         self.sni = []
