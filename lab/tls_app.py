@@ -260,7 +260,7 @@ def main(argv=None):
             info = start(args.dir, args.cert, args.key, port=args.port)
             print(f"pid={info['pid']} port={info['port']}")
         elif args.command == 'serial':
-            host, _, port = args.address.rpartition(':')
+            host, dummy, port = args.address.rpartition(':')
             print(served_serial(host, port))
         else:
             for directory in args.dirs:
