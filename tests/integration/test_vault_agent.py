@@ -70,6 +70,17 @@ def read_json(path):
         return None
 
 
+def served_other_than(port, *serials):
+    """The serial served on 127.0.0.1:port if it is none of ``serials``, else None."""
+    serial = tls_app.served_serial('127.0.0.1', port)
+    return serial if serial not in serials else None
+
+
+def pem_body(pem):
+    """The base64 lines of a PEM block, joined (what a leak of the key would contain)."""
+    return b''.join(pem.strip().splitlines()[1:-1]).decode()
+
+
 def cmdline(pid):
     try:
         with open('/proc/%d/cmdline' % pid, 'rb') as handle:
@@ -116,10 +127,11 @@ class AgentHost:
         python = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
         inventory = {'all': {'hosts': {'localhost': python}}}
         if demo_apps:
-            inventory['all']['children'] = {'demo_apps': {'hosts': {name: dict(python, demo_app_dir=str(path)) for name, path in demo_apps.items()},
-                                                          'vars': {'blue_green_reload_command': 'kill -HUP "$(cat {{ demo_app_dir }}/pid)"',
-                                                                   'blue_green_health_url': "http://127.0.0.1:{{ lookup('ansible.builtin.file', demo_app_dir ~ '/port') }}/health",
-                                                                   'blue_green_health_retries': 3}}}
+            hosts = {name: dict(python, demo_app_dir=str(path)) for name, path in demo_apps.items()}
+            health_url = "http://127.0.0.1:{{ lookup('ansible.builtin.file', demo_app_dir ~ '/port') }}/health"
+            inventory['all']['children'] = {'demo_apps': {'hosts': hosts, 'vars': {
+                'blue_green_reload_command': 'kill -HUP "$(cat {{ demo_app_dir }}/pid)"', 'blue_green_health_url': health_url,
+                'blue_green_health_retries': 3}}}
         self.inventory.write_text(yaml.safe_dump(inventory), encoding='utf-8')
 
     def vars(self, **extra):
@@ -133,7 +145,7 @@ class AgentHost:
         return values
 
     def play(self, extra_vars, playbook=None, check=False, verbosity=4, timeout=300):
-        """Run ``ansible-playbook`` (the role by default); returns (rc, output, recap {host: (ok, changed, failed)})."""
+        """Run ``ansible-playbook --diff -vvvv`` (the role by default); returns (rc, output, recap {host: (ok, changed, failed)})."""
         # extra vars from a 0600 file, as a user passes secrets (ansible-playbook -vvvv prints its command line)
         self.runs += 1
         vars_file = self.folder / ('%s-vars-%d.json' % (self.root.name, self.runs))
@@ -142,6 +154,7 @@ class AgentHost:
         argv = [PLAYBOOK, '-i', str(self.inventory), str(playbook or self.playbook), '-e', '@%s' % vars_file]
         argv += ['-' + 'v' * verbosity] if verbosity else []
         argv += ['--check'] if check else []
+        argv += ['--diff']  # a diff would show a secret file's content if its task lacked no_log
         started = time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(self.env), cwd=str(self.folder),
                               timeout=timeout, check=False)
@@ -301,8 +314,8 @@ def test_agent_renders_db_credentials_from_the_ledger_and_follows_a_rotation(lab
 
     b_only = {'primary': demo_pair(cred_b), 'secondary': None}
     wait_for(lambda: read_json(app_dir / 'db.json') == b_only, RENDER_INTERVAL + 15, what='agent renders B alone')
-    health = wait_for(lambda: (lambda body: body if body.get('db_user') == cred_b['username'] else None)(
-        apps.get_json(instance.url + '/health')[1]), 5, what='the app uses B')
+    wait_for(lambda: apps.get_json(instance.url + '/health')[1].get('db_user') == cred_b['username'], 5, what='the app uses B')
+    health = apps.get_json(instance.url + '/health')[1]
     assert time.monotonic() - finished < RENDER_INTERVAL + 15
     assert health['generation'] > generation, 'the reload command reloaded the app'
     assert reloads.read_text(encoding='utf-8').count('reload') > count
@@ -314,8 +327,8 @@ def test_agent_renders_db_credentials_from_the_ledger_and_follows_a_rotation(lab
 
 def test_token_file_auth_check_mode_restart_on_change_supervision_and_absent(lab, env, vault, agents):
     """token_file login rendering the ledger's IAM entry (aws.json) through a staged and promoted rotation; check mode
-    predicts and starts nothing; a config change restarts the agent, an unchanged run does not; the supervisor
-    restarts a killed agent; the agent does not inherit the controller's VAULT_TOKEN; state=absent leaves no process
+    predicts and starts nothing; a config change restarts the agent; the supervisor restarts a killed agent and
+    forwards SIGHUP; the agent does not inherit the controller's VAULT_TOKEN; state=absent leaves no process
     and no file."""
     host = agents('tokenagent')
     token = vault.auth.token.create(policies=[lab['LAB_POLICY']], ttl='20m')['auth']['client_token']
@@ -364,9 +377,14 @@ def test_token_file_auth_check_mode_restart_on_change_supervision_and_absent(lab
     new_pid = wait_for(host.agent_pid, 10, what='the restarted agent')
     assert new_pid != pid
 
-    # the supervisor restarts an agent that dies
+    # the supervisor restarts an agent that dies, and forwards SIGHUP (the agent reloads, keeps its pid)
     os.kill(new_pid, signal.SIGKILL)
-    assert wait_for(lambda: host.agent_pid() not in (None, new_pid) and host.agent_pid(), 15, what='agent restarted')
+    restarted = wait_for(lambda: host.agent_pid() not in (None, new_pid) and host.agent_pid(), 15, what='agent restarted')
+    log = host.state_dir / 'agent.log'
+    assert 'agent pid %d exited' % new_pid in log.read_text(encoding='utf-8')
+    os.kill(int((host.state_dir / 'supervisor.pid').read_text(encoding='utf-8')), signal.SIGHUP)
+    wait_for(lambda: 'config reload triggered' in log.read_text(encoding='utf-8'), 10, what='SIGHUP forwarded to the agent')
+    assert host.agent_pid() == restarted
 
     absent = dict(extra, vault_agent_state='absent')
     rc, output, recap = host.play(absent, check=True)
@@ -405,8 +423,7 @@ def test_agent_issues_certificate_and_key_and_reloads_the_tls_service(lab, vault
         'alt_names': ['tls.localhost'], 'ip_sans': ['127.0.0.1'], 'ttl': '30s', 'cert_path': str(cert_path),
         'key_path': str(key_path), 'destination': str(bundle), 'exec': {'command': reload_command, 'timeout': '20s'}}]))
     assert rc == 0, output[-6000:]
-    serial_1 = wait_for(lambda: (lambda s: s if s != serial_0 else None)(tls_app.served_serial('127.0.0.1', info['port'])), 15,
-                        what='the service serves the agent-issued certificate')
+    serial_1 = wait_for(lambda: served_other_than(info['port'], serial_0), 15, what='the service serves the agent-issued certificate')
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     key_text = key_path.read_bytes()
     key = serialization.load_pem_private_key(key_text, password=None)
@@ -418,12 +435,11 @@ def test_agent_issues_certificate_and_key_and_reloads_the_tls_service(lab, vault
     assert b'PRIVATE KEY' in bundle.read_bytes(), 'the bundle keeps the key: a restarted agent reuses the certificate'
 
     # ttl 30s (not_before is backdated 30s by the lab role): the agent re-issues before expiry and reloads again
-    serial_2 = wait_for(lambda: (lambda s: s if s not in (serial_0, serial_1) else None)(tls_app.served_serial('127.0.0.1', info['port'])),
-                        75, interval=1, what='the agent re-issues the certificate and reloads the service')
+    serial_2 = wait_for(lambda: served_other_than(info['port'], serial_0, serial_1), 75, interval=1,
+                        what='the agent re-issues the certificate and reloads the service')
     assert format(x509.load_pem_x509_certificate(cert_path.read_bytes()).serial_number, 'x') == serial_2
     assert mode_of(key_path) == 0o600
-    body = lambda pem: b''.join(pem.strip().splitlines()[1:-1]).decode()  # noqa: E731
-    host.assert_no_secret(body(key_text), body(key_path.read_bytes()), lab['LAB_APPROLE_SECRET_ID'])
+    host.assert_no_secret(pem_body(key_text), pem_body(key_path.read_bytes()), lab['LAB_APPROLE_SECRET_ID'])
 
 
 # --------------------------------------------------------------------------------------------- rendered HCL only

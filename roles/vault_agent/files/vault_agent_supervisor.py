@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026 secops.rotation contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Supervise one Vault/OpenBao Agent on a host without systemd (installed by the secops.rotation.vault_agent role).
@@ -7,8 +6,9 @@
 and the variables of ``--env-file``) and returns once the agent wrote its pid file and every ``--wait-file`` exists
 (its rendered templates), or fails with the log tail.
 ``run`` writes ``--pid-file``, starts ``BINARY agent -config=CONFIG``, restarts it whenever it exits (backoff 1 s
-doubling to ``--max-backoff``, reset after a minute of uptime), forwards SIGHUP to it and stops it on
-SIGTERM/SIGINT (SIGKILL after ``--grace`` seconds). ``stop`` ends the supervisor and any agent still running with
+doubling to ``--max-backoff``, reset after a minute of uptime), forwards SIGHUP to it (held back until a freshly
+started agent is ready: Go's default action for SIGHUP kills it) and stops it on SIGTERM/SIGINT (SIGKILL after
+``--grace`` seconds). ``stop`` ends the supervisor and any agent still running with
 this config; ``restart`` is stop + start; ``status`` reports. Every command prints one JSON line
 ``{"changed", "running", "pid", "msg"}``; ``--check`` only predicts. Only the Python standard library is used.
 """
@@ -24,6 +24,9 @@ import time
 
 MARK = 'vault_agent_supervisor'
 STABLE_AFTER = 60.0  # seconds of agent uptime after which the backoff starts again at 1 s
+# A SIGHUP reaching the agent before it installed its handlers would kill it (Go's default): it is held back until
+# the agent wrote its pid file and ran this long.
+HUP_AFTER = 1.0
 BASE_ENV = ('PATH', 'LANG', 'LC_ALL', 'TZ')
 
 
@@ -143,7 +146,9 @@ class Supervisor:
     def __init__(self, args):
         self.args = args
         self.child = None
+        self.started = 0.0
         self.stopping = False
+        self.held_hup = False
         self.log = open(args.log_file, 'ab', buffering=0)  # pylint: disable=consider-using-with
 
     def say(self, text):
@@ -153,14 +158,34 @@ class Supervisor:
     def _signal(self, signum, frame):  # pylint: disable=unused-argument
         if signum in (signal.SIGTERM, signal.SIGINT):
             self.stopping = True
-            forward = signal.SIGTERM
+            self._send(signal.SIGTERM)
+        elif self._ready():
+            self._send(signal.SIGHUP)
         else:
-            forward = signum
+            self.held_hup = True
+
+    def _send(self, signum):
         if self.child is not None and self.child.poll() is None:
             try:
-                os.kill(self.child.pid, forward)
+                os.kill(self.child.pid, signum)
             except OSError:
                 pass
+
+    def _ready(self):
+        """The agent has run HUP_AFTER seconds and written its pid file (its signal handlers are installed)."""
+        if self.child is None or time.monotonic() - self.started < HUP_AFTER:
+            return False
+        return not self.args.agent_pid_file or _read_pid(self.args.agent_pid_file) == self.child.pid
+
+    def _wait_child(self):
+        while True:
+            try:
+                return self.child.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                if self.held_hup and self._ready():
+                    self.held_hup = False
+                    self.say('forwarding the SIGHUP held back while the agent started')
+                    self._send(signal.SIGHUP)
 
     def _spawn(self):
         args = self.args
@@ -185,13 +210,14 @@ class Supervisor:
             while not self.stopping:
                 began = time.monotonic()
                 try:
+                    self.started = time.monotonic()
                     self.child = self._spawn()
                 except OSError as exc:
                     self.say('cannot start the agent: %s' % exc)
                     self.child = None
                 else:
                     self.say('agent started, pid %d' % self.child.pid)
-                    code = self.child.wait()
+                    code = self._wait_child()
                     self.say('agent pid %d exited with %s' % (self.child.pid, code))
                 if self.stopping:
                     break
