@@ -312,6 +312,14 @@ class CertSpec(_ItemSpec):
             fail('private_key_format must be pem or pkcs8, got %r' % (self.private_key_format,))
         for flag in ('backup', 'force', 'check_issuer', 'revoke_previous', 'return_content'):
             setattr(self, flag, bool(item.get(flag)))
+        if self.from_vault:
+            # The key of a certificate issued here exists only in this run: it must be written or returned.
+            if not self.return_content and not ('cert' in self.paths and 'key' in self.paths):
+                fail('with serial or ledger_entry, give cert_path and key_path or return_content=true: otherwise a new '
+                     'certificate would be issued and its private key thrown away')
+            if self.revoke_previous:
+                fail('revoke_previous cannot be used with serial or ledger_entry: the certificate is deployed elsewhere; '
+                     'revoke previous_serial with state=revoked once the new certificate is in place')
         self.done()
 
     def mode_of(self, kind):

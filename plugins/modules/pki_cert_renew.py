@@ -51,8 +51,11 @@ description:
     from C(<mount>/cert/<serial>) and applies the same rules - V(forced), V(invalid) (it does not parse, or Vault lists
     it as revoked), V(drift) (common name or SANs), V(issuer_changed), V(expiring), V(lifetime); there is no key to
     check. When due, a new certificate is issued and returned (O(return_content=true)) and/or written to O(cert_path),
-    O(key_path), ... if they are given; RV(previous_serial) is the serial that was checked. An unknown serial fails
-    naming serial and mount, and nothing is issued.
+    O(key_path), ...; RV(previous_serial) is the serial that was checked. The new private key exists only in this run,
+    so one of the two is required - without O(return_content=true) and without both O(cert_path) and O(key_path) the
+    task is refused before anything is read or issued (check mode too). O(revoke_previous) is refused as well - the
+    certificate is in use elsewhere - revoke RV(previous_serial) with O(state=revoked) once the new certificate is in
+    place. An unknown serial fails naming serial and mount, and nothing is issued.
   - O(state=revoked) revokes the certificate O(serial) with C(<mount>/revoke) (the CRL lists it afterwards), for example
     the RV(previous_serial) of a renewal once the service serves the new certificate. It reads C(<mount>/cert/<serial>)
     first - a certificate Vault already lists as revoked is RV(reason=already_revoked) with C(changed=false); an
@@ -101,9 +104,10 @@ options:
       - Quote it in YAML - an unquoted V(12:34:56) is read as the number 45296 (base 60).
       - With O(state=revoked), the certificate to revoke (required, at the top level or in each item).
       - With O(state=present), the certificate whose renewal is decided, read from C(<mount>/cert/<serial>) instead of
-        a file (O(cert_path) and O(key_path) are then optional; when given, the new certificate is written there when
-        due). Key checks do not apply (Vault keeps no key). A serial that Vault lists as revoked is renewed
-        (RV(reason=invalid)).
+        a file. The new certificate and key must go somewhere - give O(cert_path) and O(key_path) (written there when
+        due), O(return_content=true), or both; otherwise the task is refused before anything is read or issued.
+        O(revoke_previous) is refused with it. Key checks do not apply (Vault keeps no key). A serial that Vault lists
+        as revoked is renewed (RV(reason=invalid)).
       - Set it in the items of O(certificates), not at the top level with them.
     type: str
   ledger_entry:
@@ -111,6 +115,8 @@ options:
       - Name of a ledger entry of kind V(pki) (see M(secops.rotation.rotation_state)) whose C(current.serial) is used like
         O(serial). Read from O(kv_mount)/O(prefix)/<name>. Only with O(state=present); not together with O(serial).
       - An entry that does not exist, is of another kind, or has no C(current.serial) fails the item; nothing is issued.
+      - As with O(serial), O(cert_path) and O(key_path) or O(return_content=true) are required, and O(revoke_previous)
+        is refused.
     type: str
   kv_mount:
     description:
@@ -166,9 +172,10 @@ options:
   cert_path:
     description:
       - Path of the certificate file (PEM, the leaf certificate only). Required, at the top level for a single
-        certificate or in each item of O(certificates), unless O(serial) or O(ledger_entry) is given (then optional; if
-        given, O(key_path) too, and the files are written only when a renewal is due - the decision comes from the
-        certificate in Vault, not from the file). Its directory must exist.
+        certificate or in each item of O(certificates), unless O(serial) or O(ledger_entry) is given (then optional
+        with O(return_content=true), else required; if given, O(key_path) too, and the files are written only when a
+        renewal is due - the decision comes from the certificate in Vault, not from the file). Its directory must
+        exist.
       - This and the other paths must not be symbolic links, and their directories must not be reached through a
         symbolic link that another user than root (or the user the module runs as) owns or could replace; such
         paths are refused before anything is issued.
@@ -261,6 +268,8 @@ options:
         that check the CRL or OCSP fail. For a reloaded service leave this off and revoke RV(previous_serial) in a
         later task, after the reload and a health check, with O(state=revoked) and O(serial) (see the notes and
         EXAMPLES).
+      - Refused with O(serial) or O(ledger_entry) - that certificate is deployed elsewhere and may still be in use;
+        revoke RV(previous_serial) with O(state=revoked) once the new certificate is in place.
     type: bool
     default: false
   private_key_format:
@@ -391,8 +400,9 @@ notes:
     O(revoke_previous) only where nothing has to be reloaded (a client certificate read on every use).
   - Every task that can return a secret needs C(no_log=true) - here every task with O(return_content=true) - not only
     tasks that register it, because a failing task prints its result.
-  - The previous serial is known from the file on disk, or from O(serial)/O(ledger_entry); if the files were lost and
-    no serial is given, O(revoke_previous) has nothing to revoke.
+  - O(revoke_previous) revokes the serial of the certificate file on disk; if the files were lost, it has nothing to
+    revoke. With O(serial)/O(ledger_entry) it is refused; RV(previous_serial) is then the serial checked, to revoke
+    with O(state=revoked) later.
   - With O(serial)/O(ledger_entry) the module does not update the ledger; record the new RV(serial) with
     M(secops.rotation.rotation_state) (O(ledger_entry) reads C(current.serial), so stage and promote it there).
   - Key and certificate are two files. All files are prepared first (written, fsync'ed, backed up) and then renamed

@@ -663,9 +663,12 @@ def issued_for(vault, before, common_name):
 
 @pytest.fixture
 def by_serial(lab):
-    """Run the module for a certificate named by serial/ledger_entry: no file unless ``args`` give paths."""
+    """Run the module for a certificate named by serial/ledger_entry: no file unless ``args`` give paths; without
+    cert_path the new key is returned (return_content), as the module requires."""
     def run(check=False, diff=False, **args):
         base = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='1h')
+        if 'cert_path' not in args:
+            base['return_content'] = True
         base.update(args)
         result = run_module(MODULE, base, check=check, diff=diff, env=lab)
         no_traceback(result)
@@ -770,7 +773,11 @@ def test_ledger_entry_current_serial_decides(by_serial, vault, lab, ledger_prefi
         kept['msg']
     due = by_serial(common_name=common_name, ledger_entry=name, prefix=ledger_prefix, renew_before='2h')
     assert (due['changed'], due['reason'], due['previous_serial']) == (True, 'expiring', serial), due['msg']
-    assert due['serial'] != serial and 'private_key' not in due
+    assert due['serial'] != serial
+    key = serialization.load_pem_private_key(due['private_key'].encode(), password=None)
+    cert = x509.load_pem_x509_certificate(due['certificate'].encode())
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert serial_int(due['serial']) == cert.serial_number
 
 
 def test_ledger_entry_of_another_kind_or_without_serial_fails_clearly(by_serial, lab, ledger_prefix):
@@ -790,9 +797,36 @@ def test_ledger_entry_of_another_kind_or_without_serial_fails_clearly(by_serial,
 def test_batch_items_with_their_own_serials(lab, vault, certdir):
     due, due_cn = issue_in_vault(vault, lab, ttl='1h')
     fine, fine_cn = issue_in_vault(vault, lab, ttl='48h')
-    args = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='2h', certificates=[
+    args = dict(role=lab['LAB_PKI_ROLE'], ttl='24h', renew_before='2h', return_content=True, certificates=[
         dict(common_name=due_cn, serial=due), dict(common_name=fine_cn, serial=fine)])
     result = run_module(MODULE, args, env=lab)
     no_traceback(result)
     assert [(r['reason'], r['previous_serial']) for r in result['results']] == [('expiring', due), ('not_due', fine)]
     assert result['msg'] == 'renewed 1 of 2 certificates (expiring: 1); 1 not due'
+
+
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+def test_serial_without_files_or_return_content_or_with_revoke_previous_is_refused(by_serial, vault, lab, ledger_prefix,
+                                                                                   certdir, check):
+    """The new key would be thrown away (no cert_path/key_path, no return_content), or the certificate deployed
+    elsewhere revoked (revoke_previous): refused before anything is read, issued or revoked - check mode too."""
+    serial, common_name = issue_in_vault(vault, lab, ttl='1h')  # due with renew_before 2h
+    name = 'lb/%s' % uuid.uuid4().hex[:6]
+    stage_entry(lab, ledger_prefix, name, kind='pki', id=serial, metadata={'serial': serial})
+    before = all_serials(vault)
+    paths = dict(cert_path=str(certdir / 'lb.crt'), key_path=str(certdir / 'lb.key'))
+    for args, message in [
+            (dict(serial=serial, return_content=False),
+             'with serial or ledger_entry, give cert_path and key_path or return_content=true'),
+            (dict(ledger_entry=name, prefix=ledger_prefix, return_content=False),
+             'with serial or ledger_entry, give cert_path and key_path or return_content=true'),
+            (dict(serial=serial, return_content=False, revoke_previous=True),
+             'with serial or ledger_entry, give cert_path and key_path or return_content=true'),
+            (dict(serial=serial, revoke_previous=True), 'revoke_previous cannot be used with serial or ledger_entry'),
+            (dict(ledger_entry=name, prefix=ledger_prefix, revoke_previous=True, **paths),
+             'revoke_previous cannot be used with serial or ledger_entry')]:
+        result = by_serial(common_name=common_name, renew_before='2h', check=check, **args)
+        assert result['failed'] and message in result['msg'], result['msg']
+        assert 'invalid input, nothing was changed' in result['msg'] and 'private_key' not in result
+    assert issued_for(vault, before, common_name) == [] and os.listdir(str(certdir)) == []
+    assert revocation_time(vault, serial) == 0

@@ -947,7 +947,7 @@ def test_normalize_serial_refuses_what_is_no_serial(value, message):
     (dict(common_name='a.test', role='web', ledger_entry='../x'), "invalid ledger_entry '../x'"),
     (dict(common_name='a.test', role='web', serial='de:ad', cert_path='/tmp/a.crt'), 'key_path is required when files are written'),
     (dict(common_name='a.test', role='web', serial='de:ad', chain_path='/tmp/c.pem'), 'cert_path is required when files are written'),
-    (dict(common_name='a.test', role='web', serial='zz'), "serial 'zz' is not a certificate serial"),
+    (dict(common_name='a.test', role='web', serial='zz', return_content=True), "serial 'zz' is not a certificate serial"),
     (dict(common_name='a.test', role='web'), 'cert_path is required (or serial or ledger_entry'),
     (dict(role='web', ledger_entry='web', certificates=[dict(common_name='b.test')]),
      'ledger_entry cannot be set at the top level together with certificates'),
@@ -962,7 +962,7 @@ def test_revoked_items_and_serial_items_validate(tmp_path):
     specs = validate_items(dict(state='revoked', mount='pki_int', key_mode='0600', cert_mode='0644', backup=False,
                                 certificates=[dict(serial='DE:AD'), dict(serial='beef', mount='pki')]))
     assert [(type(s), s.serial, s.mount) for s in specs] == [(RevokeSpec, 'de:ad', 'pki_int'), (RevokeSpec, 'be:ef', 'pki')]
-    spec = validate_items(dict(common_name='a.test', role='web', serial='dead'))[0]
+    spec = validate_items(dict(common_name='a.test', role='web', serial='dead', return_content=True))[0]
     assert (spec.serial, spec.from_vault, spec.paths) == ('de:ad', True, {})
     spec = validate_items(dict(common_name='a.test', role='web', ledger_entry='lb/www', cert_path=str(tmp_path / 'a.crt'),
                                key_path=str(tmp_path / 'a.key')))[0]
@@ -975,7 +975,7 @@ def found_in_vault(cert, revocation_time=0):
 
 
 def vault_spec(**item):
-    return CertSpec(dict(dict(common_name='app.example.test', role='web', serial='01'), **item))
+    return CertSpec(dict(dict(common_name='app.example.test', role='web', serial='01', return_content=True), **item))
 
 
 @pytest.mark.parametrize('not_after, item, reason, detail', [
@@ -1005,7 +1005,45 @@ def test_decide_vault_revoked_unparsable_and_issuer(ca):
 
 
 def vault_params(**extra):
-    return dict(dict(common_name='app.example.test', role='web', mount='pki', renew_before='30d'), **extra)
+    """A certificate by serial/ledger_entry: its new key is returned (return_content), or written when paths are given."""
+    return dict(dict(common_name='app.example.test', role='web', mount='pki', renew_before='30d', return_content=True), **extra)
+
+
+NO_KEY_KEPT = 'with serial or ledger_entry, give cert_path and key_path or return_content=true'
+NO_REVOKE_PREVIOUS = 'revoke_previous cannot be used with serial or ledger_entry'
+
+
+@pytest.mark.parametrize('extra, message', [
+    (dict(serial='de:ad'), NO_KEY_KEPT),
+    (dict(ledger_entry='lb/www'), NO_KEY_KEPT),
+    (dict(serial='de:ad', revoke_previous=True), NO_KEY_KEPT),
+    (dict(serial='de:ad', return_content=True, revoke_previous=True), NO_REVOKE_PREVIOUS),
+    (dict(ledger_entry='lb/www', return_content=True, revoke_previous=True), NO_REVOKE_PREVIOUS),
+    (dict(serial='de:ad', cert_path='{tmp}/a.crt', key_path='{tmp}/a.key', revoke_previous=True), NO_REVOKE_PREVIOUS),
+])
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_serial_refuses_to_throw_the_new_key_away_or_revoke_elsewhere(ca, tmp_path, vault, extra, message, check_mode):
+    """A due certificate in Vault, but the new key would be neither written nor returned, or the certificate deployed
+    elsewhere would be revoked: refused before anything is read, issued or revoked (check mode too)."""
+    cert, dummy = ca.issue('app.example.test', not_after=NOW + DAY)
+    serial = vault.pki.store(cert)
+    params = dict(common_name='app.example.test', role='web', mount='pki', renew_before='30d')
+    params.update((key, value.format(tmp=tmp_path) if isinstance(value, str) else value) for key, value in extra.items())
+    if params.get('serial'):
+        params['serial'] = serial
+    with pytest.raises(RotationError) as err:
+        PkiCertRenewer(params, connect=vault, now=NOW, check_mode=check_mode).run()
+    assert 'invalid input, nothing was changed' in str(err.value) and message in str(err.value)
+    assert vault.calls == [] and vault.pki.reads == [] and vault.pki.issued == [] and vault.pki.revoked == []
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_serial_with_cert_and_key_path_or_return_content_validates(tmp_path):
+    paths = dict(cert_path=str(tmp_path / 'a.crt'), key_path=str(tmp_path / 'a.key'))
+    for extra in (dict(serial='de:ad', return_content=True), dict(ledger_entry='lb/www', **paths),
+                  dict(serial='de:ad', return_content=True, **paths)):
+        spec = validate_items(dict(common_name='a.test', role='web', **extra))[0]
+        assert spec.from_vault and not spec.revoke_previous
 
 
 def test_serial_not_due_reads_vault_and_issues_nothing(ca, vault):
