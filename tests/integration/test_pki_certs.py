@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
 import os
 import re
@@ -25,12 +26,21 @@ import hvac
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from lab import tls_app
 from lab.collection import REPO
 from lab.runner import ansible_env
 
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+ROLE = os.path.join(str(REPO), 'roles', 'pki_certs')
+# Health checks that wait for the expected serial get a generous budget: on a loaded machine a SIGHUP'd reload can
+# take seconds, and a check that matches returns at once. Only checks expected to see the wrong serial (the test
+# waits for a mismatch) get a short one.
+MATCH_RETRIES = {'pki_certs_health_retries': 30, 'pki_certs_health_delay': 1}
+MISMATCH_RETRIES = {'pki_certs_health_retries': 4, 'pki_certs_health_delay': 0.5}
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 HOSTS = ('h1', 'h2')
 
@@ -101,6 +111,8 @@ class Site:
         return result
 
     def inventory(self):
+        if getattr(self, 'fixed_inventory', None):
+            return self.fixed_inventory
         hosts = {}
         for name, host in self.hosts.items():
             reload_command = self.reload_commands.get(name) or [sys.executable, '-m', 'lab.tls_app', 'reload', str(host['app'])]
@@ -116,9 +128,8 @@ class Site:
 
     def play(self, check=False, limit=None, **extra):
         """``ansible-playbook secops.rotation.renew_certificates -vvvv``; returns (rc, output, recap)."""
-        extra_vars = {'rotation_hosts': 'tls_hosts', 'pki_certs_role': self.lab['LAB_PKI_ROLE'],
-                      'pki_certs_mount': self.lab['LAB_PKI_MOUNT'], 'pki_certs_renew_before': '2h',
-                      'pki_certs_health_retries': 4, 'pki_certs_health_delay': 0.5}
+        extra_vars = dict(MATCH_RETRIES, rotation_hosts='tls_hosts', pki_certs_role=self.lab['LAB_PKI_ROLE'],
+                          pki_certs_mount=self.lab['LAB_PKI_MOUNT'], pki_certs_renew_before='2h')
         extra_vars.update(extra)
         argv = [PLAYBOOK, '-i', str(self.inventory()), 'secops.rotation.renew_certificates', '-e', json.dumps(extra_vars),
                 '-vvvv'] + (['--check'] if check else []) + (['--limit', limit] if limit else [])
@@ -194,8 +205,9 @@ def test_check_mode_predicts_then_expiring_certificates_are_renewed_served_revok
         files = site.snapshot(name)
         assert sorted(files) == ['chain.crt', 'server.crt', 'server.key'], 'backups or temporary files left: %s' % sorted(files)
         assert files['server.key'][0] == 0o600 and files['server.crt'][0] == 0o644
-    # the previous serial is revoked only after the health check (task order of the run)
-    assert _task_index(output, 'Health check') < _task_index(output, 'Revoke the previous certificate')
+    # the previous serial is revoked only after the health check, and after the backups are gone (task order)
+    assert _task_index(output, 'Health check') < _task_index(output, 'Remove the backups of the previous')
+    assert _task_index(output, 'Remove the backups of the previous') < _task_index(output, 'Revoke the previous certificate')
     assert output.count('"reason": "match"') >= 2  # served_certificate saw the expected serial on both hosts
 
     before = {name: (site.snapshot(name), site.served(name)) for name in HOSTS}
@@ -219,7 +231,11 @@ def test_failed_reload_on_the_first_host_restores_it_and_stops_the_rollout(site,
         site.reload_commands['h1'] = ['sh', '-c', '"$0" -m lab.tls_app reload "$1" && exit 3', sys.executable, str(h1['app'])]
     before = {name: site.snapshot(name) for name in HOSTS}
 
-    rc, output, recap = site.play(pki_certs_serial=1)
+    # ignored_reload: the health check waits for a serial that never comes, so it gets the short budget; the check
+    # after the restore sees the previous serial at once. failing_reload_command: the health check does not run, and
+    # the check after the restore waits for the reloaded previous serial (the generous budget).
+    budget = MISMATCH_RETRIES if fault == 'ignored_reload' else MATCH_RETRIES
+    rc, output, recap = site.play(pki_certs_serial=1, **budget)
     assert rc != 0, output[-4000:]
     assert recap['h1'][2] == 1, recap
     assert recap.get('h2', (0, 0, 0))[1:] == (0, 0), 'h2 was touched after h1 failed: %s' % (recap,)
@@ -252,3 +268,70 @@ def test_a_host_that_was_not_reloaded_after_a_renewal_is_reloaded_without_renewi
     assert 'served %s: reloaded, now serves %s' % (old['h1'], fresh) in output
     assert not site.revoked(old['h1'])  # the role did not renew it, so it revokes nothing
     site.assert_no_private_key()
+
+
+def _self_signed(common_name, hours=1):
+    """A certificate Vault never issued (another CA, before a migration): (certificate PEM, key PEM, serial)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=hours))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem, _serial(format(cert.serial_number, 'x'))
+
+
+def test_a_failed_revocation_leaves_no_backup_of_the_previous_key(site):
+    """The previous certificate is not Vault's (another CA): renewal, reload and health check pass, the revocation
+    fails. The backups - the previous private key - must already be gone."""
+    site.issue_initial('h2', ttl='48h')
+    h1 = site.hosts['h1']
+    cert_pem, key_pem, old = _self_signed(h1['cn'])
+    h1['cert'].write_text(cert_pem, encoding='utf-8')
+    h1['chain'].write_text(cert_pem, encoding='utf-8')  # its own issuer
+    h1['key'].write_text(key_pem, encoding='utf-8')
+    os.chmod(h1['key'], 0o600)
+    site.keys.append(key_pem)
+    site.start()
+    assert site.served('h1') == old
+
+    rc, output, recap = site.play(limit='h1')
+    assert rc != 0 and recap['h1'][2] == 1, output[-4000:]
+    assert 'is not known to the PKI mount' in output and 'nothing was revoked' in output, output[-4000:]
+    new = _serial(format(x509.load_pem_x509_certificate(h1['cert'].read_bytes()).serial_number, 'x'))
+    assert new != old and site.served('h1') == new  # the renewal stands
+    files = sorted(site.snapshot('h1'))
+    assert files == ['chain.crt', 'server.crt', 'server.key'], 'backups of the previous key left behind: %s' % files
+    site.assert_no_private_key()
+
+
+def test_a_host_without_certificates_is_left_alone(site):
+    """pki_certs_certificates unset (the role's default []) or []: a no-op that says so, not an error."""
+    hosts = {'h1': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable},
+             'h2': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable, 'pki_certs_certificates': []}}
+    site.fixed_inventory = site.folder / 'empty.yml'
+    site.fixed_inventory.write_text(yaml.safe_dump({'all': {'children': {'tls_hosts': {'hosts': hosts}}}}), encoding='utf-8')
+    rc, output, recap = site.play()
+    assert rc == 0, output[-4000:]
+    assert all(recap[name][1:] == (0, 0) for name in HOSTS), recap
+    for name in HOSTS:
+        assert 'no certificates to renew on %s: pki_certs_certificates is empty' % name in output, output[-3000:]
+    assert [list(site.hosts[name]['tls'].iterdir()) for name in HOSTS] == [[], []]
+
+
+def test_the_argument_spec_matches_the_defaults():
+    """Every variable of defaults/main.yml is in the argument spec with the same default, and none is required (a
+    variable with a default cannot be missing)."""
+    with open(os.path.join(ROLE, 'meta', 'argument_specs.yml'), encoding='utf-8') as handle:
+        options = yaml.safe_load(handle)['argument_specs']['main']['options']
+    with open(os.path.join(ROLE, 'defaults', 'main.yml'), encoding='utf-8') as handle:
+        defaults = yaml.safe_load(handle)
+    assert sorted(defaults) == sorted(options)
+    for name, value in defaults.items():
+        assert not options[name].get('required'), '%s has a default but is required' % name
+        assert options[name].get('default') == value, '%s: default %r in the spec, %r in defaults/main.yml' % (
+            name, options[name].get('default'), value)
