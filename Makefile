@@ -57,7 +57,7 @@ unit: venv collection
 # A fixed basetemp keeps the test lab's state below .build/pytest, so a lab left by a killed run is found and
 # stopped by the next one, and `lab leftovers` can prove that nothing of this run is left running.
 integration: venv collection
-	$(PY) -m pytest -q tests/integration --basetemp=$(BUILD)/pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/integration --basetemp=$(BUILD)/pytest --durations=15 $(PYTEST_ARGS)
 	$(PY) -m lab leftovers --dir $(BUILD)/pytest
 
 # Blue-green rotations with the roles on three local demo app instances (molecule/default, no containers);
