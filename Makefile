@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export SECOPS_LAB_DIR := $(LAB_DIR)
 
-.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration molecule lint sanity build changelog clean
+.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration integration-core integration-roles molecule lint sanity build changelog clean
 
 help:
 	@echo "make demo     - set up everything and show the lab of real servers working"
@@ -56,9 +56,18 @@ unit: venv collection
 
 # A fixed basetemp keeps the test lab's state below .build/pytest, so a lab left by a killed run is found and
 # stopped by the next one, and `lab leftovers` can prove that nothing of this run is left running.
-integration: venv collection
-	$(PY) -m pytest -q tests/integration --basetemp=$(BUILD)/pytest --durations=15 $(PYTEST_ARGS)
+# The suite runs as two parts, each with its own lab, so that `make test` can run them in different lanes:
+# the certificate and agent role tests (mostly waiting for agents, reloads and playbooks) and the rest.
+SLOW_ROLE_TESTS := tests/integration/test_vault_agent.py tests/integration/test_pki_certs.py
+integration: integration-core integration-roles
+
+integration-core: venv collection
+	$(PY) -m pytest -q tests/integration $(SLOW_ROLE_TESTS:%=--ignore=%) --basetemp=$(BUILD)/pytest --durations=15 $(PYTEST_ARGS)
 	$(PY) -m lab leftovers --dir $(BUILD)/pytest
+
+integration-roles: venv collection
+	$(PY) -m pytest -q $(SLOW_ROLE_TESTS) --basetemp=$(BUILD)/pytest-roles --durations=10 $(PYTEST_ARGS)
+	$(PY) -m lab leftovers --dir $(BUILD)/pytest-roles
 
 # Blue-green rotations with the roles on three local demo app instances (molecule/default, no containers);
 # its lab and instances live in .build/molecule and must be gone afterwards.
@@ -84,9 +93,9 @@ test: venv collection
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit-and-integration checks-and-molecule
 
 .PHONY: unit-and-integration checks-and-molecule
-unit-and-integration: unit integration
+unit-and-integration: unit integration-core
 
-checks-and-molecule: changelog lint sanity build molecule
+checks-and-molecule: changelog lint sanity build molecule integration-roles
 
 clean: lab-down
 	rm -rf $(BUILD) tests/output .pytest_cache
