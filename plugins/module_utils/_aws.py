@@ -197,9 +197,22 @@ class AwsConnection:
         """
         return self.client(service, endpoint_url=endpoint_url, config=self._single_attempt)
 
-    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, config=None):
-        """A client that signs with other keys (e.g. to verify a freshly created access key), same endpoint/region."""
+    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, timeout=None, single_attempt=False):
+        """A client of the task's session that signs with other keys (e.g. to verify a freshly created access key).
+
+        Same region, endpoint, user agent and retry configuration as :meth:`client`, and the session's service models
+        (no new session per key: a new one loads them from disk again). The given keys win over whatever the session
+        signs with (its keys, session token, profile or the environment), for this client only.
+        ``timeout``: connect and read timeout of each call in seconds (default: aws_timeout); ``single_attempt``: botocore
+        sends each call once (the caller retries with its own backoff). An endpoint URL botocore refuses raises ValueError.
+        """
         endpoint = endpoint_url or self.params['endpoint_url'] or None
+        overrides = {}
+        if single_attempt:
+            overrides['retries'] = dict(SINGLE_ATTEMPT)
+        if timeout:
+            overrides.update(connect_timeout=timeout, read_timeout=timeout)
+        config = self.config.merge(botocore.config.Config(**overrides)) if overrides else self.config
         with aws_errors('creating the %s client' % service):
-            session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
-            return session.client(service, endpoint_url=endpoint, config=self.config.merge(config) if config else self.config)
+            return self.session.client(service, region_name=self.region, endpoint_url=endpoint, config=config,
+                                       aws_access_key_id=access_key, aws_secret_access_key=secret_key, aws_session_token=None)

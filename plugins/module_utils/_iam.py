@@ -29,17 +29,12 @@ import re
 import time
 
 from ansible_collections.secops.rotation.plugins.module_utils._aws import (
-    SINGLE_ATTEMPT, AwsClientError, AwsConnection, aws_errors, describe_aws_error, error_code, is_aws_error, refused, valid_endpoint_url)
+    AwsClientError, AwsConnection, aws_errors, describe_aws_error, error_code, is_aws_error, refused, valid_endpoint_url)
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
     KNOWN_ERRORS, RotationError, backoff_delays, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     KvConflictError, KvV2, VaultClientError, VaultConnectionOptions, get_vault_connection, missing_hvac_message)
-
-try:
-    import botocore.config
-except ImportError:  # reported by AwsConnection with a clear message
-    pass
 
 # IAM user tag that records when this collection deactivated a key: one tag per key id, value UTC ISO 8601.
 TAG_PREFIX = 'secops-rotation:deactivated:'
@@ -565,9 +560,9 @@ class IamKeyRotator:
         """
         timeout = self.verify_timeout
         per_call = max(1, min(int(self.params.get('aws_timeout') or 30), int(timeout)))
-        config = botocore.config.Config(retries=dict(SINGLE_ATTEMPT), connect_timeout=per_call, read_timeout=per_call)
         try:
-            sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), config=config)
+            sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), timeout=per_call,
+                                           single_attempt=True)
         except ValueError as exc:  # botocore refuses the endpoint URL: a clear error, so that the new key is rolled back
             raise RotationError('cannot create the STS client to verify the new access key %s of %s: %s' % (key_id, name, exc))
         start = self.monotonic()
@@ -582,7 +577,7 @@ class IamKeyRotator:
                     return attempts, round(self.monotonic() - start, 3)
                 problem = 'STS answered with %s instead of %s' % (identity.get('Arn'), arn)
             except Exception as exc:  # pylint: disable=broad-except
-                if not hasattr(exc, 'response') and not exc.__class__.__module__.startswith('botocore'):
+                if not is_aws_error(exc):
                     raise
                 problem = describe_aws_error(exc, 'STS GetCallerIdentity')
             remaining = deadline - self.monotonic()

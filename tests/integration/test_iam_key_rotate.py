@@ -458,6 +458,22 @@ def test_batch_of_20_users_check_mode_then_rotation_in_one_task(iam, env):
     assert elapsed < 60
 
 
+def test_a_batch_of_20_users_creates_one_session(iam, lab, monkeypatch):
+    """Each new key is verified by a client of the task's one session: no session (and no reload of the service models
+    from disk) per user. Counted on botocore's session class, which every boto3 session wraps."""
+    import botocore.session
+    created = []
+    init = botocore.session.Session.__init__
+    monkeypatch.setattr(botocore.session.Session, '__init__', lambda self, *args, **kwargs: created.append(1) or init(self, *args, **kwargs))
+    users = [new_user(iam, prefix='iamrot-s%02d' % index) for index in range(20)]
+    result = IamKeyRotator(rotator_for(lab, users=[{'user_name': name} for name, dummy in users], force=True, old_key='deleted')).run()
+    assert result['msg'] == 'rotated 20 of 20 users' and not result.get('failed')
+    assert all(entry['verified'] and entry['verify_attempts'] >= 1 for entry in result['results'])
+    for (name, (old,)), entry in zip(users, result['results']):
+        assert statuses(iam, name) == {entry['access_key_id']: 'Active'} and entry['old_access_key_id'] == old
+    assert len(created) == 1
+
+
 def test_batch_with_one_failing_user_fails_and_rolls_back_the_others_without_a_store(iam, env):
     # A failed task returns no secret, so a new key that is not stored in Vault would be lost: it is deleted again.
     good, (good_old,) = new_user(iam)

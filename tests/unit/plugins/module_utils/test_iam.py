@@ -6,8 +6,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ast
 import datetime
 
+import botocore.exceptions
 import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils import _iam
@@ -243,12 +245,10 @@ def test_the_clock_option_sets_now():
     assert rotator.now == datetime.datetime(2030, 1, 1, tzinfo=UTC)
 
 
-class FakeError(Exception):
-    """Stands for a botocore ClientError (has ``response``)."""
-
-    def __init__(self, code):
-        super().__init__(code)
-        self.response = {'Error': {'Code': code, 'Message': 'not yet'}}
+def sts_refusal(code):
+    """What STS raises for a key IAM has not propagated yet: a botocore ClientError."""
+    return botocore.exceptions.ClientError({'Error': {'Code': code, 'Message': 'not yet'}, 'ResponseMetadata': {'HTTPStatusCode': 403}},
+                                           'GetCallerIdentity')
 
 
 class FakeSts:
@@ -270,9 +270,9 @@ class FakeAws:
         self.sts = sts
         self.endpoint = 'unset'
 
-    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, config=None):
+    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, timeout=None, single_attempt=False):
         assert service == 'sts'
-        self.endpoint = endpoint_url
+        self.endpoint, self.timeout, self.single_attempt = endpoint_url, timeout, single_attempt
         return self.sts
 
 
@@ -300,20 +300,22 @@ def make_verifier(answers, timeout='3s', **kwargs):
 
 
 def test_verify_retries_with_backoff_until_iam_has_propagated():
-    rotator, sts, clock = make_verifier([FakeError('InvalidClientTokenId'), FakeError('InvalidClientTokenId'), ARN], timeout='60s',
+    rotator, sts, clock = make_verifier([sts_refusal('InvalidClientTokenId'), sts_refusal('InvalidClientTokenId'), ARN], timeout='60s',
                                         sts_endpoint_url='http://sts.example:1')
     attempts, seconds = rotator.verify_key('svc-a', ARN, 'AKIANEW', 'SECRET')
     assert (attempts, clock.slept, seconds) == (3, [0.5, 1.0], 1.5)
     assert rotator.aws.endpoint == 'http://sts.example:1'
+    # botocore sends each call once (the backoff is ours), each bounded by min(aws_timeout, verify_timeout)
+    assert (rotator.aws.timeout, rotator.aws.single_attempt) == (30, True)
 
 
 def test_verify_gives_up_at_the_timeout_and_names_the_last_problem():
-    rotator, sts, clock = make_verifier([FakeError('InvalidClientTokenId')], timeout='3s')
+    rotator, sts, clock = make_verifier([sts_refusal('InvalidClientTokenId')], timeout='3s')
     with pytest.raises(RotationError) as err:
         rotator.verify_key('svc-a', ARN, 'AKIANEW', 'SECRET')
     assert clock.slept == [0.5, 1.0, 1.5] and sts.calls == 4
     assert str(err.value) == ('the new access key AKIANEW of svc-a did not verify within 3s (4 attempts): '
-                              'STS GetCallerIdentity failed: unexpected FakeError')
+                              'STS GetCallerIdentity failed: InvalidClientTokenId: not yet')
     assert 'SECRET' not in str(err.value)
 
 
@@ -332,6 +334,16 @@ def test_an_sts_endpoint_botocore_refuses_is_a_clear_error():
     rotator.validate()
     with pytest.raises(RotationError, match='cannot create the STS client to verify the new access key AKIANEW of svc-a: Invalid endpoint'):
         rotator.verify_key('svc-a', ARN, 'AKIANEW', 'SECRET')
+
+
+def test_iam_leaves_aws_details_to_aws():
+    """_iam imports neither boto3 nor botocore: clients, their configuration and error classes are _aws's."""
+    with open(_iam.__file__, encoding='utf-8') as handle:
+        tree = ast.parse(handle.read())
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+    assert not [name for name in imported if name.split('.')[0] in ('boto3', 'botocore')]
+    assert '__module__' not in ast.unparse(tree)
 
 
 @pytest.mark.parametrize('url', ['http://127.0.0.1:4566', 'https://sts.eu-west-1.amazonaws.com', 'http://[::1]:5000/', 'http://localhost'])
@@ -364,8 +376,6 @@ def test_no_option_or_alias_clashes_between_module_aws_and_vault_options():
 # ---- the rotator against an in-memory IAM (issue 10: secrets in failures, retries, uncertain writes, input) ----
 
 import json  # noqa: E402  pylint: disable=wrong-import-position
-
-import botocore.exceptions  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (  # noqa: E402  pylint: disable=wrong-import-position
     KvConflictError, VaultClientError)
@@ -556,7 +566,7 @@ class FakeAwsIam:
         assert service == 'iam'
         return self.fake_iam
 
-    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, config=None):
+    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, timeout=None, single_attempt=False):
         assert service == 'sts'
         return self.sts or KeySts(self.fake_iam, access_key, secret_key)
 
@@ -715,9 +725,9 @@ def test_old_keys_are_deleted_only_once_every_user_of_the_batch_has_a_verified_k
     (old_b,) = iam.add_user('svc-b')
     before = iam.state('svc-a'), iam.state('svc-b')
 
-    def sts_for(service, access_key, secret_key, endpoint_url=None, config=None):
+    def sts_for(service, access_key, secret_key, endpoint_url=None, timeout=None, single_attempt=False):
         owner = [n for n, u in iam.users.items() if access_key in [k['AccessKeyId'] for k in u['keys']]][0]
-        return KeySts(iam, access_key, secret_key) if owner == 'svc-a' else FakeSts([FakeError('InvalidClientTokenId')])
+        return KeySts(iam, access_key, secret_key) if owner == 'svc-a' else FakeSts([sts_refusal('InvalidClientTokenId')])
     rotator = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}], old_key='deleted',
                            verify_timeout='1s')
     rotator._aws.client_for_keys = sts_for
@@ -969,7 +979,7 @@ def test_an_unexpected_error_in_a_batch_rolls_back_the_users_done_before():
     iam.add_user('svc-b')
     before = iam.state('svc-a'), iam.state('svc-b')
 
-    def sts_for(service, access_key, secret_key, endpoint_url=None, config=None):
+    def sts_for(service, access_key, secret_key, endpoint_url=None, timeout=None, single_attempt=False):
         if access_key in [k['AccessKeyId'] for k in iam.users['svc-b']['keys']]:
             return FakeSts([KeyError('bug')])
         return KeySts(iam, access_key, secret_key)
