@@ -8,9 +8,6 @@ venv. Its download host is not reachable here, but PyPI is: bootstrap pip with e
 install the requested versions from the registry.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import subprocess
 import sys

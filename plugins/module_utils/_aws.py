@@ -12,13 +12,12 @@ boto3's default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_
 and credentials files, instance roles, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL[_IAM|_STS]).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import re
 import traceback
+
+from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
 
 BOTO3_IMPORT_ERROR = None
 try:
@@ -64,7 +63,7 @@ def valid_endpoint_url(url):
         return False
 
 
-class AwsClientError(Exception):
+class AwsClientError(OperatorError):
     """An AWS problem described for a human; the message never holds a secret."""
 
 

@@ -1,30 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 secops.rotation contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every module of the collection shares: the error types that become ``fail_json(msg=...)``,
-batch expansion (a list of items, each falling back to the task's top-level options), and UTC time helpers.
+"""What every module of the collection shares: running the module's action (an :class:`OperatorError` becomes
+``fail_json(msg=...)``, secrets never reach a failed result), batch expansion (a list of items, each falling back to the task's top-level options), and UTC time helpers.
 
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 
-from ansible_collections.secops.rotation.plugins.module_utils._aws import AwsClientError
-from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
-from ansible_collections.secops.rotation.plugins.module_utils._files import FileWriteError
-from ansible_collections.secops.rotation.plugins.module_utils._vault import VaultClientError
-
-
-class RotationError(Exception):
-    """A rotation cannot go on; the message says why in words an operator can act on, never with a secret."""
-
-
-# Errors whose message is written for the operator: a module turns them into fail_json(msg=str(exc)).
-KNOWN_ERRORS = (RotationError, VaultClientError, AwsClientError, DurationError, FileWriteError)
+# RotationError is re-exported: the logic modules and their tests take it from here.
+from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError, RotationError  # noqa: F401  pylint: disable=unused-import
 
 
 # Result keys that hold a secret in any module of the collection. A failed result never carries them (see
@@ -66,12 +53,12 @@ def run_module(module, action, secret_keys=(), **fail_extra):
     a module whose new secret must not be lost stores it in Vault or revokes it before failing, and says which.
 
     ``warnings`` of the result and of its ``results`` entries go to ``module.warn`` (ansible-core 2.19 deprecates
-    ``warnings`` passed to ``exit_json``/``fail_json``). Anything else than :data:`KNOWN_ERRORS` is a bug and lets
+    ``warnings`` passed to ``exit_json``/``fail_json``). Anything else than an :class:`OperatorError` is a bug and lets
     Ansible show the traceback.
     """
     try:
         result = action()
-    except KNOWN_ERRORS as exc:
+    except OperatorError as exc:
         result = dict(fail_extra, failed=True, msg=str(exc))
     for warning in _pop_warnings(result):
         module.warn(warning)

@@ -18,9 +18,6 @@ The decisions (:func:`validate_item`, :func:`validate_revoke`, :func:`decide_dyn
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 import os
@@ -33,7 +30,7 @@ except ImportError:  # reported by get_vault_connection() with a clear message
 
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, backoff_delays, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
+    OperatorError, RotationError, backoff_delays, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     VaultClientError, get_vault_connection, send_once, vault_errors)
@@ -60,7 +57,6 @@ ENV_DEFAULTS = dict(db_host=('PGHOST', 'localhost'), db_port=('PGPORT', 5432), d
 MAX_CONNECT_TIMEOUT = 3600
 MAX_SESSIONS_TIMEOUT = 86400
 
-ERRORS = KNOWN_ERRORS + (_postgres.PostgresError,)
 
 # state=revoked: options of the session check (rejected with state=present), the default wait, the polling schedule.
 SESSION_OPTIONS = ('no_sessions_of', 'sessions_timeout', 'db_user', 'db_password')
@@ -667,7 +663,7 @@ class DbCredentialRotator:
         for index, thing in enumerate(things):
             try:
                 done.append(check(thing, index))
-            except ERRORS as exc:
+            except OperatorError as exc:
                 errors.append(str(exc) if single else 'roles[%d] (%s): %s' % (index, _label(thing), exc))
         if errors:
             raise RotationError('; '.join(errors) + ('' if single else ' - nothing was changed'))
@@ -772,7 +768,7 @@ class DbCredentialRotator:
                 self._issue(plan, result)
             else:
                 self._rotate_static(plan, result)
-        except ERRORS as exc:
+        except OperatorError as exc:
             result.update(failed=True, msg='%s: %s' % (plan.path, exc))
             result.pop('password', None)
             return result
@@ -829,7 +825,7 @@ class DbCredentialRotator:
                       expires_at=to_iso(now + datetime.timedelta(seconds=duration)))
         try:
             self._verify(plan, data.get('username'), data.get('password'), result)
-        except ERRORS as exc:
+        except OperatorError as exc:
             note = self._revoke_quietly(lease_id)
             result.update(changed=changed_before, lease_id=None, revoked_lease_id=lease_id)
             raise RotationError('verification of the new credentials failed: %s; %s' % (exc, note))
@@ -916,7 +912,7 @@ class DbCredentialRotator:
         result.update(username=data.get('username'), last_vault_rotation=_iso(data.get('last_vault_rotation')), ttl=data.get('ttl'))
         try:
             self._verify(plan, data.get('username'), data.get('password'), result)
-        except ERRORS as exc:
+        except OperatorError as exc:
             raise RotationError('the password of static role %s was rotated, but verification of the new password failed: %s; '
                                 'the new password is in %s (fix the database user, then re-run with force=true)'
                                 % (plan.role, exc, plan.path))
@@ -971,7 +967,7 @@ class DbCredentialRotator:
             result = dict(item=lease_id, lease_id=lease_id, changed=False, failed=False)
             try:
                 lease = self._lookup_lease(lease_id)
-            except ERRORS as exc:
+            except OperatorError as exc:
                 result.update(failed=True, reason='error', action='revoke', msg=str(exc))
             else:
                 if lease is None:
@@ -996,7 +992,7 @@ class DbCredentialRotator:
                 if not self.check_mode:
                     with self._vault('revoking lease %s' % result['lease_id']):
                         self.client.sys.revoke_lease(result['lease_id'])
-            except ERRORS as exc:
+            except OperatorError as exc:
                 result.update(failed=True, reason='error', action='revoke', msg=str(exc))
                 continue
             result.update(changed=True, reason='requested', action='revoke', diff=dict(before=before, after=dict(state='revoked')),

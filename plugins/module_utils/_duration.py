@@ -22,11 +22,10 @@ zero (unless ``allow_zero=True``) and anything longer than 100 years (36500 days
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
+
+from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
 
 MAX_DURATION = 36500 * 86400  # 100 years of 365 days
 
@@ -36,7 +35,7 @@ _DURATION_RE = re.compile(''.join(r'(?:(?P<%s>[0-9]+)%s)?' % (unit, unit) for un
 _HINT = 'use seconds or a combination like 90d, 2160h, 1h30m, 15m, 30s'
 
 
-class DurationError(ValueError):
+class DurationError(OperatorError, ValueError):
     """A duration option has an invalid value; the message names the option and the value."""
 
 

@@ -35,9 +35,6 @@ directories through lock files that only the module's user can open.
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import binascii
 import collections
@@ -51,6 +48,8 @@ import pwd
 import re
 import stat
 import time
+
+from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
 
 WriteResult = collections.namedtuple('WriteResult', ['changed', 'path', 'created', 'backup_file', 'before_sha256', 'after_sha256'])
 WriteResult.__doc__ = """Outcome of :func:`atomic_write`.
@@ -71,7 +70,7 @@ _MAX_LINKS = 40  # as the kernel's MAXSYMLINKS
 _NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
-class FileWriteError(Exception):
+class FileWriteError(OperatorError):
     """Writing a file failed; the message names the path and the cause, never the content."""
 
     def __init__(self, path, reason):

@@ -20,9 +20,6 @@ The pure decisions (due-ness, quota pre-flight, purge eligibility, backoff sched
 level functions so unit tests drive them without AWS. Private to the collection.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 import re
@@ -31,7 +28,7 @@ import time
 from ansible_collections.secops.rotation.plugins.module_utils._aws import (
     AwsClientError, AwsConnection, aws_errors, describe_aws_error, error_code, is_aws_error, refused, valid_endpoint_url)
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, backoff_delays, expand_batch, parse_iso, to_iso, utcnow)
+    OperatorError, RotationError, backoff_delays, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
     KvConflictError, KvV2, VaultClientError, VaultConnectionOptions, get_vault_connection, missing_hvac_message)
@@ -466,7 +463,7 @@ class IamKeyRotator:
         try:
             with aws_errors('deactivating access key %s of %s' % (key['id'], name)):
                 self.iam.update_access_key(UserName=name, AccessKeyId=key['id'], Status='Inactive')
-        except KNOWN_ERRORS:
+        except OperatorError:
             key['deactivated_at'] = None
             self._untag_quietly(name, [key['id']])
             raise
@@ -504,7 +501,7 @@ class IamKeyRotator:
         """Remove deactivation tags during a rollback; a failure is a warning (state=purged removes stale tags)."""
         try:
             self._untag(name, key_ids)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             self.warnings.append('user %s: %s; state=purged removes the stale tag later' % (name, exc))
 
     def _create(self, name, known):
@@ -537,7 +534,7 @@ class IamKeyRotator:
         try:
             with aws_errors('listing the access keys of %s' % name):
                 listed = self.iam.list_access_keys(UserName=name).get('AccessKeyMetadata') or []
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             return ('whether it created a key is unknown: %s; if %s has a key besides %s, delete it: this request created it '
                     'and its secret was lost with the reply' % (exc, name, ', '.join(known) if known else 'none'))
         appeared = [meta.get('AccessKeyId') for meta in listed if meta.get('AccessKeyId') not in known]
@@ -548,7 +545,7 @@ class IamKeyRotator:
                     'secret nobody has' % (', '.join(appeared), name))
         try:
             self._delete(name, appeared[0], untag=False)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             return ('the request created key %s anyway and its secret was lost with the reply; deleting it failed: %s: delete '
                     'it by hand' % (appeared[0], exc))
         return 'the request created key %s anyway; its secret was lost with the reply, so it was deleted again' % appeared[0]
@@ -609,7 +606,7 @@ class IamKeyRotator:
         kv = self._kv(item)
         try:
             written = kv.write(path, data, version)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             conflict = isinstance(exc, KvConflictError)
             if not conflict and not getattr(exc, 'uncertain', True):
                 raise  # Vault answered: nothing was written
@@ -617,7 +614,7 @@ class IamKeyRotator:
             # look before the caller deletes a key that Vault may be handing out already.
             try:
                 current, at = kv.read(path)
-            except KNOWN_ERRORS as again:
+            except OperatorError as again:
                 raise RotationError('%s; whether the write arrived is unknown: re-reading it failed too: %s; if %s/%s holds %s, '
                                     'that key no longer exists after this failure: rotate again' % (exc, again, mount, path, new['id']))
             if at == version + 1 and isinstance(current, dict) and current.get('access_key_id') == new['id']:
@@ -697,7 +694,7 @@ class IamKeyRotator:
                 result['verified'] = False
             if item['store']:
                 result['stored'] = op['stored'] = self.store(item, store_version, name, arn, new, secret, old['id'] if old else None)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             raise RotationError('%s; %s' % (exc, self._roll_back(op)))
         # The old key is changed in finish(), once every user of the task has its new key: until then a failure anywhere
         # can still be undone without losing a secret.
@@ -751,7 +748,7 @@ class IamKeyRotator:
         notes = []
         try:
             self._delete(name, op['new_id'], untag=False)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             notes.append('deleting the new key %s failed too: %s: delete it by hand (its secret is not returned)' % (op['new_id'], exc))
         else:
             notes.append('the new key %s was deleted again' % op['new_id'])
@@ -768,7 +765,7 @@ class IamKeyRotator:
                     self._reactivate(name, old)
                     op['old_done'] = False
                     notes.append('the old key %s is Active again' % old['id'])
-                except KNOWN_ERRORS as exc:
+                except OperatorError as exc:
                     notes.append('setting the old key %s Active again failed: %s' % (old['id'], exc))
             else:
                 notes.append('the old key %s is still Active' % old['id'])
@@ -795,7 +792,7 @@ class IamKeyRotator:
             try:
                 self._old_key_step(op)
                 self._show(op['result'], op['before'], self._keys_after(op, done=True))
-            except KNOWN_ERRORS as exc:
+            except OperatorError as exc:
                 failed.append(op['name'])
                 self._open.remove(op)
                 result = op['result']
@@ -880,7 +877,7 @@ class IamKeyRotator:
             for key in to_record:
                 self._record(name, key)
                 done.append('recorded the deactivation time of %s' % key['id'])
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             result['changed'] = bool(done)
             raise RotationError('%s; %s' % (exc, 'already done: %s' % ', '.join(done) if done else 'nothing was changed'))
         result['msg'] = '%s of %s' % (' and '.join(parts).replace('deactivate ', 'deactivated ').replace('record ', 'recorded '), name)
@@ -949,7 +946,7 @@ class IamKeyRotator:
         try:
             before, after = getattr(self, {'rotated': 'rotate', 'deactivated': 'deactivate', 'purged': 'purge'}[self.state])(item, result)
             self._show(result, before, after)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             result['failed'] = True
             result['msg'] = str(exc)
             result['reason'] = result.get('reason') or 'error'

@@ -28,9 +28,6 @@ functions that unit tests drive without a server; :class:`LedgerStore` is the KV
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import datetime
@@ -38,7 +35,7 @@ import re
 import uuid
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, expand_batch, parse_iso, to_iso, utcnow)
+    OperatorError, RotationError, expand_batch, parse_iso, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import KvConflictError, KvV2, get_vault_connection
 
@@ -748,7 +745,7 @@ class Ledger:
         for request in requests:
             try:
                 results.append(self._one(request))
-            except KNOWN_ERRORS as exc:  # this item failed (nothing written for it); the others go on
+            except OperatorError as exc:  # this item failed (nothing written for it); the others go on
                 results.append({'name': request.name, 'path': self.store.full_path(request.name), 'changed': False,
                                 'failed': True, 'reason': 'in_progress' if isinstance(exc, ConcurrentRotationError) else 'error',
                                 'msg': str(exc)})

@@ -17,9 +17,6 @@
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import datetime
@@ -39,7 +36,7 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    KNOWN_ERRORS, RotationError, expand_batch, to_iso, utcnow)
+    OperatorError, RotationError, expand_batch, to_iso, utcnow)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import (
     DurationError, format_duration, parse_duration)
 from ansible_collections.secops.rotation.plugins.module_utils._files import (
@@ -757,7 +754,7 @@ class PkiCertRenewer:
         if self._connection is None:
             try:
                 self._connection = self._connect(self.params)
-            except KNOWN_ERRORS as exc:
+            except OperatorError as exc:
                 self._connection_error = str(exc)
                 raise RotationError(self._connection_error)
         return self._connection
@@ -805,7 +802,7 @@ class PkiCertRenewer:
         for spec in specs:
             try:
                 result, item_diff = self.handle(spec)
-            except KNOWN_ERRORS as exc:
+            except OperatorError as exc:
                 result, item_diff = self.item_result(spec, changed=False, failed=True, reason='error', msg=str(exc)), None
             results.append(result)
             if item_diff is not None:
@@ -1024,7 +1021,7 @@ class PkiCertRenewer:
         try:
             contents, new_cert = self._contents(spec, data)
             backups = self._write_all(spec, deployed, contents)
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             revoked = self._revoke_quietly(spec, new_serial)
             raise RotationError('%s; the previous files were left in place and the new certificate %s %s'
                                 % (exc, new_serial, 'was revoked' if revoked else 'could not be revoked (see the warning)'))
@@ -1034,7 +1031,7 @@ class PkiCertRenewer:
             try:
                 self.revoke(spec, previous_serial, 'revoking the previous certificate')
                 revoked = previous_serial
-            except KNOWN_ERRORS as exc:
+            except OperatorError as exc:
                 self.warn('%s was renewed but its previous certificate %s was not revoked: %s' % (
                     spec.common_name, previous_serial, exc))
         self._check_new(spec, new_cert, after)
@@ -1135,7 +1132,7 @@ class PkiCertRenewer:
         try:
             self.revoke(spec, serial, 'revoking the unused new certificate')
             return True
-        except KNOWN_ERRORS as exc:
+        except OperatorError as exc:
             self.warn('the new certificate %s of %s was not deployed and could not be revoked: %s' % (
                 serial, spec.common_name, exc))
             return False

@@ -11,9 +11,6 @@ transaction that is rolled back.
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 import socket
@@ -23,6 +20,7 @@ import time
 import traceback
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import backoff_delays
+from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
 
 PSYCOPG2_IMPORT_ERROR = None
 try:
@@ -54,7 +52,7 @@ _TRANSIENT_LOGIN = (re.compile(r'password authentication failed for user'),
 _SSL_REQUEST = struct.pack('!ii', 8, 80877103)
 
 
-class PostgresError(Exception):
+class PostgresError(OperatorError):
     """A PostgreSQL check failed; the message says which one and why, never with a password."""
 
 

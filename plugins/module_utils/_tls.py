@@ -14,9 +14,6 @@ not "do clients trust it"; with ``ca_cert`` the chain and the host name are veri
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hashlib
 import socket

@@ -11,19 +11,15 @@ TLS verification, permission denied, path not found, sealed, ...) and never cont
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import os
 import re
 import traceback
 
-try:
-    from urllib.parse import urlparse
-except ImportError:  # pragma: no cover - Python 2 is not supported, but keep the import sanity test quiet
-    from urlparse import urlparse  # type: ignore
+from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
+
+from urllib.parse import urlparse
 
 HVAC_IMPORT_ERROR = None
 try:
@@ -72,7 +68,7 @@ def vault_argument_spec():
     )
 
 
-class VaultClientError(Exception):
+class VaultClientError(OperatorError):
     """A Vault problem described for a human; the message never holds a secret.
 
     ``uncertain``: the request may have reached Vault and been carried out although it failed (a read timeout, a

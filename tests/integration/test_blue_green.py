@@ -8,9 +8,6 @@ stand in for three hosts of an inventory (``ansible_connection: local``). The pl
 lab's PostgreSQL through the instance's dual-credential provider.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import calendar
 import json

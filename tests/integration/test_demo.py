@@ -2,9 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`'s playbook (examples/demo/rotate_all.yml) rotates all three kinds against the lab."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hvac
 

@@ -6,9 +6,6 @@ Instances run as real processes started with ``demo_app.py --daemon`` (lab.apps)
 from the Vault database role ``lab-readonly`` and are reloaded with SIGHUP, as the roles do it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import http.server

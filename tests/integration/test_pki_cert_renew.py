@@ -2,9 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """secops.rotation.pki_cert_renew against the lab's real OpenBao PKI engine (``pki/``, role ``lab``)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import concurrent.futures

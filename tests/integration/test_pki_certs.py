@@ -8,9 +8,6 @@ runs with the real ``ansible-playbook`` by its FQCN at ``-vvvv``; the tests look
 serve (TLS handshakes) and at Vault (``pki/cert/<serial>``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 import json

@@ -3,9 +3,6 @@
 """The rotation report (rotation_state action=report and the secops.rotation.rotation_report playbook) against
 the lab's OpenBao: ages, due dates, overdue and stuck flags, KV version history, JSON + Markdown files."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 import json

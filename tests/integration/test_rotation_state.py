@@ -3,9 +3,6 @@
 """secops.rotation.rotation_state against the lab's OpenBao: the ledger in KV v2, its transitions, the
 check-and-set lock under two racing writers, bad input, check/diff mode and -vvvv leak checks."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import concurrent.futures
 import multiprocessing

@@ -9,9 +9,6 @@ reload commands signal a demo app instance (``lab.apps``) or the TLS service of 
 the lab owner marker (``vault_agent_environment``) and is stopped by a fixture finalizer, also when a test fails.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

@@ -2,9 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The dual-credential provider of examples/demo_app (pure logic) and the demo app's error classification."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import importlib.util
 import sys

@@ -6,9 +6,6 @@ Regression tests of the security review: the root ``run`` process never gets the
 (only the agent child does), temporary files are created exclusively and pid/log files never through a symlink.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import importlib.util
 import json

@@ -2,9 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """module_utils/_aws: the one place for clients whose calls are sent at most once."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import botocore.exceptions
 import pytest

@@ -2,9 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure logic of the Vault and AWS connection code: fallbacks, validation, error wording, docs vs spec."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hvac.exceptions
 import pytest

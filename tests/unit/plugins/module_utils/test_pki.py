@@ -6,9 +6,6 @@ The renewer is driven with a stand-in for the Vault PKI engine that signs with a
 real engine is exercised by tests/integration/test_pki_cert_renew.py.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import datetime

@@ -6,9 +6,6 @@ Each server is a thread with an ``ssl`` server socket presenting a certificate m
 records the SNI name of every handshake. Nothing is mocked but the pause between attempts.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 import ipaddress
