@@ -10,8 +10,11 @@ Private to the collection: the leading underscore means no compatibility promise
 
 import datetime
 
+from ansible.module_utils.basic import missing_required_lib
+
 # RotationError is re-exported: the logic modules and their tests take it from here.
-from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError, RotationError  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.secops.rotation.plugins.module_utils._errors import (  # noqa: F401  pylint: disable=unused-import
+    MissingLibraryError, OperatorError, RotationError)
 
 
 # Result keys that hold a secret in any module of the collection. A failed result never carries them (see
@@ -53,11 +56,14 @@ def run_module(module, action, secret_keys=(), **fail_extra):
     a module whose new secret must not be lost stores it in Vault or revokes it before failing, and says which.
 
     ``warnings`` of the result and of its ``results`` entries go to ``module.warn`` (ansible-core 2.19 deprecates
-    ``warnings`` passed to ``exit_json``/``fail_json``). Anything else than an :class:`OperatorError` is a bug and lets
-    Ansible show the traceback.
+    ``warnings`` passed to ``exit_json``/``fail_json``). A :class:`MissingLibraryError` is reported with Ansible's
+    ``missing_required_lib`` message. Anything else than an :class:`OperatorError` is a bug and lets Ansible show the
+    traceback.
     """
     try:
         result = action()
+    except MissingLibraryError as exc:
+        module.fail_json(msg=missing_required_lib(exc.library, reason=exc.reason), exception=exc.import_error, **fail_extra)
     except OperatorError as exc:
         result = dict(fail_extra, failed=True, msg=str(exc))
     for warning in _pop_warnings(result):
@@ -120,6 +126,138 @@ def expand_batch(params, list_key, keys):
         merged.update(dict((key, value) for key, value in item.items() if value is not None))
         expanded.append(merged)
     return expanded
+
+
+def spec_defaults(spec):
+    """``{option: default}`` for every option of an argument spec that has a default (the spec is the one source)."""
+    return dict((name, option['default']) for name, option in spec.items() if option.get('default') is not None)
+
+
+def with_defaults(params, spec):
+    """A copy of ``params`` where every option the spec gives a default and ``params`` leaves unset (missing or
+    ``None``) takes that default: what AnsibleModule does, for logic classes built from partial params in tests."""
+    filled = dict(params)
+    for name, default in spec_defaults(spec).items():
+        if filled.get(name) is None:
+            filled[name] = default
+    return filled
+
+
+# ----------------------------------------------------------------------------------------------- batch results
+
+def count_reasons(results):
+    """``{reason: number of items}`` over the items' results."""
+    counts = {}
+    for res in results:
+        counts[res.get('reason')] = counts.get(res.get('reason'), 0) + 1
+    return counts
+
+
+def common_reason(results):
+    """The reason every item has, else ``mixed`` (``None`` for no item)."""
+    reasons = set(res.get('reason') for res in results)
+    if not reasons:
+        return None
+    return reasons.pop() if len(reasons) == 1 else 'mixed'
+
+
+def _diff_with_headers(diff, name):
+    diff = dict(diff)
+    if name is not None:
+        diff.setdefault('before_header', name)
+        diff.setdefault('after_header', name)
+    return diff
+
+
+def batch_result(results, single, summary, failure=None, notes=(), want_diff=False, name=None):
+    """The task result of a module that works on one item or a list of them: the one shape of docs/results.md.
+
+    ``results`` are the per-item dicts (each with ``changed``, ``failed``, ``reason``, ``msg`` and the module's item
+    fields, optionally a ``diff``, which is taken out of them). ``single``: no list was given. ``summary``: the
+    batch's one-line account (ignored for a single item, whose ``msg`` is the task's); ``failure``: the sentence that
+    names the failed items (batch only, when one failed); ``notes``: what else the operator must know (roll backs,
+    withheld content), appended in order. ``name(result)`` names an item in the headers of a batch's diffs.
+
+    * ``changed``: any item changed; ``failed``: any item failed (``run_module`` then calls ``fail_json``).
+    * ``reason``: the items' common reason, else ``mixed``; ``reasons``: ``{reason: count}``.
+    * ``msg``: single: the item's; batch: ``<failure>; <notes>; <summary>``.
+    * ``diff`` (only when ``want_diff``): single: the item's ``{before, after, ...}``; batch: a list of the items'
+      diffs in item order, each headed by the item's name.
+    * single: the item's fields are also at the top level (not ``failed``, not ``diff``).
+    """
+    diffs = [(res, res.pop('diff')) for res in results if res.get('diff') is not None]
+    failed = [res for res in results if res.get('failed')]
+    result = {}
+    if single and results:
+        result.update((key, value) for key, value in results[0].items() if key != 'failed')
+        msg = '; '.join([str(results[0].get('msg') or '')] + list(notes))
+    else:
+        parts = ([failure] if failed and failure else []) + list(notes) + [summary]
+        msg = '; '.join(part for part in parts if part)
+    result.update(changed=any(res.get('changed') for res in results), failed=bool(failed),
+                  reason=common_reason(results), reasons=count_reasons(results), msg=msg, results=results)
+    if want_diff and diffs:
+        if single:
+            result['diff'] = diffs[0][1]
+        else:
+            result['diff'] = [_diff_with_headers(diff, name(res) if name else None) for res, diff in diffs]
+    return result
+
+
+def describe_failures(failed, total, what, name):
+    """``2 of 5 users failed: alice: <msg>; bob: <msg>`` (a message that already starts with the name is kept)."""
+    parts = []
+    for res in failed:
+        label, msg = name(res), str(res.get('msg'))
+        parts.append(msg if msg.startswith('%s: ' % label) else '%s: %s' % (label, msg))
+    return '%d of %d %s failed: %s' % (len(failed), total, what, '; '.join(parts))
+
+
+class BatchRunner:
+    """The steps every batch module takes, in order: validate every item before anything is changed (one error names
+    each bad item), act on each item (an :class:`OperatorError` fails that item only; the others go on), let the
+    module roll back what a failed batch must not keep, and build the result with :func:`batch_result`.
+
+    ``list_key`` is the option that takes the list (``users``, ``roles``, ...), ``what`` the plural noun for messages,
+    ``name(thing)`` names an item or a result (``alice``, ``database/creds/app``).
+    """
+
+    def __init__(self, list_key, what, single, name):
+        self.list_key = list_key
+        self.what = what
+        self.single = single
+        self.name = name
+
+    def check_all(self, things, check):
+        """``[check(thing, index) ...]``; if any raises an :class:`OperatorError`, one :class:`RotationError` names every
+        failed item and says that nothing was changed."""
+        done, errors = [], []
+        for index, thing in enumerate(things):
+            try:
+                done.append(check(thing, index))
+            except OperatorError as exc:
+                errors.append(str(exc) if self.single else '%s[%d] (%s): %s' % (self.list_key, index, self.name(thing), exc))
+        if errors:
+            raise RotationError('; '.join(errors) + ('' if self.single else ' - nothing was changed'))
+        return done
+
+    def act_each(self, plans, act, failed_result):
+        """``act(plan)`` for each plan, in order; an :class:`OperatorError` becomes ``failed_result(plan, exc)``."""
+        results = []
+        for plan in plans:
+            try:
+                results.append(act(plan))
+            except OperatorError as exc:
+                results.append(failed_result(plan, exc))
+        return results
+
+    def result(self, results, summary, notes=(), want_diff=False, failure=None):
+        """The task result (:func:`batch_result`); the failure sentence defaults to :func:`describe_failures`."""
+        failed = [res for res in results if res.get('failed')]
+        if failed and failure is None and not self.single:
+            failure = describe_failures(failed, len(results), self.what, self.name)
+        return batch_result(results, self.single, summary, failure=failure, notes=notes, want_diff=want_diff,
+                            name=self.name)
 
 
 def backoff_delays(initial, cap, factor=2.0, count=None, total=None):
