@@ -2,13 +2,16 @@
 # Copyright (c) 2026 secops.rotation contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every module of the collection shares: running the module's action (an :class:`OperatorError` becomes
-``fail_json(msg=...)``, secrets never reach a failed result), batch expansion (a list of items, each falling back to the task's top-level options), and UTC time helpers.
+``fail_json(msg=...)``, secrets never reach a failed result), batch expansion (a list of items, each falling back
+to the task's top-level options), the one batch result shape (docs/results.md), spec defaults and UTC time helpers.
 
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
 import datetime
+from typing import Any, Callable, Container, Iterable
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -22,7 +25,7 @@ from ansible_collections.secops.rotation.plugins.module_utils._errors import (  
 SECRET_RESULT_KEYS = ('password', 'secret_access_key', 'session_token', 'private_key')
 
 
-def strip_secrets(value, keys):
+def strip_secrets(value: Any, keys: Container[str]) -> Any:
     """Remove every dict key in ``keys`` from ``value`` (dicts and lists, at any depth), in place; returns ``value``."""
     if isinstance(value, dict):
         for key in [key for key in value if key in keys]:
@@ -35,7 +38,7 @@ def strip_secrets(value, keys):
     return value
 
 
-def _pop_warnings(result):
+def _pop_warnings(result: dict) -> list[str]:
     """The warnings of the result and of its ``results`` entries, removed from them, in order, each once."""
     found = []
     for holder in [result] + [entry for entry in result.get('results') or [] if isinstance(entry, dict)]:
@@ -46,7 +49,7 @@ def _pop_warnings(result):
     return found
 
 
-def run_module(module, action, secret_keys=(), **fail_extra):
+def run_module(module: Any, action: Callable[[], dict], secret_keys: Iterable[str] = (), **fail_extra: Any) -> None:
     """Call ``action()`` and exit the module with the result dict it returns, or fail with a clear ``msg``.
 
     A result with ``failed: True`` (e.g. a batch where one item failed) is reported with ``fail_json``, **without its
@@ -82,7 +85,7 @@ def run_module(module, action, secret_keys=(), **fail_extra):
     module.exit_json(**result)
 
 
-def merge_argument_specs(*specs):
+def merge_argument_specs(*specs: dict) -> dict:
     """One argument spec from several (module options + connection options); a name defined twice is a bug."""
     merged = {}
     for spec in specs:
@@ -93,7 +96,7 @@ def merge_argument_specs(*specs):
     return merged
 
 
-def batch_argument_spec(item_options, list_key, required=None):
+def batch_argument_spec(item_options: dict, list_key: str, required: str | None = None) -> dict:
     """Argument spec of a batch module's per-item options, the counterpart of :func:`expand_batch`.
 
     Every option of ``item_options`` is a top-level option (with its default), and ``list_key`` is a list of
@@ -111,7 +114,7 @@ def batch_argument_spec(item_options, list_key, required=None):
     return spec
 
 
-def expand_batch(params, list_key, keys):
+def expand_batch(params: dict, list_key: str, keys: Iterable[str]) -> list[dict]:
     """Return the work items of a task: ``params[list_key]`` if given, else one item from the top-level options.
 
     Each item takes, for every name in ``keys`` it leaves unset (``None``), the task's top-level value, so
@@ -128,12 +131,12 @@ def expand_batch(params, list_key, keys):
     return expanded
 
 
-def spec_defaults(spec):
+def spec_defaults(spec: dict) -> dict:
     """``{option: default}`` for every option of an argument spec that has a default (the spec is the one source)."""
     return dict((name, option['default']) for name, option in spec.items() if option.get('default') is not None)
 
 
-def with_defaults(params, spec):
+def with_defaults(params: dict, spec: dict) -> dict:
     """A copy of ``params`` where every option the spec gives a default and ``params`` leaves unset (missing or
     ``None``) takes that default: what AnsibleModule does, for logic classes built from partial params in tests."""
     filled = dict(params)
@@ -145,7 +148,7 @@ def with_defaults(params, spec):
 
 # ----------------------------------------------------------------------------------------------- batch results
 
-def count_reasons(results):
+def count_reasons(results: Iterable[dict]) -> dict[str, int]:
     """``{reason: number of items}`` over the items' results."""
     counts = {}
     for res in results:
@@ -153,7 +156,7 @@ def count_reasons(results):
     return counts
 
 
-def common_reason(results):
+def common_reason(results: Iterable[dict]) -> str | None:
     """The reason every item has, else ``mixed`` (``None`` for no item)."""
     reasons = set(res.get('reason') for res in results)
     if not reasons:
@@ -161,7 +164,7 @@ def common_reason(results):
     return reasons.pop() if len(reasons) == 1 else 'mixed'
 
 
-def _diff_with_headers(diff, name):
+def _diff_with_headers(diff: dict, name: str | None) -> dict:
     diff = dict(diff)
     if name is not None:
         diff.setdefault('before_header', name)
@@ -169,7 +172,8 @@ def _diff_with_headers(diff, name):
     return diff
 
 
-def batch_result(results, single, summary, failure=None, notes=(), want_diff=False, name=None):
+def batch_result(results: list[dict], single: bool, summary: str, failure: str | None = None, notes: Iterable[str] = (),
+                 want_diff: bool = False, name: Callable[[dict], str] | None = None) -> dict:
     """The task result of a module that works on one item or a list of them: the one shape of docs/results.md.
 
     ``results`` are the per-item dicts (each with ``changed``, ``failed``, ``reason``, ``msg`` and the module's item
@@ -204,7 +208,7 @@ def batch_result(results, single, summary, failure=None, notes=(), want_diff=Fal
     return result
 
 
-def describe_failures(failed, total, what, name):
+def describe_failures(failed: list[dict], total: int, what: str, name: Callable[[dict], str]) -> str:
     """``2 of 5 users failed: alice: <msg>; bob: <msg>`` (a message that already starts with the name is kept)."""
     parts = []
     for res in failed:
@@ -222,13 +226,13 @@ class BatchRunner:
     ``name(thing)`` names an item or a result (``alice``, ``database/creds/app``).
     """
 
-    def __init__(self, list_key, what, single, name):
+    def __init__(self, list_key: str, what: str, single: bool, name: Callable[[Any], str]) -> None:
         self.list_key = list_key
         self.what = what
         self.single = single
         self.name = name
 
-    def check_all(self, things, check):
+    def check_all(self, things: Iterable[Any], check: Callable[[Any, int], Any]) -> list:
         """``[check(thing, index) ...]``; if any raises an :class:`OperatorError`, one :class:`RotationError` names every
         failed item and says that nothing was changed."""
         done, errors = [], []
@@ -241,7 +245,8 @@ class BatchRunner:
             raise RotationError('; '.join(errors) + ('' if self.single else ' - nothing was changed'))
         return done
 
-    def act_each(self, plans, act, failed_result):
+    def act_each(self, plans: Iterable[Any], act: Callable[[Any], dict],
+                 failed_result: Callable[[Any, OperatorError], dict]) -> list[dict]:
         """``act(plan)`` for each plan, in order; an :class:`OperatorError` becomes ``failed_result(plan, exc)``."""
         results = []
         for plan in plans:
@@ -251,7 +256,8 @@ class BatchRunner:
                 results.append(failed_result(plan, exc))
         return results
 
-    def result(self, results, summary, notes=(), want_diff=False, failure=None):
+    def result(self, results: list[dict], summary: str, notes: Iterable[str] = (), want_diff: bool = False,
+               failure: str | None = None) -> dict:
         """The task result (:func:`batch_result`); the failure sentence defaults to :func:`describe_failures`."""
         failed = [res for res in results if res.get('failed')]
         if failed and failure is None and not self.single:
@@ -260,7 +266,8 @@ class BatchRunner:
                             name=self.name)
 
 
-def backoff_delays(initial, cap, factor=2.0, count=None, total=None):
+def backoff_delays(initial: float, cap: float, factor: float = 2.0, count: int | None = None,
+                   total: float | None = None) -> list[float]:
     """Pauses between retries: ``initial``, ``initial * factor``, ... each at most ``cap``.
 
     At most ``count`` pauses, and/or pauses adding up to exactly ``total`` seconds (the last one shortened).
@@ -276,12 +283,12 @@ def backoff_delays(initial, cap, factor=2.0, count=None, total=None):
     return delays
 
 
-def utcnow():
+def utcnow() -> datetime.datetime:
     """The current time, timezone-aware UTC, to the second."""
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def to_iso(moment):
+def to_iso(moment: datetime.datetime | None) -> str | None:
     """UTC ISO 8601 with a ``Z``: ``2026-11-26T11:00:00Z`` (``None`` stays ``None``)."""
     if moment is None:
         return None
@@ -289,7 +296,7 @@ def to_iso(moment):
     return moment.astimezone(datetime.timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + 'Z'
 
 
-def parse_iso(text):
+def parse_iso(text: str | datetime.datetime) -> datetime.datetime:
     """Parse an ISO 8601 time as Vault, AWS and this collection write it; naive times are taken as UTC.
 
     Raises ``ValueError`` (never ``OverflowError``) for what is no time, and for a time whose UTC value falls outside

@@ -8,6 +8,8 @@ boto3 into modules that do not use AWS).
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
+
 
 class OperatorError(Exception):
     """A problem described for the operator: ``str(exc)`` says what was wrong in words one can act on, and never
@@ -25,7 +27,7 @@ class MissingLibraryError(OperatorError):
     traceback text of the failed import. ``run_module`` reports it with Ansible's ``missing_required_lib`` message.
     """
 
-    def __init__(self, library, import_error=None, reason=None):
+    def __init__(self, library: str, import_error: str | None = None, reason: str | None = None) -> None:
         super().__init__('%s is required%s' % (library, ' for %s' % reason if reason else ''))
         self.library = library
         self.import_error = import_error

@@ -13,6 +13,10 @@ failures, no secret in a failed result).
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
+
+from typing import Any, Iterable
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import run_module
@@ -23,7 +27,8 @@ class RotationModule:
     that hold secrets (stripped from a failed result); ``fail_extra``: fields of every failure result (e.g.
     ``changed=False``); the remaining keyword arguments go to AnsibleModule (``mutually_exclusive``, ...)."""
 
-    def __init__(self, logic_cls, argument_spec, requires=(), secret_keys=(), fail_extra=None, **ansible_kwargs):
+    def __init__(self, logic_cls: type, argument_spec: dict, requires: Iterable[tuple[str, str | None]] = (),
+                 secret_keys: Iterable[str] = (), fail_extra: dict | None = None, **ansible_kwargs: Any) -> None:
         self.logic_cls = logic_cls
         self.argument_spec = argument_spec
         self.requires = list(requires)
@@ -31,10 +36,10 @@ class RotationModule:
         self.fail_extra = dict(fail_extra or {})
         self.ansible_kwargs = ansible_kwargs
 
-    def build(self):
+    def build(self) -> AnsibleModule:
         return AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True, **self.ansible_kwargs)
 
-    def run(self, module=None):
+    def run(self, module: Any = None) -> None:
         module = module or self.build()
         for library, import_error in self.requires:
             if import_error:

@@ -38,7 +38,7 @@ def _collection_imports(name):
     tree = ast.parse((MODULE_UTILS / (name + '.py')).read_text())
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module != '__future__':
             found.add(node.module.rsplit('.', 1)[-1])
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.Import):
