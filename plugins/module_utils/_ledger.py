@@ -38,7 +38,7 @@ import uuid
 from typing import Any, Callable
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    BatchRunner, OperatorError, RotationError, batch_argument_spec, expand_batch, merge_argument_specs, parse_iso, to_iso,
+    BatchRunner, RotationError, batch_argument_spec, expand_batch, merge_argument_specs, parse_iso, to_iso,
     utcnow, with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
