@@ -22,6 +22,7 @@ zero (unless ``allow_zero=True``) and anything longer than 100 years (36500 days
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
 import re
 
@@ -39,7 +40,7 @@ class DurationError(OperatorError, ValueError):
     """A duration option has an invalid value; the message names the option and the value."""
 
 
-def parse_duration(value, name='duration', allow_zero=False):
+def parse_duration(value: int | str, name: str = 'duration', allow_zero: bool = False) -> int:
     """Return ``value`` as a number of seconds (``int``), or raise :class:`DurationError`.
 
     ``name`` is the option name used in error messages.
@@ -68,7 +69,7 @@ def parse_duration(value, name='duration', allow_zero=False):
     return seconds
 
 
-def format_duration(seconds):
+def format_duration(seconds: int) -> str:
     """Return the compact form of a number of seconds: ``5400 -> "1h30m"``, ``7776000 -> "90d"``, ``0 -> "0s"``."""
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise TypeError('format_duration() needs an int number of seconds, got %r' % (seconds,))

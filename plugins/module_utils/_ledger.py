@@ -21,29 +21,68 @@ in results, diffs and the report; secret fields are returned only in ``ledger`` 
 Every write is a KV v2 check-and-set on the version that was read, so of two concurrent rotations of one name
 exactly one write lands and the other fails with :data:`IN_PROGRESS` without changing anything.
 
-The transitions (:func:`plan`) and the report (:func:`compute_report`, :func:`report_markdown`) are pure
-functions that unit tests drive without a server; :class:`LedgerStore` is the KV v2 access and
-:class:`Ledger` runs a module task.
+The transitions (:func:`plan`, one handler per action) and the report (:func:`compute_report`,
+:func:`report_markdown`) are pure functions that unit tests drive without a server; :class:`LedgerStore` is the KV v2
+access and :class:`Ledger` runs a module task. The module's options are :func:`argument_spec` (built from
+:data:`ITEM_SPEC`, :data:`TASK_SPEC` and the Vault connection options): the one place their defaults are written.
 
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
 import copy
 import datetime
 import re
 import uuid
+from typing import Any, Callable
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    OperatorError, RotationError, expand_batch, parse_iso, to_iso, utcnow)
+    BatchRunner, RotationError, batch_argument_spec, expand_batch, merge_argument_specs, parse_iso, to_iso,
+    utcnow, with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
-from ansible_collections.secops.rotation.plugins.module_utils._vault import KvConflictError, KvV2, get_vault_connection
+from ansible_collections.secops.rotation.plugins.module_utils._vault import (
+    KvConflictError, KvV2, get_vault_connection, vault_argument_spec)
 
 ACTIONS = ('read', 'stage', 'promote', 'retire', 'abort', 'init', 'report')
 WRITE_ACTIONS = ('stage', 'promote', 'retire', 'abort', 'init')
 KINDS = ('db', 'iam', 'pki', 'generic')
 PHASES = ('idle', 'staged', 'promoted')
 SLOTS = ('current', 'pending', 'previous')
+
+# The options of one ledger entry: given at the top level (one entry) or per element of ``items``, where an unset one
+# falls back to the task's value.
+ITEM_SPEC = dict(
+    name=dict(type='str'),
+    kind=dict(type='str', choices=list(KINDS)),
+    id=dict(type='str'),
+    secret=dict(type='dict', no_log=True),
+    metadata=dict(type='dict'),
+    rotation_id=dict(type='str'),
+)
+ITEM_KEYS = tuple(ITEM_SPEC)
+
+# The options of the task as a whole.
+TASK_SPEC = dict(
+    action=dict(type='str', default='read', choices=list(ACTIONS)),
+    allow_unretired=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+    kv_mount=dict(type='str', default='secret'),
+    prefix=dict(type='str', default='rotation'),
+    history_limit=dict(type='int', default=20),
+    names=dict(type='list', elements='str'),
+    policy=dict(type='dict'),
+    stuck_after=dict(type='raw', default='1d'),
+    history_entries=dict(type='int', default=5),
+)
+
+
+def argument_spec() -> dict[str, dict[str, Any]]:
+    """The argument spec of ``rotation_state``: the item options (top level and ``items``), the task options and the
+    Vault connection options. A fresh copy on each call."""
+    return copy.deepcopy(merge_argument_specs(batch_argument_spec(ITEM_SPEC, 'items', required='name'), TASK_SPEC,
+                                              vault_argument_spec()))
+
 
 # Slot keys the ledger sets itself.
 SYSTEM_KEYS = ('id', 'created_at', 'retired_at')
@@ -71,6 +110,8 @@ MAX_REPORT_DEPTH = 8
 # Times outside these years are typos (and would not survive the round trip through ISO 8601 text).
 MIN_YEAR, MAX_YEAR = 1970, 9998
 
+Warn = Callable[[str], None]
+
 
 class ConcurrentRotationError(RotationError):
     """The ledger entry changed between our read and our write (KV v2 check-and-set refused the write)."""
@@ -78,7 +119,7 @@ class ConcurrentRotationError(RotationError):
 
 # --------------------------------------------------------------------------------------------- validation
 
-def check_name(name, what='name'):
+def check_name(name: Any, what: str = 'name') -> str:
     """Validate a ledger name (letters, digits, ``._-``, ``/`` between segments)."""
     if not isinstance(name, str) or not name:
         raise RotationError('%s is required' % what)
@@ -88,7 +129,7 @@ def check_name(name, what='name'):
     return name
 
 
-def check_path_option(value, what):
+def check_path_option(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip('/') or not _NAME_RE.match(value.strip('/')):
         raise RotationError('invalid %s %r: use letters, digits, ".", "_", "-" and "/" between segments' % (what, value))
     return value.strip('/')
@@ -113,7 +154,8 @@ def _iso_option(value, what):
     return to_iso(moment)
 
 
-def make_slot(secret_id, secret, metadata, now, where, kind=None):
+def make_slot(secret_id: Any, secret: Any, metadata: dict[str, Any] | None, now: datetime.datetime, where: str,
+              kind: str | None = None) -> dict[str, Any]:
     """Build a slot from the options, validating them. ``where`` names the item in messages.
 
     A ``pki`` slot may hold metadata only (serial, not_after): a host's private key normally never leaves it.
@@ -156,25 +198,26 @@ def make_slot(secret_id, secret, metadata, now, where, kind=None):
     return slot
 
 
-def public_slot(slot):
+def public_slot(slot: Any) -> dict[str, Any] | None:
     """The metadata of a slot (ids, dates, ...) without any secret field; ``None`` stays ``None``."""
     if not isinstance(slot, dict):
         return None
     return dict((key, slot[key]) for key in METADATA_KEYS if key in slot)
 
 
-def secret_fields(slot):
+def secret_fields(slot: dict[str, Any] | None) -> list[str]:
     """Names of the secret fields of a slot."""
     return sorted(key for key in (slot or {}) if key not in METADATA_KEYS)
 
 
-def history_records(data):
+def history_records(data: Any) -> list[dict[str, Any]]:
     """The history records of a stored entry that are records (dicts); [] when it has no readable history."""
     history = data.get('history') if isinstance(data, dict) else None
     return [entry for entry in history if isinstance(entry, dict)] if isinstance(history, list) else []
 
 
-def public_view(data, name=None, path=None, version=None, history=True):
+def public_view(data: Any, name: str | None = None, path: str | None = None, version: int | None = None,
+                history: bool = True) -> dict[str, Any] | None:
     """The ledger entry without secret fields: what results, diffs and reports may show (also of an entry that is
     not a valid ledger entry: what is not a slot or a record is left out)."""
     if data is None:
@@ -195,7 +238,7 @@ def public_view(data, name=None, path=None, version=None, history=True):
     return view
 
 
-def expected_phase(data):
+def expected_phase(data: dict[str, Any]) -> str:
     if data.get('pending'):
         return 'staged'
     if data.get('previous'):
@@ -203,7 +246,7 @@ def expected_phase(data):
     return 'idle'
 
 
-def check_entry(data):
+def check_entry(data: Any) -> list[str]:
     """Consistency problems of a stored entry (empty list when it is a valid ledger entry)."""
     if not isinstance(data, dict):
         return ['not a dict']
@@ -245,13 +288,14 @@ def check_entry(data):
 class Request:
     """What one item of a task asks for (the item's options, validated for the action)."""
 
-    def __init__(self, action, name, kind=None, secret_id=None, secret=None, metadata=None, rotation_id=None,
-                 allow_unretired=False, force=False):
+    def __init__(self, action: str, name: Any, kind: str | None = None, secret_id: str | None = None,
+                 secret: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
+                 rotation_id: str | None = None, allow_unretired: bool = False, force: bool = False) -> None:
         self.action, self.name, self.kind = action, name, kind
         self.secret_id, self.secret, self.metadata, self.rotation_id = secret_id, secret, metadata, rotation_id
         self.allow_unretired, self.force = allow_unretired, force
 
-    def validate(self):
+    def validate(self) -> Request:
         where = self.name if self.name else 'item'
         check_name(self.name)
         if self.kind is not None and self.kind not in KINDS:
@@ -277,148 +321,193 @@ def _slot_id(data, slot):
     return value.get('id') if isinstance(value, dict) else None
 
 
-def plan(data, request, now):
+def _new_entry(kind: str | None, rotation_id: str | None = None) -> dict[str, Any]:
+    return {'kind': kind or 'generic', 'current': None, 'pending': None, 'previous': None, 'phase': 'idle',
+            'rotation_id': rotation_id, 'history': []}
+
+
+def _plan_read(data, request, now, warn):
+    name = request.name
+    if data is None:
+        return None, 'missing', '%s has no ledger entry' % name, {}
+    return None, 'read', 'read %s' % name, {}
+
+
+def _plan_init(data, request, now, warn):
+    """Adopt an existing secret as ``current``: of a new entry, of an entry without current, or (force) over it."""
+    name = request.name
+    cur, pend = _slot_id(data, 'current'), _slot_id(data, 'pending')
+    slot = make_slot(request.secret_id, request.secret, request.metadata, now, name, request.kind or (data or {}).get('kind'))
+    if data is None:
+        new = _new_entry(request.kind, request.rotation_id)
+        new['current'] = slot
+        new['history'].append(_history_entry('init', request.rotation_id, None, slot['id'], now))
+        return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), {}
+    secret = request.secret or {}  # a pki slot may hold metadata only
+    same = cur == slot['id'] and all(data['current'].get(k) == v for k, v in secret.items()) and \
+        secret_fields(data['current']) == secret_fields(slot)
+    if same:
+        return None, 'already_adopted', '%s already has %s as current' % (name, cur), {}
+    new = copy.deepcopy(data)
+    if cur is None:
+        new['current'] = slot
+        new['phase'] = expected_phase(new)
+        new['history'].append(_history_entry('init', request.rotation_id or data.get('rotation_id'), None, slot['id'], now))
+        return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), {}
+    if not request.force:
+        if cur == slot['id']:
+            raise RotationError('%s already has current id %s with other secret values; set force: true to overwrite '
+                                'them' % (name, cur))
+        raise RotationError('%s already has current id %s: init only adopts a secret into a new entry; rotate with '
+                            'stage and promote, or set force: true to overwrite current' % (name, cur))
+    if pend:
+        raise RotationError('%s has pending %s staged: abort it before forcing init' % (name, pend))
+    new['current'] = slot
+    new['history'].append(_history_entry('init', request.rotation_id or data.get('rotation_id'), cur, slot['id'], now))
+    return new, 'forced', 'replaced current %s of %s with %s (force)' % (cur, name, slot['id']), {}
+
+
+def _plan_stage(data, request, now, warn):
+    """Record the new secret as ``pending``, or resume the pending one (a re-run never creates a second)."""
+    name = request.name
+    cur, pend, prev = _slot_id(data, 'current'), _slot_id(data, 'pending'), _slot_id(data, 'previous')
+    if pend:
+        if request.secret_id and request.secret_id != pend:
+            warn('%s already has pending %s (staged %s); the given id %s was not recorded: finish or abort that rotation '
+                 'first' % (name, pend, data['pending'].get('created_at'), request.secret_id))
+        return None, 'resumed', 'resumed the staged rotation of %s: pending %s' % (name, pend), {'resumed': True}
+    if prev and not request.allow_unretired:
+        raise RotationError('%s is promoted but previous %s is not retired yet (phase promoted): retire it before staging '
+                            'a new rotation, or set allow_unretired: true' % (name, prev))
+    slot = make_slot(request.secret_id, request.secret, request.metadata, now, name, request.kind or (data or {}).get('kind'))
+    if slot['id'] in (cur, prev):
+        raise RotationError('%s: id %s is already the %s secret; a rotation needs a new id'
+                            % (name, slot['id'], 'current' if slot['id'] == cur else 'previous'))
+    new = copy.deepcopy(data) if data is not None else _new_entry(request.kind)
+    new['pending'] = slot
+    new['phase'] = 'staged'
+    new['rotation_id'] = request.rotation_id or str(uuid.uuid4())
+    new['history'].append(_history_entry('stage', new['rotation_id'], cur, slot['id'], now))
+    return new, 'staged', 'staged %s for %s' % (slot['id'], name), {}
+
+
+def _already_promoted(data, request):
+    """``(reason, msg)`` when nothing is pending because the rotation asked for is already promoted; else raise."""
+    name, cur, prev = request.name, _slot_id(data, 'current'), _slot_id(data, 'previous')
+    if request.secret_id:
+        if request.secret_id == cur:
+            return 'already_promoted', '%s already has %s as current' % (name, cur)
+        raise RotationError('%s has nothing staged to promote and current is %s, not %s' % (name, cur, request.secret_id))
+    if request.rotation_id and request.rotation_id == data.get('rotation_id') and cur:
+        return 'already_promoted', 'rotation %s of %s is already promoted (current %s)' % (request.rotation_id, name, cur)
+    last = (data.get('history') or [{}])[-1]
+    if cur and last.get('action') == 'promote' and last.get('to_id') == cur:
+        return 'already_promoted', '%s is already promoted to %s' % (name, cur)
+    if data['phase'] == 'promoted':
+        return 'already_promoted', '%s is already promoted to %s; previous %s awaits retire' % (name, cur, prev)
+    raise RotationError('%s has nothing staged to promote (phase %s, current %s): stage a new secret first'
+                        % (name, data['phase'], cur or 'none'))
+
+
+def _plan_promote(data, request, now, warn):
+    """previous <- current, current <- pending (an unretired previous is dropped, with a warning)."""
+    name = request.name
+    cur, pend, prev = _slot_id(data, 'current'), _slot_id(data, 'pending'), _slot_id(data, 'previous')
+    if not pend:
+        return (None,) + _already_promoted(data, request) + ({},)
+    if request.secret_id and request.secret_id != pend:
+        raise RotationError('%s: pending is %s, not %s; nothing was promoted' % (name, pend, request.secret_id))
+    if request.rotation_id and request.rotation_id != data.get('rotation_id'):
+        raise RotationError('%s: the staged rotation is %s, not %s; nothing was promoted' % (name, data.get('rotation_id'),
+                                                                                             request.rotation_id))
+    new = copy.deepcopy(data)
+    if prev:
+        new['history'].append(_history_entry('retire', data.get('rotation_id'), prev, None, now))
+        warn('%s: previous %s was dropped from the ledger by this promotion (allow_unretired); make sure it is revoked'
+             % (name, prev))
+    new['previous'] = dict(data['current'], retired_at=to_iso(now)) if data.get('current') else None
+    new['current'] = data['pending']
+    new['pending'] = None
+    new['phase'] = expected_phase(new)
+    new['history'].append(_history_entry('promote', data.get('rotation_id'), cur, pend, now))
+    return new, 'promoted', 'promoted %s to current of %s%s' % (pend, name, ' (previous %s)' % cur if cur else ''), {}
+
+
+def _plan_retire(data, request, now, warn):
+    """Drop ``previous`` (it was revoked); its metadata is returned as ``retired``."""
+    name = request.name
+    cur, pend, prev = _slot_id(data, 'current'), _slot_id(data, 'pending'), _slot_id(data, 'previous')
+    if not prev:
+        if request.secret_id and request.secret_id in (cur, pend):
+            raise RotationError('%s: %s is the %s secret, it cannot be retired' % (
+                name, request.secret_id, 'current' if request.secret_id == cur else 'pending'))
+        return None, 'nothing_to_retire', '%s has no previous secret to retire' % name, {}
+    if request.secret_id and request.secret_id != prev:
+        raise RotationError('%s: previous is %s, not %s; nothing was retired' % (name, prev, request.secret_id))
+    new = copy.deepcopy(data)
+    new['previous'] = None
+    new['phase'] = expected_phase(new)
+    new['history'].append(_history_entry('retire', data.get('rotation_id'), prev, None, now))
+    return new, 'retired', 'retired previous %s of %s' % (prev, name), {'retired': public_slot(data['previous'])}
+
+
+def _plan_abort(data, request, now, warn):
+    """Drop ``pending``; its metadata is returned as ``aborted`` so that the caller can revoke it."""
+    name, pend = request.name, _slot_id(data, 'pending')
+    if not pend:
+        return None, 'nothing_pending', '%s has no pending secret to abort' % name, {}
+    if request.secret_id and request.secret_id != pend:
+        raise RotationError('%s: pending is %s, not %s; nothing was aborted' % (name, pend, request.secret_id))
+    new = copy.deepcopy(data)
+    new['pending'] = None
+    new['phase'] = expected_phase(new)
+    new['history'].append(_history_entry('abort', data.get('rotation_id'), pend, None, now))
+    return new, 'aborted', 'aborted pending %s of %s (revoke it if it is still valid)' % (pend, name), {
+        'aborted': public_slot(data['pending'])}
+
+
+# action -> handler(data, request, now, warn) -> (new_data or None, reason, msg, extra)
+PLANNERS = {
+    'read': _plan_read,
+    'init': _plan_init,
+    'stage': _plan_stage,
+    'promote': _plan_promote,
+    'retire': _plan_retire,
+    'abort': _plan_abort,
+}
+# These act on an existing entry only.
+_NEEDS_ENTRY = ('promote', 'retire', 'abort')
+
+
+def plan(data: dict[str, Any] | None, request: Request, now: datetime.datetime,
+         warn: Warn | None = None) -> tuple[dict[str, Any] | None, str, str, dict[str, Any]]:
     """Decide what ``request`` does to the stored entry ``data`` (``None`` when missing).
 
     Returns ``(new_data, reason, msg, extra)``: ``new_data`` is ``None`` when nothing changes; ``extra`` holds
-    result fields (``resumed``, ``aborted``, ``warnings``). Raises :class:`RotationError` for illegal transitions.
-    The stored entry is never modified in place.
+    result fields (``resumed``, ``aborted``, ``retired``). What the operator must know although the action goes on
+    (a pending secret kept instead of the given one, an unretired previous secret dropped) goes to ``warn``.
+    Raises :class:`RotationError` for illegal transitions. The stored entry is never modified in place.
     """
-    action, name = request.action, request.name
+    name = request.name
+    planner = PLANNERS.get(request.action)
+    if planner is None:
+        raise RotationError('unknown action %r; use one of %s' % (request.action, ', '.join(ACTIONS)))
     if data is not None:
         problems = check_entry(data)
         if problems:
             raise RotationError('%s is not a valid ledger entry (%s); fix or delete it by hand' % (name, '; '.join(problems)))
         if request.kind and data['kind'] != request.kind:
             raise RotationError('%s is a ledger entry of kind %s, not %s' % (name, data['kind'], request.kind))
-    new = copy.deepcopy(data) if data is not None else None
-    cur, pend, prev = _slot_id(data, 'current'), _slot_id(data, 'pending'), _slot_id(data, 'previous')
-    extra = {}
-
-    if action == 'read':
-        return None, 'read' if data is not None else 'missing', ('read %s' % name if data is not None else
-                                                                 '%s has no ledger entry' % name), extra
-
-    if data is None and action in ('promote', 'retire', 'abort'):
-        raise RotationError('%s has no ledger entry: nothing to %s (stage or init it first)' % (name, action))
-
-    if action == 'init':
-        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name, request.kind or (data or {}).get('kind'))
-        if data is None:
-            new = {'kind': request.kind or 'generic', 'current': slot, 'pending': None, 'previous': None, 'phase': 'idle',
-                   'rotation_id': request.rotation_id, 'history': []}
-            new['history'].append(_history_entry('init', request.rotation_id, None, slot['id'], now))
-            return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), extra
-        secret = request.secret or {}  # a pki slot may hold metadata only
-        same = cur == slot['id'] and all(data['current'].get(k) == v for k, v in secret.items()) and \
-            secret_fields(data['current']) == secret_fields(slot)
-        if same:
-            return None, 'already_adopted', '%s already has %s as current' % (name, cur), extra
-        if cur is None:
-            new['current'] = slot
-            new['phase'] = expected_phase(new)
-            new['history'].append(_history_entry('init', request.rotation_id or data.get('rotation_id'), None, slot['id'], now))
-            return new, 'adopted', 'adopted %s as current of %s' % (slot['id'], name), extra
-        if not request.force:
-            if cur == slot['id']:
-                raise RotationError('%s already has current id %s with other secret values; set force: true to overwrite '
-                                    'them' % (name, cur))
-            raise RotationError('%s already has current id %s: init only adopts a secret into a new entry; rotate with '
-                                'stage and promote, or set force: true to overwrite current' % (name, cur))
-        if pend:
-            raise RotationError('%s has pending %s staged: abort it before forcing init' % (name, pend))
-        new['current'] = slot
-        new['history'].append(_history_entry('init', request.rotation_id or data.get('rotation_id'), cur, slot['id'], now))
-        return new, 'forced', 'replaced current %s of %s with %s (force)' % (cur, name, slot['id']), extra
-
-    if action == 'stage':
-        if pend:
-            extra['resumed'] = True
-            if request.secret_id and request.secret_id != pend:
-                extra['warnings'] = ['%s already has pending %s (staged %s); the given id %s was not recorded: '
-                                     'finish or abort that rotation first' % (name, pend, data['pending'].get('created_at'),
-                                                                              request.secret_id)]
-            return None, 'resumed', 'resumed the staged rotation of %s: pending %s' % (name, pend), extra
-        if prev and not request.allow_unretired:
-            raise RotationError('%s is promoted but previous %s is not retired yet (phase promoted): retire it before staging '
-                                'a new rotation, or set allow_unretired: true' % (name, prev))
-        slot = make_slot(request.secret_id, request.secret, request.metadata, now, name, request.kind or (data or {}).get('kind'))
-        if slot['id'] in (cur, prev):
-            raise RotationError('%s: id %s is already the %s secret; a rotation needs a new id'
-                                % (name, slot['id'], 'current' if slot['id'] == cur else 'previous'))
-        if new is None:
-            new = {'kind': request.kind or 'generic', 'current': None, 'pending': None, 'previous': None, 'phase': 'idle',
-                   'rotation_id': None, 'history': []}
-        new['pending'] = slot
-        new['phase'] = 'staged'
-        new['rotation_id'] = request.rotation_id or str(uuid.uuid4())
-        new['history'].append(_history_entry('stage', new['rotation_id'], cur, slot['id'], now))
-        return new, 'staged', 'staged %s for %s' % (slot['id'], name), extra
-
-    if action == 'promote':
-        if not pend:
-            if request.secret_id:
-                if request.secret_id == cur:
-                    return None, 'already_promoted', '%s already has %s as current' % (name, cur), extra
-                raise RotationError('%s has nothing staged to promote and current is %s, not %s' % (name, cur, request.secret_id))
-            if request.rotation_id and request.rotation_id == data.get('rotation_id') and cur:
-                return None, 'already_promoted', 'rotation %s of %s is already promoted (current %s)' % (
-                    request.rotation_id, name, cur), extra
-            last = (data.get('history') or [{}])[-1]
-            if cur and last.get('action') == 'promote' and last.get('to_id') == cur:
-                return None, 'already_promoted', '%s is already promoted to %s' % (name, cur), extra
-            if data['phase'] == 'promoted':
-                return None, 'already_promoted', '%s is already promoted to %s; previous %s awaits retire' % (name, cur, prev), extra
-            raise RotationError('%s has nothing staged to promote (phase %s, current %s): stage a new secret first'
-                                % (name, data['phase'], cur or 'none'))
-        if request.secret_id and request.secret_id != pend:
-            raise RotationError('%s: pending is %s, not %s; nothing was promoted' % (name, pend, request.secret_id))
-        if request.rotation_id and request.rotation_id != data.get('rotation_id'):
-            raise RotationError('%s: the staged rotation is %s, not %s; nothing was promoted' % (name, data.get('rotation_id'),
-                                                                                                 request.rotation_id))
-        if prev:
-            new['history'].append(_history_entry('retire', data.get('rotation_id'), prev, None, now))
-            extra['warnings'] = ['%s: previous %s was dropped from the ledger by this promotion (allow_unretired); make sure '
-                                 'it is revoked' % (name, prev)]
-        if data.get('current'):
-            new['previous'] = dict(data['current'], retired_at=to_iso(now))
-        else:
-            new['previous'] = None
-        new['current'] = data['pending']
-        new['pending'] = None
-        new['phase'] = expected_phase(new)
-        new['history'].append(_history_entry('promote', data.get('rotation_id'), cur, pend, now))
-        return new, 'promoted', 'promoted %s to current of %s%s' % (pend, name, ' (previous %s)' % cur if cur else ''), extra
-
-    if action == 'retire':
-        if not prev:
-            if request.secret_id and request.secret_id in (cur, pend):
-                raise RotationError('%s: %s is the %s secret, it cannot be retired' % (
-                    name, request.secret_id, 'current' if request.secret_id == cur else 'pending'))
-            return None, 'nothing_to_retire', '%s has no previous secret to retire' % name, extra
-        if request.secret_id and request.secret_id != prev:
-            raise RotationError('%s: previous is %s, not %s; nothing was retired' % (name, prev, request.secret_id))
-        new['previous'] = None
-        new['phase'] = expected_phase(new)
-        new['history'].append(_history_entry('retire', data.get('rotation_id'), prev, None, now))
-        extra['retired'] = public_slot(data['previous'])
-        return new, 'retired', 'retired previous %s of %s' % (prev, name), extra
-
-    if action == 'abort':
-        if not pend:
-            return None, 'nothing_pending', '%s has no pending secret to abort' % name, extra
-        if request.secret_id and request.secret_id != pend:
-            raise RotationError('%s: pending is %s, not %s; nothing was aborted' % (name, pend, request.secret_id))
-        new['pending'] = None
-        new['phase'] = expected_phase(new)
-        new['history'].append(_history_entry('abort', data.get('rotation_id'), pend, None, now))
-        extra['aborted'] = public_slot(data['pending'])
-        return new, 'aborted', 'aborted pending %s of %s (revoke it if it is still valid)' % (pend, name), extra
-
-    raise RotationError('unknown action %r; use one of %s' % (action, ', '.join(ACTIONS)))
+    elif request.action in _NEEDS_ENTRY:
+        raise RotationError('%s has no ledger entry: nothing to %s (stage or init it first)' % (name, request.action))
+    return planner(data, request, now, warn or _drop)
 
 
-def finish_write(new, version, history_limit, now):
+def _drop(message: str) -> None:
+    """The default ``warn``: a caller that passes none does not want the warnings."""
+
+
+def finish_write(new: dict[str, Any], version: int, history_limit: int, now: datetime.datetime) -> dict[str, Any]:
     """Stamp ``new`` for writing over ``version`` (0 when missing): updated_at, history version, bound."""
     new['updated_at'] = to_iso(now)
     for entry in new['history']:  # the records this write added (promote may add two) have no version yet
@@ -430,7 +519,7 @@ def finish_write(new, version, history_limit, now):
 
 # --------------------------------------------------------------------------------------------- report
 
-def normalize_policy(policy):
+def normalize_policy(policy: Any) -> dict[str, dict[str, int]]:
     """The per-kind policy in seconds: the defaults, with each kind given in ``policy`` replacing its default.
 
     A kind's value is a dict with ``max_age`` and/or ``renew_before`` (durations), or a duration string,
@@ -467,7 +556,8 @@ def _human(seconds):
     return ('-' if seconds < 0 else '') + format_duration(abs(seconds))
 
 
-def report_entry(name, path, data, version, kv_versions, policy, stuck_after, history_entries, now):
+def report_entry(name: str, path: str, data: Any, version: int, kv_versions: Any, policy: dict[str, dict[str, int]],
+                 stuck_after: int, history_entries: int, now: datetime.datetime) -> dict[str, Any]:
     """One line of the report for the entry ``data`` (may be invalid) with KV version metadata ``kv_versions``."""
     if data is None:
         problems = ['the latest version is deleted'] if version else ['there is no ledger entry']
@@ -475,8 +565,7 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
         problems = check_entry(data)
     data = data if isinstance(data, dict) else {}
     current, pending, previous = [data.get(slot) if isinstance(data.get(slot), dict) else None for slot in SLOTS]
-    kind = data.get('kind')
-    entry = {'name': name, 'path': path, 'kind': kind, 'phase': data.get('phase'), 'version': version,
+    entry = {'name': name, 'path': path, 'kind': data.get('kind'), 'phase': data.get('phase'), 'version': version,
              'updated_at': data.get('updated_at'), 'rotation_id': data.get('rotation_id'),
              'current_id': (current or {}).get('id'), 'created_at': (current or {}).get('created_at'),
              'rotated_at': None, 'age': None, 'age_human': None, 'expires_at': None, 'next_due': None,
@@ -488,13 +577,25 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
              'problems': problems, 'flags': [], 'history': []}
     promotes = [h for h in history_records(data) if h.get('action') in ('promote', 'init') and h.get('to_id') == entry['current_id']]
     entry['rotated_at'] = promotes[-1].get('at') if promotes else entry['created_at']
+    has_due = _report_due(entry, current, policy, now)
+    pending_since = _time(entry['pending_since'])
+    if pending_since:
+        entry['pending_age'] = _seconds(now, pending_since)
+        entry['stuck'] = entry['pending_age'] > stuck_after  # strictly older than the limit
+    oldest = _report_history(entry, data, kv_versions, history_entries)
+    _report_flags(entry, current, has_due, oldest)
+    return entry
+
+
+def _report_due(entry, current, policy, now):
+    """Fill age, expiry and the next due date (the earlier of max_age and renew_before); whether there is one."""
     created = _time(entry['created_at'])
     if created:
         entry['age'] = _seconds(now, created)
         entry['age_human'] = _human(entry['age'])
     expires = _time((current or {}).get('not_after') or (current or {}).get('expires_at'))
     entry['expires_at'] = to_iso(expires)
-    rule = (policy.get(kind) or {}) if kind in KINDS else {}
+    rule = (policy.get(entry['kind']) or {}) if entry['kind'] in KINDS else {}
     candidates = []
     try:
         if created and rule.get('max_age'):
@@ -509,22 +610,12 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
         entry['due_in'] = _seconds(due, now)
         entry['due_in_human'] = _human(entry['due_in'])
         entry['overdue'] = due <= now  # due now counts as overdue
-    pending_since = _time(entry['pending_since'])
-    if pending_since:
-        entry['pending_age'] = _seconds(now, pending_since)
-        entry['stuck'] = entry['pending_age'] > stuck_after  # strictly older than the limit
-    flags = entry['flags']
-    if problems:
-        flags.append('invalid')
-    if entry['overdue']:
-        flags.append('overdue')
-    if entry['stuck']:
-        flags.append('stuck')
-    if current is None and not problems:
-        flags.append('no_current')
-    if current is not None and not candidates:
-        flags.append('no_due_date')
-    # History: the last N KV versions, each joined with the ledger's own record of that write.
+    return bool(candidates)
+
+
+def _report_history(entry, data, kv_versions, history_entries):
+    """The last N KV versions, each joined with the ledger's own record of that write; returns the oldest version the
+    ledger has a record of (``None`` without records)."""
     by_version = dict((h['version'], h) for h in history_records(data) if isinstance(h.get('version'), int))
     kv_versions = kv_versions if isinstance(kv_versions, dict) else {}
     numbers = sorted((int(v) for v in kv_versions if str(v).isdigit()), reverse=True)[:history_entries]
@@ -536,13 +627,28 @@ def report_entry(name, path, data, version, kv_versions, policy, stuck_after, hi
                                  'deleted': bool(meta.get('deletion_time')), 'destroyed': bool(meta.get('destroyed')),
                                  'action': record.get('action'), 'rotation_id': record.get('rotation_id'),
                                  'from_id': record.get('from_id'), 'to_id': record.get('to_id'), 'at': record.get('at')})
-    oldest = min(by_version) if by_version else None
+    return min(by_version) if by_version else None
+
+
+def _report_flags(entry, current, has_due, oldest):
+    flags, problems = entry['flags'], entry['problems']
+    if problems:
+        flags.append('invalid')
+    if entry['overdue']:
+        flags.append('overdue')
+    if entry['stuck']:
+        flags.append('stuck')
+    if current is None and not problems:
+        flags.append('no_current')
+    if current is not None and not has_due:
+        flags.append('no_due_date')
     if not problems and any(h['action'] is None and (oldest is None or h['version'] > oldest) for h in entry['history']):
         flags.append('unrecorded_write')
-    return entry
 
 
-def compute_report(raw_entries, policy, stuck_after, history_entries, now, kv_mount=None, prefix=None):
+def compute_report(raw_entries: list[tuple[str, str, Any, int, Any]], policy: dict[str, dict[str, int]], stuck_after: int,
+                   history_entries: int, now: datetime.datetime, kv_mount: str | None = None,
+                   prefix: str | None = None) -> dict[str, Any]:
     """The report over ``raw_entries``: a list of ``(name, path, data, version, kv_versions)``."""
     entries = [report_entry(name, path, data, version, kv_versions, policy, stuck_after, history_entries, now)
                for name, path, data, version, kv_versions in raw_entries]
@@ -566,7 +672,7 @@ def _cell(value):
     return text.replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ')
 
 
-def report_markdown(report):
+def report_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: a header, the summary and one table row per entry (no secret is in a report)."""
     summary = report['summary']
     lines = ['# Rotation report', '',
@@ -600,25 +706,25 @@ def report_markdown(report):
 class LedgerStore:
     """Ledger entries under ``<kv_mount>/<prefix>/`` through the shared KV v2 helper (check-and-set writes)."""
 
-    def __init__(self, client, opts, kv_mount, prefix):
+    def __init__(self, client: Any, opts: Any, kv_mount: str, prefix: str) -> None:
         self.kv_mount, self.prefix = kv_mount, prefix
         self.kv = KvV2(client, opts, kv_mount, option='kv_mount', purpose='the ledger', label='ledger entry')
 
-    def path(self, name):
+    def path(self, name: str) -> str:
         return '%s/%s' % (self.prefix, name)
 
-    def full_path(self, name):
+    def full_path(self, name: str) -> str:
         return '%s/%s' % (self.kv_mount, self.path(name))
 
-    def check_mount(self):
+    def check_mount(self) -> None:
         """Fail clearly when kv_mount is a KV version 1 mount or not KV at all (best effort, needs no extra policy)."""
         self.kv.check_mount()
 
-    def read(self, name):
+    def read(self, name: str) -> tuple[dict[str, Any] | None, int]:
         """Return ``(data, version)``: ``data`` is ``None`` for a missing entry (version 0) or a deleted latest version."""
         return self.kv.read(self.path(name))
 
-    def write(self, name, data, cas):
+    def write(self, name: str, data: dict[str, Any], cas: int) -> int:
         """Write ``data`` only if the entry is still at version ``cas``; return the new version."""
         try:
             return self.kv.write(self.path(name), data, cas)
@@ -627,11 +733,11 @@ class LedgerStore:
                 '%s: %s - ledger entry %s changed after it was read at version %d; nothing was changed, '
                 'run again when the other rotation has finished' % (name, IN_PROGRESS, self.full_path(name), cas))
 
-    def versions(self, name):
+    def versions(self, name: str) -> dict[str, Any]:
         """KV version metadata of an entry: ``{"3": {created_time, deletion_time, destroyed}, ...}``."""
         return self.kv.metadata(self.path(name)).get('versions') or {}
 
-    def names(self):
+    def names(self) -> list[str]:
         """Every entry name under the prefix (sub-folders included), sorted."""
         found, folders = [], ['']
         depth = 0
@@ -650,9 +756,6 @@ class LedgerStore:
 
 # --------------------------------------------------------------------------------------------- module runner
 
-ITEM_KEYS = ('name', 'kind', 'id', 'secret', 'metadata', 'rotation_id')
-
-
 _PRESENT = {'staged': 'stage', 'promoted': 'promote', 'retired': 'retire', 'aborted': 'abort', 'adopted': 'adopt',
             'replaced': 'replace'}
 
@@ -663,44 +766,52 @@ def _would(msg):
     return 'would %s %s' % (_PRESENT.get(verb, verb), rest)
 
 
+def _item_name(thing: dict[str, Any]) -> str:
+    """Names an item (its options) or its result in batch messages and diff headers."""
+    return thing.get('name') or 'unnamed'
+
+
 class Ledger:
     """Run one ``rotation_state`` task: validate everything, then read/plan/write each item with check-and-set.
 
-    ``client``/``opts`` may be given (tests); otherwise they come from the connection options in ``params``.
-    ``before_write`` is called after the read and before the write of each item (tests use it to line up
-    concurrent writers).
+    ``warn`` takes the warnings (default: collected in :attr:`warnings`); ``clock()`` is the current UTC time (tests).
+    Seams: ``client``/``opts`` (else they come from the connection options in ``params``), ``store`` (a
+    :class:`LedgerStore` stand-in), ``before_write`` (called after the read and before the write of each item; tests
+    use it to line up concurrent writers).
     """
 
-    def __init__(self, params, check_mode=False, diff=False, client=None, opts=None, before_write=None, now=None):
-        self.params, self.check_mode, self.diff = params, check_mode, diff
-        self.client, self.opts, self.before_write, self._now = client, opts, before_write, now
-
-    def now(self):
-        return self._now or utcnow()
+    def __init__(self, params: dict[str, Any], check_mode: bool = False, diff: bool = False, warn: Warn | None = None,
+                 clock: Callable[[], datetime.datetime] | None = None, *, client: Any = None, opts: Any = None,
+                 store: LedgerStore | None = None, before_write: Callable[[], None] | None = None) -> None:
+        self.params = with_defaults(params, argument_spec())
+        self.check_mode, self.diff = check_mode, diff
+        self.warnings: list[str] = []
+        self.warn = warn or self.warnings.append
+        self.clock = clock or utcnow
+        self.client, self.opts, self.store, self.before_write = client, opts, store, before_write
+        self.single = not self.params.get('items')
+        self.runner = BatchRunner('items', 'ledger entries', self.single, _item_name)
 
     # -- input
-    def _options(self):
+    def _task_options(self):
         p = self.params
-        action = p.get('action') or 'read'
-        if action not in ACTIONS:
-            raise RotationError('invalid action %r; use one of %s' % (action, ', '.join(ACTIONS)))
-        self.action = action
-        self.kv_mount = check_path_option('secret' if p.get('kv_mount') is None else p['kv_mount'], 'kv_mount')
-        self.prefix = check_path_option('rotation' if p.get('prefix') is None else p['prefix'], 'prefix')
-        history_limit = p.get('history_limit')
-        self.history_limit = 20 if history_limit is None else history_limit
+        self.action = p['action']
+        self.kv_mount = check_path_option(p['kv_mount'], 'kv_mount')
+        self.prefix = check_path_option(p['prefix'], 'prefix')
+        self.history_limit = p['history_limit']
         if not isinstance(self.history_limit, int) or not 1 <= self.history_limit <= 1000:
-            raise RotationError('history_limit must be between 1 and 1000, got %r' % (history_limit,))
-        history_entries = p.get('history_entries')
-        self.history_entries = 5 if history_entries is None else history_entries
+            raise RotationError('history_limit must be between 1 and 1000, got %r' % (self.history_limit,))
+        self.history_entries = p['history_entries']
         if not isinstance(self.history_entries, int) or not 0 <= self.history_entries <= 100:
-            raise RotationError('history_entries must be between 0 and 100, got %r' % (history_entries,))
+            raise RotationError('history_entries must be between 0 and 100, got %r' % (self.history_entries,))
         self.policy = normalize_policy(p.get('policy'))
-        self.stuck_after = parse_duration(p.get('stuck_after') if p.get('stuck_after') is not None else '1d', name='stuck_after')
+        self.stuck_after = parse_duration(p['stuck_after'], name='stuck_after')
 
-        items = p.get('items')
-        if items and p.get('name'):
-            raise RotationError('give either name or items, not both')
+    def _options(self):
+        """The task's requests, every item validated (nothing is read or written before); [] for a read of every entry
+        and for the report."""
+        self._task_options()
+        p, action, items = self.params, self.action, self.params.get('items')
         self.names_filter = []
         if action == 'report' or (action == 'read' and not items and not p.get('name')):
             if action == 'report' and items:
@@ -713,93 +824,74 @@ class Ledger:
             raise RotationError('items is empty')
         if not items and not p.get('name'):
             raise RotationError('name is required for action=%s (or give items)' % action)
-        requests = []
-        for index, values in enumerate(expand_batch(p, 'items', ITEM_KEYS)):
-            if not values['name']:
-                raise RotationError('items[%d]: name is required' % index)
-            request = Request(action, values['name'], values['kind'], values['id'], values['secret'], values['metadata'],
-                              values['rotation_id'], bool(p.get('allow_unretired')), bool(p.get('force'))).validate()
-            if action in ('stage', 'init'):
-                # Validate the slot now, so that bad input in any item fails before the first write.
-                make_slot(request.secret_id, request.secret, request.metadata, self.now(), request.name, request.kind or 'pki')
-            requests.append(request)
+        requests = self.runner.check_all(expand_batch(p, 'items', ITEM_KEYS), self._request)
         names = [r.name for r in requests]
         duplicates = sorted(set(n for n in names if names.count(n) > 1))
         if duplicates:
             raise RotationError('items name the same entry twice: %s' % ', '.join(duplicates))
         return requests
 
+    def _request(self, values, index):
+        request = Request(self.action, values['name'], values['kind'], values['id'], values['secret'], values['metadata'],
+                          values['rotation_id'], bool(self.params['allow_unretired']), bool(self.params['force'])).validate()
+        if self.action in ('stage', 'init'):
+            # Validate the slot now, so that bad input in any item fails before the first write.
+            make_slot(request.secret_id, request.secret, request.metadata, self.clock(), request.name, request.kind or 'pki')
+        return request
+
     def _connect(self):
-        if self.client is None:
-            self.client, self.opts = get_vault_connection(self.params)
-        self.store = LedgerStore(self.client, self.opts, self.kv_mount, self.prefix)
+        if self.store is None:
+            if self.client is None:
+                self.client, self.opts = get_vault_connection(self.params)
+            self.store = LedgerStore(self.client, self.opts, self.kv_mount, self.prefix)
         self.store.check_mount()
 
     # -- run
-    def run(self):
+    def run(self) -> dict[str, Any]:
+        """The task result: docs/results.md's shape for the entries named (``name`` or ``items``); ``entries`` for a
+        read of every entry, ``report`` for the report."""
         requests = self._options()
         self._connect()
         if not requests:
             return self._report() if self.action == 'report' else self._read_all()
-        results = []
-        for request in requests:
-            try:
-                results.append(self._one(request))
-            except OperatorError as exc:  # this item failed (nothing written for it); the others go on
-                results.append({'name': request.name, 'path': self.store.full_path(request.name), 'changed': False,
-                                'failed': True, 'reason': 'in_progress' if isinstance(exc, ConcurrentRotationError) else 'error',
-                                'msg': str(exc)})
-        return self._summarize(results, single=not self.params.get('items'))
+        results = self.runner.act_each(requests, self._one, self._failed)
+        done = sum(1 for r in results if r['changed'])
+        summary = '%s %d of %d ledger entries' % ('would change' if self.check_mode else 'changed', done, len(results))
+        return self.runner.result(results, summary, want_diff=self.diff)
+
+    def _failed(self, request, exc):
+        """The result of an item that failed (nothing was written for it); the other items go on."""
+        return {'name': request.name, 'path': self.store.full_path(request.name), 'changed': False, 'failed': True,
+                'reason': 'in_progress' if isinstance(exc, ConcurrentRotationError) else 'error', 'msg': str(exc)}
 
     def _one(self, request):
         data, version = self.store.read(request.name)
-        now = self.now()
-        new, reason, msg, extra = plan(data, request, now)
-        result = {'name': request.name, 'path': self.store.full_path(request.name), 'changed': new is not None,
-                  'failed': False, 'reason': reason, 'resumed': bool(extra.pop('resumed', False)),
-                  'exists': data is not None, 'version': version}
-        warnings = extra.pop('warnings', [])
+        now = self.clock()
+        warnings = []
+        new, reason, msg, extra = plan(data, request, now, warnings.append)
+        path = self.store.full_path(request.name)
+        result = {'name': request.name, 'path': path, 'changed': new is not None, 'failed': False, 'reason': reason,
+                  'resumed': bool(extra.pop('resumed', False)), 'exists': data is not None, 'version': version}
         result.update(extra)
         after, after_version = data, version
         if new is not None:
             finish_write(new, version, self.history_limit, now)
             if self.check_mode:
-                msg = _would(msg)
-                after, after_version = new, version + 1
+                msg, after_version = _would(msg), version + 1
             else:
                 if self.before_write:
                     self.before_write()
                 after_version = self.store.write(request.name, new, version)
-                after = new
+            after = new
             result['exists'] = True
-        result['msg'] = msg
-        result['version'] = after_version
-        result['entry'] = public_view(after, request.name, self.store.full_path(request.name), after_version)
+        for warning in warnings:  # only once the write landed: a lost race warns of nothing
+            self.warn(warning)
+        result.update(msg=msg, version=after_version, entry=public_view(after, request.name, path, after_version))
         if self.action in ('read', 'stage'):
             result['ledger'] = copy.deepcopy(after)
         if self.diff:
             result['diff'] = {'before': public_view(data, history=False) or {}, 'after': public_view(after, history=False) or {},
-                              'before_header': self.store.full_path(request.name),
-                              'after_header': self.store.full_path(request.name)}
-        if warnings:
-            result['warnings'] = warnings
-        return result
-
-    def _summarize(self, results, single):
-        failed = [r for r in results if r['failed']]
-        warnings = [w for r in results for w in r.get('warnings', [])]
-        if single:
-            result = dict(results[0], results=results)
-        else:
-            done = sum(1 for r in results if r['changed'])
-            msg = '%s %d of %d ledger entries' % ('would change' if self.check_mode else 'changed', done, len(results))
-            if failed:
-                msg = '%d of %d items failed (%s); %s' % (len(failed), len(results), ', '.join(r['name'] for r in failed), msg)
-            result = {'changed': bool(done), 'failed': bool(failed), 'msg': msg, 'results': results, 'reason': 'batch'}
-        if warnings:
-            result['warnings'] = warnings
-        if self.diff and not single:
-            result['diff'] = [r['diff'] for r in results if 'diff' in r]
+                              'before_header': path, 'after_header': path}
         return result
 
     def _names(self):
@@ -828,7 +920,7 @@ class Ledger:
         for name in self._names():
             data, version = self.store.read(name)
             raw.append((name, self.store.full_path(name), data, version, self.store.versions(name)))
-        report = compute_report(raw, self.policy, self.stuck_after, self.history_entries, self.now(),
+        report = compute_report(raw, self.policy, self.stuck_after, self.history_entries, self.clock(),
                                 self.kv_mount, self.prefix)
         s = report['summary']
         return {'changed': False, 'reason': 'report', 'report': report, 'report_markdown': report_markdown(report),

@@ -8,18 +8,23 @@ Every module that talks to Vault takes the options of the ``secops.rotation.vaul
 and requests are turned into :class:`VaultClientError` whose message names what went wrong (unreachable,
 TLS verification, permission denied, path not found, sealed, ...) and never contains a secret.
 
+A host without hvac/requests gets :class:`MissingLibraryError` from :func:`get_vault_connection` (or
+:func:`require_hvac`), which ``run_module`` reports with Ansible's ``missing_required_lib`` message.
+
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
 import contextlib
 import os
 import re
 import traceback
-
-from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
-
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlparse
+
+from ansible_collections.secops.rotation.plugins.module_utils._common import with_defaults
+from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError, OperatorError
 
 HVAC_IMPORT_ERROR = None
 try:
@@ -49,8 +54,10 @@ RETRY_METHODS = frozenset(['GET', 'HEAD', 'LIST', 'OPTIONS'])
 MAX_TIMEOUT, MAX_RETRIES = 3600, 10
 
 
-def vault_argument_spec():
-    """Argument spec of the connection options (keep in sync with doc_fragments/vault.py)."""
+def vault_argument_spec() -> dict[str, dict[str, Any]]:
+    """Argument spec of the connection options, and the one place their defaults are written (the doc fragment
+    doc_fragments/vault.py documents the same, a unit test compares them; :class:`VaultConnectionOptions` takes its
+    defaults from here)."""
     return dict(
         url=dict(type='str', aliases=['vault_addr']),
         token=dict(type='str', no_log=True),
@@ -87,11 +94,17 @@ class VaultNotFoundError(VaultClientError):
     missing_mount = False
 
 
-def missing_hvac_message():
+def missing_hvac_message() -> str | None:
     """Message for a host without hvac/requests (None when they import)."""
     if HVAC_IMPORT_ERROR is None:
         return None
     return 'the Python libraries hvac (>= 2.4) and requests are required on the host that runs this module: pip install hvac'
+
+
+def require_hvac() -> None:
+    """Raise :class:`MissingLibraryError` (reported with ``missing_required_lib``) when hvac/requests do not import."""
+    if HVAC_IMPORT_ERROR is not None:
+        raise MissingLibraryError('hvac', import_error=HVAC_IMPORT_ERROR)
 
 
 def _first_env(names, environ):
@@ -121,7 +134,7 @@ def _path_of(url):
     return path[len('/v1/'):] if path.startswith('/v1/') else path
 
 
-def describe_vault_error(exc, action, url=None, timeout=None):
+def describe_vault_error(exc: BaseException, action: str, url: str | None = None, timeout: int | None = None) -> str:
     """Turn an hvac/requests exception into one clear sentence.
 
     ``action`` says what we were doing ("reading database/creds/app", "logging in with approle").
@@ -170,11 +183,13 @@ def describe_vault_error(exc, action, url=None, timeout=None):
 
 
 class VaultConnectionOptions:
-    """Connection options after environment fallbacks and validation."""
+    """Connection options after environment fallbacks and validation; an option left unset (``None``) takes the
+    default of :func:`vault_argument_spec`."""
 
-    def __init__(self, params, environ=None):
+    def __init__(self, params: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
-        values = dict((key, params.get(key)) for key in vault_argument_spec())
+        spec = vault_argument_spec()
+        values = with_defaults(dict((key, params.get(key)) for key in spec), spec)
         for key, names in ENV_FALLBACKS.items():
             if not values.get(key):
                 values[key] = _first_env(names, environ)
@@ -182,10 +197,10 @@ class VaultConnectionOptions:
         self.token = values['token']
         self.namespace = values['namespace']
         self.ca_cert = values['ca_cert']
-        self.validate_certs = True if values['validate_certs'] is None else bool(values['validate_certs'])
-        self.timeout = 30 if values['timeout'] is None else values['timeout']
-        self.retries = 3 if values['retries'] is None else values['retries']
-        self.auth_method = values['auth_method'] or 'token'
+        self.validate_certs = bool(values['validate_certs'])
+        self.timeout = values['timeout']
+        self.retries = values['retries']
+        self.auth_method = values['auth_method']
         self.auth_mount_point = values['auth_mount_point']
         self.role_id = values['role_id']
         self.secret_id = values['secret_id']
@@ -193,7 +208,7 @@ class VaultConnectionOptions:
         self.password = values['password']
         self.validate()
 
-    def validate(self):
+    def validate(self) -> None:
         if not self.url:
             raise VaultClientError('no Vault address: set the url option or VAULT_ADDR (BAO_ADDR for OpenBao)')
         if not re.match(r'^https?://[^/\s]+', self.url):
@@ -213,7 +228,7 @@ class VaultConnectionOptions:
             raise VaultClientError('ca_cert %s does not exist or is not a file' % self.ca_cert)
 
     @property
-    def verify(self):
+    def verify(self) -> bool | str:
         """The ``verify`` argument for requests."""
         if not self.validate_certs:
             return False
@@ -226,12 +241,12 @@ class TokenAuth:
     name = 'token'
 
     @staticmethod
-    def check(opts):
+    def check(opts: VaultConnectionOptions) -> None:
         if not opts.token:
             raise VaultClientError('auth_method=token needs a token: set the token option or VAULT_TOKEN (BAO_TOKEN for OpenBao)')
 
     @staticmethod
-    def login(client, opts):
+    def login(client: Any, opts: VaultConnectionOptions) -> None:
         client.token = opts.token
         try:
             client.auth.token.lookup_self()
@@ -246,12 +261,12 @@ class AppRoleAuth:
     name = 'approle'
 
     @staticmethod
-    def check(opts):
+    def check(opts: VaultConnectionOptions) -> None:
         if not opts.role_id:
             raise VaultClientError('auth_method=approle needs role_id')
 
     @staticmethod
-    def login(client, opts):
+    def login(client: Any, opts: VaultConnectionOptions) -> None:
         client.auth.approle.login(role_id=opts.role_id, secret_id=opts.secret_id, mount_point=opts.auth_mount_point or 'approle')
 
 
@@ -261,13 +276,13 @@ class UserpassAuth:
     name = 'userpass'
 
     @staticmethod
-    def check(opts):
+    def check(opts: VaultConnectionOptions) -> None:
         missing = [key for key in ('username', 'password') if not getattr(opts, key)]
         if missing:
             raise VaultClientError('auth_method=userpass needs %s' % ' and '.join(missing))
 
     @staticmethod
-    def login(client, opts):
+    def login(client: Any, opts: VaultConnectionOptions) -> None:
         client.auth.userpass.login(username=opts.username, password=opts.password, mount_point=opts.auth_mount_point or 'userpass')
 
 
@@ -288,7 +303,7 @@ def _session(opts):
     return session
 
 
-def request_outcome(exc):
+def request_outcome(exc: BaseException) -> tuple[bool, bool]:
     """``(uncertain, answered)`` of a failed request (see :class:`VaultClientError`).
 
     Certain (nothing was done): refused before anything was sent, or an answer saying so (4xx, 501 not initialized).
@@ -312,7 +327,7 @@ def request_outcome(exc):
 
 
 @contextlib.contextmanager
-def send_once(client):
+def send_once(client: Any) -> Iterator[None]:
     """Within this block, a request of ``client`` that may have reached Vault is never sent again.
 
     The one place for calls that create a secret (``GET <mount>/creds/<role>`` is a read for HTTP, so the session
@@ -340,7 +355,7 @@ def send_once(client):
 
 
 @contextlib.contextmanager
-def vault_errors(action, opts=None):
+def vault_errors(action: str, opts: VaultConnectionOptions | None = None) -> Iterator[None]:
     """Run Vault calls, raising :class:`VaultClientError` with a clear message on any hvac/requests error."""
     try:
         yield
@@ -358,14 +373,14 @@ def vault_errors(action, opts=None):
         raise
 
 
-def get_vault_connection(params, environ=None):
+def get_vault_connection(params: Mapping[str, Any],
+                         environ: Mapping[str, str] | None = None) -> tuple[Any, VaultConnectionOptions]:
     """Return ``(client, opts)``: an authenticated ``hvac.Client`` and the resolved connection options.
 
-    Raises :class:`VaultClientError` with a clear message on bad options or when login fails.
+    Raises :class:`VaultClientError` with a clear message on bad options or when login fails, and
+    :class:`MissingLibraryError` when hvac/requests are not installed.
     """
-    message = missing_hvac_message()
-    if message:
-        raise VaultClientError(message)
+    require_hvac()
     opts = VaultConnectionOptions(params, environ)
     # Pass everything explicitly: hvac would otherwise read VAULT_* and ~/.vault-token by itself.
     client = hvac.Client(url=opts.url, token='', verify=opts.verify, timeout=opts.timeout,
@@ -375,7 +390,7 @@ def get_vault_connection(params, environ=None):
     return client, opts
 
 
-def get_vault_client(params, environ=None):
+def get_vault_client(params: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Any:
     """Return an authenticated ``hvac.Client`` for the module params (connection options + env fallbacks)."""
     return get_vault_connection(params, environ)[0]
 
@@ -392,15 +407,16 @@ class KvV2:
     what is stored (``ledger entry``, ``KV v2 secret``) in messages about a path.
     """
 
-    def __init__(self, client, opts, mount, option='kv_mount', purpose='this module', label='KV v2 secret'):
+    def __init__(self, client: Any, opts: VaultConnectionOptions | None, mount: str, option: str = 'kv_mount',
+                 purpose: str = 'this module', label: str = 'KV v2 secret') -> None:
         self.client, self.opts, self.mount = client, opts, mount
         self.option, self.purpose, self.label = option, purpose, label
         self.api = client.secrets.kv.v2
 
-    def where(self, path):
+    def where(self, path: str) -> str:
         return '%s %s/%s' % (self.label, self.mount, path)
 
-    def check_mount(self):
+    def check_mount(self) -> None:
         """Fail clearly when the mount is KV version 1 or not KV at all (best effort: what ``bao kv`` asks first)."""
         try:
             info = self.client.adapter.get('/v1/sys/internal/ui/mounts/%s' % self.mount)
@@ -420,7 +436,7 @@ class KvV2:
         if 'no handler for route' in ' '.join(str(e) for e in (getattr(exc, 'errors', None) or [str(exc)])):
             raise VaultClientError('%s %s does not exist (no secrets engine is mounted there)' % (self.option, self.mount))
 
-    def read(self, path):
+    def read(self, path: str) -> tuple[dict[str, Any] | None, int]:
         """``(data, version)``; ``(None, 0)`` for a missing secret, ``(None, n)`` for a deleted latest version."""
         with vault_errors('reading %s' % self.where(path), self.opts):
             try:
@@ -431,7 +447,7 @@ class KvV2:
         body = (response or {}).get('data') or {}
         return body.get('data'), int((body.get('metadata') or {}).get('version') or 0)
 
-    def metadata(self, path):
+    def metadata(self, path: str) -> dict[str, Any]:
         """The secret's KV metadata (``current_version``, ``versions``, ...); ``{}`` for a missing secret."""
         with vault_errors('reading the metadata of %s' % self.where(path), self.opts):
             try:
@@ -441,7 +457,7 @@ class KvV2:
                 return {}
         return (response.get('data') if isinstance(response, dict) else None) or {}
 
-    def current_version(self, path):
+    def current_version(self, path: str) -> int:
         """The version a check-and-set write must name: 0 for a secret that does not exist yet."""
         meta = self.metadata(path)
         if not meta:
@@ -452,7 +468,7 @@ class KvV2:
                                    % (self.where(path), self.mount))
         return version
 
-    def write(self, path, data, cas):
+    def write(self, path: str, data: dict[str, Any], cas: int) -> int:
         """Write ``data`` only if the secret is still at version ``cas`` (0: must not exist); return the new version.
 
         Raises :class:`KvConflictError` when someone else wrote it since.
@@ -467,7 +483,7 @@ class KvV2:
         version = ((response if isinstance(response, dict) else {}).get('data') or {}).get('version')
         return version if isinstance(version, int) else cas + 1
 
-    def list(self, path):
+    def list(self, path: str) -> list[str]:
         """Keys directly under ``path`` (folders end with ``/``); ``[]`` when there is nothing."""
         with vault_errors('listing %ss under %s/%s' % (self.label, self.mount, path), self.opts):
             try:

@@ -300,12 +300,21 @@ reason:
   description:
     - Why. V(read), V(missing) (read of an entry that does not exist), V(staged), V(resumed), V(promoted),
       V(already_promoted), V(retired), V(nothing_to_retire), V(aborted), V(nothing_pending), V(adopted),
-      V(already_adopted), V(forced), V(in_progress) (lost a race), V(error), V(report), V(batch).
+      V(already_adopted), V(forced), V(in_progress) (lost a race), V(error), V(report).
+    - With O(items), the reason every item has, else V(mixed) (each item's is in RV(results), their counts in RV(reasons)).
+    - The same shape as every module of the collection, see C(docs/results.md).
   returned: always
   type: str
   sample: staged
+reasons:
+  description: How many items have each reason (one item without O(items)).
+  returned: for every action except V(report) and V(read) of all entries
+  type: dict
+  sample: {staged: 2, resumed: 1}
 msg:
-  description: What happened, for a person (in check mode it starts with C(would)). Never holds a secret.
+  description:
+    - What happened, for a person (in check mode it starts with C(would)). Never holds a secret.
+    - With O(items), C(<which items failed and why>; changed N of M ledger entries) (the first part only when one failed).
   returned: always
   type: str
   sample: staged lease-2 for app-db
@@ -391,14 +400,17 @@ retired:
   returned: when O(action=retire) dropped a previous secret
   type: dict
 diff:
-  description: Before and after of the entry's ids, dates and phase (no secret fields); a list for O(items).
+  description:
+    - Before and after of the entry's ids, dates and phase (no secret fields), headed by the entry's KV path.
+    - With O(items), a list of those, one per item, in item order.
   returned: in diff mode
   type: raw
 results:
   description:
     - One result per item, in the order given, each with C(name), C(path), C(changed), C(failed), C(reason),
       C(msg), C(resumed), C(exists), C(version), C(entry) and, for O(action=read)/O(action=stage),
-      C(ledger) (B(secret), as RV(ledger); left out of every item when the task fails).
+      C(ledger) (B(secret), as RV(ledger); left out of every item when the task fails). An item that failed has
+      C(name), C(path), C(changed), C(failed), C(reason) and C(msg) only. No entry has a C(diff) (see RV(diff)).
   returned: for every action except V(report) and V(read) of all entries
   type: list
   elements: dict
@@ -456,41 +468,14 @@ report_markdown:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
-from ansible_collections.secops.rotation.plugins.module_utils._ledger import ACTIONS, KINDS, Ledger
-from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._ledger import Ledger, argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 
 
 def main():
-    own_spec = batch_argument_spec(dict(
-        name=dict(type='str'),
-        kind=dict(type='str', choices=list(KINDS)),
-        id=dict(type='str'),
-        secret=dict(type='dict', no_log=True),
-        metadata=dict(type='dict'),
-        rotation_id=dict(type='str'),
-    ), 'items', required='name')
-    own_spec.update(
-        action=dict(type='str', default='read', choices=list(ACTIONS)),
-        allow_unretired=dict(type='bool', default=False),
-        force=dict(type='bool', default=False),
-        kv_mount=dict(type='str', default='secret'),
-        prefix=dict(type='str', default='rotation'),
-        history_limit=dict(type='int', default=20),
-        names=dict(type='list', elements='str'),
-        policy=dict(type='dict'),
-        stuck_after=dict(type='raw', default='1d'),
-        history_entries=dict(type='int', default=5),
-    )
-    module = AnsibleModule(argument_spec=merge_argument_specs(own_spec, vault_argument_spec()),
-                           mutually_exclusive=[('name', 'items')], supports_check_mode=True)
-
-    # run_module passes warnings to module.warn and, when the task fails, strips ``ledger`` (secret fields) from the
-    # result it prints: a failed batch item's neighbours must not show their secrets.
-    run_module(module, lambda: Ledger(module.params, check_mode=module.check_mode, diff=module._diff).run(),
-               secret_keys=('ledger',), changed=False)
+    # ``ledger`` (secret fields) is stripped from a failed result: a failed batch item's neighbours must not show theirs.
+    RotationModule(Ledger, argument_spec(), secret_keys=('ledger',), fail_extra={'changed': False},
+                   mutually_exclusive=[('name', 'items')]).run()
 
 
 if __name__ == '__main__':

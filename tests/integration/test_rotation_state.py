@@ -341,14 +341,21 @@ def test_batch_items(call, vault, prefix):
     names = ['batch-a-' + _uid(), 'batch-b-' + _uid()]
     result = _ok(call({'action': 'stage', 'kind': 'generic', 'items': [
         {'name': names[0], 'id': 'k1', 'secret': {'token': 'tok-batch-a'}},
-        {'name': names[1], 'id': 'k1', 'secret': {'token': 'tok-batch-b'}, 'kind': 'iam'}]}))
+        {'name': names[1], 'id': 'k1', 'secret': {'token': 'tok-batch-b'}, 'kind': 'iam'}]}, diff=True))
     assert result['changed'] is True and result['msg'] == 'changed 2 of 2 ledger entries'
     assert [r['name'] for r in result['results']] == names and all(r['reason'] == 'staged' for r in result['results'])
+    # docs/results.md: the common reason and the counts; a batch's diff is a list in item order, headed by the entry
+    assert result['reason'] == 'staged' and result['reasons'] == {'staged': 2}
+    assert isinstance(result['diff'], list) and [d['after']['pending']['id'] for d in result['diff']] == ['k1', 'k1']
+    assert [d['after_header'] for d in result['diff']] == ['secret/%s/%s' % (prefix, name) for name in names]
+    assert not any('diff' in r for r in result['results']) and 'tok-batch' not in str(result['diff'])
     assert _stored(vault, prefix, names[1])[0]['kind'] == 'iam'
     # One item fails (nothing staged for the new name), the other is promoted; the task fails naming the item.
     ghost = 'batch-ghost-' + _uid()
     mixed = call({'action': 'promote', 'items': [{'name': names[0]}, {'name': ghost}]})
-    _fails(mixed, '1 of 2 items failed (%s)' % ghost)
+    _fails(mixed, '1 of 2 ledger entries failed: %s: %s has no ledger entry' % (ghost, ghost))
+    assert mixed['msg'].endswith('; changed 1 of 2 ledger entries'), mixed['msg']
+    assert mixed['reason'] == 'mixed' and mixed['reasons'] == {'promoted': 1, 'error': 1}
     assert mixed['results'][0]['reason'] == 'promoted' and mixed['results'][1]['failed'] is True
     assert _stored(vault, prefix, names[0])[0]['current']['id'] == 'k1'
 
@@ -464,7 +471,7 @@ def test_failed_batch_printed_in_full_shows_no_secret(lab, vault, prefix):
     assert batch['failed'] is True and "metadata.created_at: invalid time 'never'" in batch['msg'], batch['msg']
     failed = run.results['staged_then_failed']
     assert failed['failed'] is True and failed['results'][0]['reason'] == 'staged' and 'ledger' not in failed['results'][0]
-    assert failed['msg'].startswith('1 of 2 items failed (%s)' % names[1]), failed['msg']
+    assert failed['msg'].startswith('1 of 2 ledger entries failed: %s: ' % names[1]), failed['msg']
     assert '%s is a ledger entry of kind db, not iam' % names[1] in failed['results'][1]['msg']
     stored = _stored(vault, prefix, names[0])[0]
     assert stored['current']['password'] == pw_a and stored['pending']['password'] == pw_b  # nothing was lost: it is in KV

@@ -28,10 +28,10 @@ def req(action, name='app', **kwargs):
     return Request(action, name, **kwargs).validate()
 
 
-def apply(data, request, now=NOW, version=None, limit=20):
+def apply(data, request, now=NOW, version=None, limit=20, warn=None):
     """Plan and 'write' like the store would: returns (new data or the old one, reason, msg, extra, version)."""
     version = version if version is not None else (0 if data is None else data['history'][-1]['version'])
-    new, reason, msg, extra = plan(data, request, now)
+    new, reason, msg, extra = plan(data, request, now, warn)
     if new is None:
         return data, reason, msg, extra, version
     finish_write(new, version, limit, now)
@@ -129,10 +129,11 @@ def test_full_rotation_cycle():
 
 def test_stage_again_resumes_the_same_pending():
     data = staged_entry()
-    new, reason, msg, extra = plan(data, req('stage', id='C', secret={'password': 'pw-c'}), later(300))
+    warnings = []
+    new, reason, msg, extra = plan(data, req('stage', id='C', secret={'password': 'pw-c'}), later(300), warnings.append)
     assert new is None and reason == 'resumed' and extra['resumed'] is True
-    assert 'the given id C was not recorded' in extra['warnings'][0]
-    assert 'pw-c' not in extra['warnings'][0] and 'pw-c' not in msg
+    assert 'the given id C was not recorded' in warnings[0]
+    assert 'pw-c' not in warnings[0] and 'pw-c' not in msg
 
 
 def test_stage_of_a_new_name_creates_the_entry_with_no_current():
@@ -202,9 +203,10 @@ def test_allow_unretired_drops_the_old_previous_with_a_warning():
     data = apply1(staged_entry(), req('promote'))
     data, reason = apply2(data, req('stage', id='C', secret={'password': 'pw-c'}, allow_unretired=True))
     assert reason == 'staged' and data['phase'] == 'staged' and data['previous']['id'] == 'A'
-    data, reason, msg, extra, version = apply(data, req('promote'))
+    warnings = []
+    data, reason, msg, extra, version = apply(data, req('promote'), warn=warnings.append)
     assert data['current']['id'] == 'C' and data['previous']['id'] == 'B'
-    assert 'previous A was dropped' in extra['warnings'][0]
+    assert 'previous A was dropped' in warnings[0]
     assert [h['action'] for h in data['history']][-2:] == ['retire', 'promote']
 
 
@@ -439,7 +441,7 @@ BASE = {'kv_mount': 'secret', 'prefix': 'rotation', 'history_limit': 20, 'histor
     ({'action': 'read', 'name': 'app', 'names': ['x']}, 'names is only used with action=report'),
 ])
 def test_task_options_are_validated_before_connecting(params, message):
-    ledger = Ledger(dict(BASE, **params), now=NOW)
+    ledger = Ledger(dict(BASE, **params), clock=lambda: NOW)
     ledger._connect = None  # a connection attempt would raise TypeError, not the RotationError expected
     with pytest.raises((RotationError, DurationError), match=message):
         ledger.run()
@@ -527,12 +529,12 @@ class FakeStore:
 def test_reading_every_entry_survives_odd_entries():
     odd = _entry('db', 'L1', '2026-11-25T12:00:00Z')
     odd['history'] = 5
-    ledger = Ledger(dict(BASE, action='read'), now=NOW)
+    ledger = Ledger(dict(BASE, action='read'), clock=lambda: NOW)
     ledger._connect = lambda: setattr(ledger, 'store', FakeStore({'odd': odd, 'list': ['x'], 'fine': _entry('db', 'L2', '2026-11-25T12:00:00Z')}))
     result = ledger.run()
     assert [e['name'] for e in result['entries']] == ['fine', 'list', 'odd']
     assert result['entries'][2]['history'] == [] and result['entries'][2]['current']['id'] == 'L1'
     assert result['entries'][1]['problems'] == ['not a dict']
-    report = Ledger(dict(BASE, action='report'), now=NOW)
+    report = Ledger(dict(BASE, action='report'), clock=lambda: NOW)
     report._connect = lambda: setattr(report, 'store', FakeStore({'odd': odd, 'list': ['x']}))
     assert report.run()['report']['summary']['invalid'] == 2

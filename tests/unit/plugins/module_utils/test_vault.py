@@ -10,9 +10,14 @@ import pytest
 import requests
 import requests.exceptions
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.secops.rotation.plugins.module_utils import _vault
+from ansible_collections.secops.rotation.plugins.module_utils._common import run_module, spec_defaults
+from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    VaultClientError, VaultConnectionOptions, request_outcome, send_once, vault_errors)
+    VaultClientError, VaultConnectionOptions, get_vault_connection, request_outcome, send_once, vault_argument_spec,
+    vault_errors)
 
 URL = 'http://127.0.0.1:8200'
 
@@ -82,3 +87,38 @@ def test_connection_options_that_would_overflow_are_refused(params, words):
     with pytest.raises(VaultClientError) as err:
         VaultConnectionOptions(dict({'url': URL, 'token': 't'}, **params), {})
     assert words in str(err.value)
+
+
+def test_unset_connection_options_take_the_spec_defaults():
+    defaults = spec_defaults(vault_argument_spec())
+    opts = VaultConnectionOptions({'url': URL, 'token': 't', 'timeout': None, 'retries': None}, {})
+    assert (opts.timeout, opts.retries, opts.auth_method, opts.validate_certs) == (
+        defaults['timeout'], defaults['retries'], defaults['auth_method'], defaults['validate_certs']) == (30, 3, 'token', True)
+
+
+class _Module:
+    no_log = False
+
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+    def fail_json(self, **kwargs):
+        raise SystemExit(kwargs)
+
+    def exit_json(self, **kwargs):
+        raise SystemExit(dict(kwargs, exited=True))
+
+
+def test_a_missing_hvac_is_reported_with_missing_required_lib(monkeypatch):
+    monkeypatch.setattr(_vault, 'HVAC_IMPORT_ERROR', 'Traceback...\nModuleNotFoundError: No module named hvac')
+    with pytest.raises(MissingLibraryError) as err:
+        get_vault_connection({'url': URL, 'token': 't'}, {})
+    assert err.value.library == 'hvac' and 'No module named hvac' in err.value.import_error
+    with pytest.raises(SystemExit) as stop:
+        run_module(_Module(), lambda: get_vault_connection({'url': URL, 'token': 't'}, {}), changed=False)
+    result = stop.value.code
+    assert result['msg'] == missing_required_lib('hvac') and result['changed'] is False
+    assert 'No module named hvac' in result['exception']
