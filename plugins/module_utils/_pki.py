@@ -27,7 +27,7 @@ import os
 import re
 import stat
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 CRYPTOGRAPHY_IMPORT_ERROR = None
 try:
@@ -138,7 +138,7 @@ MAX_SERIAL_BYTES = 64
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def format_serial(number):
+def format_serial(number: int) -> str:
     """A certificate serial the way Vault writes it: lower-case hex bytes joined by colons (``1c:23:4d``)."""
     text = '%x' % number
     if len(text) % 2:
@@ -146,7 +146,7 @@ def format_serial(number):
     return ':'.join(text[i:i + 2] for i in range(0, len(text), 2))
 
 
-def normalize_serial(value, name='serial'):
+def normalize_serial(value: Any, name: str = 'serial') -> str:
     """A serial as Vault prints it (``1c:23:4d``) from ``1c:23:4d``, ``1C-23-4D`` or ``1c234d`` (case-insensitive).
 
     Leading zero bytes are dropped (``00:1c`` is ``1c``), as Vault does: ``<mount>/cert/00:1c`` would not be found.
@@ -164,17 +164,17 @@ def normalize_serial(value, name='serial'):
     return format_serial(number)
 
 
-def days_between(later, earlier):
+def days_between(later: datetime.datetime, earlier: datetime.datetime) -> float:
     """Days from ``earlier`` to ``later`` (negative when ``later`` is in the past), to two decimals."""
     return round((later - earlier).total_seconds() / 86400.0, 2)
 
 
-def _seconds_text(seconds):
+def _seconds_text(seconds: float) -> str:
     """``12d3h`` for a positive number of seconds; ``expired 2d ago`` style handled by the caller."""
     return format_duration(max(int(seconds), 0))
 
 
-def key_mode_problem(mode):
+def key_mode_problem(mode: int) -> str | None:
     """Why ``mode`` is not acceptable for a private key (``None`` if it is): the group may at most read it, and other
     users may not access it at all."""
     if mode & 0o007:
@@ -185,7 +185,7 @@ def key_mode_problem(mode):
     return None
 
 
-def _text_list(value, name):
+def _text_list(value: Any, name: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -401,13 +401,13 @@ class CertSpec(_ItemSpec):
                 self.fail('revoke_previous cannot be used with serial or ledger_entry: the certificate is deployed '
                           'elsewhere; revoke previous_serial with state=revoked once the new certificate is in place')
 
-    def mode_of(self, kind):
+    def mode_of(self, kind: str) -> int:
         """The mode a file gets: the key (and a bundle holding it) key_mode, the others cert_mode."""
         if kind == 'key' or (kind == 'bundle' and self.bundle_include_key):
             return self.key_mode
         return self.cert_mode
 
-    def issue_params(self):
+    def issue_params(self) -> dict[str, str]:
         """``extra_params`` of ``<mount>/issue/<role>`` (everything but common_name)."""
         params = {}
         if self.alt_names:
@@ -422,7 +422,7 @@ class CertSpec(_ItemSpec):
             params['private_key_format'] = 'pkcs8'
         return params
 
-    def requested(self):
+    def requested(self) -> dict[str, Any]:
         """The names asked for, in the shape of :func:`cert_names`."""
         return {'common_name': self.common_name, 'alt_names': sorted(set(n.lower() for n in self.alt_names)),
                 'ip_sans': sorted(set(self.ip_sans)), 'uri_sans': sorted(set(self.uri_sans))}
@@ -539,7 +539,7 @@ def _shared_files(specs: list[CertSpec]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ reading certs
-def load_certificate(data):
+def load_certificate(data: bytes) -> x509.Certificate | None:
     """The first certificate of PEM ``data`` (``bytes``), or ``None`` if there is none that parses."""
     try:
         cert = x509.load_pem_x509_certificate(data)
@@ -552,7 +552,7 @@ def load_certificate(data):
         return None
 
 
-def _rsa_numbers_consistent(key):
+def _rsa_numbers_consistent(key: Any) -> bool:
     """True unless ``key`` is an RSA key whose private numbers do not belong together.
 
     The arithmetic part of OpenSSL's RSA key check without its primality tests (the slow part): ``p * q == n``,
@@ -568,7 +568,7 @@ def _rsa_numbers_consistent(key):
             and numbers.dmp1 == d % (p - 1) and numbers.dmq1 == d % (q - 1) and (numbers.iqmp * q) % p == 1)
 
 
-def load_private_key(data, full_check=True):
+def load_private_key(data: bytes, full_check: bool = True) -> Any:
     """A private key from PEM ``data``; ``None`` if it does not parse (also when it is encrypted) or is inconsistent.
 
     ``full_check=False`` replaces cryptography's RSA key check (which tests ``p`` and ``q`` for primality: 30-70 ms
@@ -587,17 +587,17 @@ def load_private_key(data, full_check=True):
         return None
 
 
-def _public_der(key_or_cert):
+def _public_der(key_or_cert: Any) -> bytes:
     return key_or_cert.public_key().public_bytes(serialization.Encoding.DER,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def key_matches(key, cert):
+def key_matches(key: Any, cert: x509.Certificate) -> bool:
     """True if ``key`` is the private key of ``cert``'s public key."""
     return _public_der(key) == _public_der(cert)
 
 
-def cert_names(cert):
+def cert_names(cert: x509.Certificate) -> dict[str, Any]:
     """CN and SANs of a certificate: ``{common_name, alt_names (DNS + email, lower-case), ip_sans, uri_sans}``."""
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     common_name = cns[0].value if cns else ''
@@ -614,7 +614,7 @@ def cert_names(cert):
             'ip_sans': sorted(set(ips)), 'uri_sans': sorted(set(uris))}
 
 
-def cert_info(cert, now):
+def cert_info(cert: x509.Certificate, now: datetime.datetime) -> dict[str, Any]:
     """What the module returns about a certificate (no secret): serial, dates, days remaining, names, issuer."""
     info = {'serial': format_serial(cert.serial_number), 'not_before': to_iso(cert.not_valid_before_utc),
             'not_after': to_iso(cert.not_valid_after_utc), 'days_remaining': days_between(cert.not_valid_after_utc, now),
@@ -623,7 +623,7 @@ def cert_info(cert, now):
     return info
 
 
-def _dns_forms(name):
+def _dns_forms(name: str) -> set[str]:
     """A name lower-cased, plus its IDNA (``xn--``) form, which is what Vault puts in the SANs for a non-ASCII name."""
     forms = {name.lower()}
     try:
@@ -633,7 +633,7 @@ def _dns_forms(name):
     return forms
 
 
-def name_drift(spec, cert):
+def name_drift(spec: CertSpec, cert: x509.Certificate) -> list[str]:
     """Differences between the request and the certificate, as short texts (empty list: no drift).
 
     Vault adds the common name to the DNS (or email) SANs unless the role excludes it, so the common name is
@@ -655,7 +655,7 @@ def name_drift(spec, cert):
     return changes
 
 
-def load_certificates(data):
+def load_certificates(data: bytes) -> list[x509.Certificate]:
     """All certificates of PEM ``data``, in order (``[]`` if there is none, or one does not parse)."""
     try:
         return x509.load_pem_x509_certificates(data)
@@ -663,7 +663,7 @@ def load_certificates(data):
         return []
 
 
-def key_format_drift(spec, deployed):
+def key_format_drift(spec: CertSpec, deployed: Deployed) -> list[str]:
     """``private_key_format`` changed since the key was written: PKCS#8 (``PRIVATE KEY``) or the traditional PEM
     of the key type (``RSA PRIVATE KEY``, ``EC PRIVATE KEY``; other key types have only PKCS#8)."""
     pkcs8 = b'-----BEGIN PRIVATE KEY-----' in deployed.data['key']
@@ -674,7 +674,7 @@ def key_format_drift(spec, deployed):
     return []
 
 
-def bundle_drift(spec, deployed):
+def bundle_drift(spec: CertSpec, deployed: Deployed) -> list[str]:
     """Why the bundle on disk is not what this request writes, as short texts (empty list: it is).
 
     The bundle is rebuilt only when the certificate is renewed, so a bundle that holds another certificate, or the
@@ -696,7 +696,7 @@ def bundle_drift(spec, deployed):
     return []
 
 
-def issued_by(cert, issuer):
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True if ``issuer`` (a certificate) signed ``cert``."""
     try:
         cert.verify_directly_issued_by(issuer)
@@ -708,7 +708,7 @@ def issued_by(cert, issuer):
 class Deployed:
     """What is on disk for one :class:`CertSpec`: raw bytes and stat of every file, parsed cert and key."""
 
-    def __init__(self, spec):
+    def __init__(self, spec: CertSpec) -> None:
         self.data, self.stats, self.missing = {}, {}, []
         for kind, path in spec.paths.items():
             try:
@@ -736,7 +736,8 @@ class Deployed:
         self.key = load_private_key(self.data['key'], full_check=False) if 'key' in self.data else None
 
 
-def decide(spec, deployed, now, issuer=None):
+def decide(spec: CertSpec, deployed: Deployed, now: datetime.datetime,
+           issuer: x509.Certificate | None = None) -> tuple[str, str]:
     """Return ``(reason, detail)``: why the certificate must be renewed, or ``('not_due', detail)``.
 
     ``issuer``: the mount's CA certificate when ``check_issuer`` is on (else ``None``: not checked).
@@ -762,7 +763,8 @@ def decide(spec, deployed, now, issuer=None):
     return decide_cert(spec, cert, now, issuer, key_format_drift(spec, deployed) + bundle_drift(spec, deployed))
 
 
-def decide_vault(spec, found, now, issuer=None):
+def decide_vault(spec: CertSpec, found: dict[str, Any], now: datetime.datetime,
+                 issuer: x509.Certificate | None = None) -> tuple[str, str]:
     """Like :func:`decide`, for the certificate Vault holds under a serial (``found``: :meth:`PkiCertRenewer.
     vault_certificate`); there is no key and no file, so only force, revocation, names, issuer and time count."""
     if spec.force:
@@ -774,7 +776,8 @@ def decide_vault(spec, found, now, issuer=None):
     return decide_cert(spec, found['cert'], now, issuer)
 
 
-def decide_cert(spec, cert, now, issuer=None, more_drift=()):
+def decide_cert(spec: CertSpec, cert: x509.Certificate, now: datetime.datetime, issuer: x509.Certificate | None = None,
+                more_drift: Iterable[str] = ()) -> tuple[str, str]:
     """The due rules every certificate shares, wherever it was read: drift of the names (and ``more_drift``, what
     the files add), issuer, expiry, lifetime. Returns ``(reason, detail)`` as :func:`decide`."""
     drift = name_drift(spec, cert) + list(more_drift)
@@ -805,7 +808,7 @@ LOCK_TIMEOUT = 120  # seconds to wait for another run that renews files in the s
 
 
 @contextlib.contextmanager
-def directory_lock(directories, timeout):
+def directory_lock(directories: Iterable[str], timeout: float) -> Iterator[None]:
     """Hold the renewal lock of each directory for one certificate (:func:`~._files.lock_directories`).
 
     Two runs of the module for the same files (overlapping schedules) would otherwise both issue, and their
@@ -860,7 +863,7 @@ class PkiCertRenewer:
         if self._warn is not None:
             self._warn(text)
 
-    def connection(self):
+    def connection(self) -> tuple[Any, dict[str, Any]]:
         """``(client, opts)``, logging in once per task; a failed login fails every item that needs Vault."""
         if self._connection_error is not None:
             raise RotationError(self._connection_error)
@@ -872,7 +875,7 @@ class PkiCertRenewer:
                 raise RotationError(self._connection_error)
         return self._connection
 
-    def mount_issuer(self, mount):
+    def mount_issuer(self, mount: str) -> x509.Certificate:
         """The default issuer (CA certificate) of ``mount``, read once per mount."""
         if mount not in self._issuers:
             client, opts = self.connection()
@@ -884,7 +887,7 @@ class PkiCertRenewer:
             self._issuers[mount] = issuer
         return self._issuers[mount]
 
-    def issue(self, spec):
+    def issue(self, spec: CertSpec) -> dict[str, Any]:
         client, opts = self.connection()
         with vault_errors('issuing a certificate for %s from %s/issue/%s' % (spec.common_name, spec.mount, spec.role), opts):
             response = client.secrets.pki.generate_certificate(name=spec.role, common_name=spec.common_name,
@@ -897,7 +900,7 @@ class PkiCertRenewer:
                                 % (spec.mount, spec.role, spec.common_name))
         return data
 
-    def revoke(self, spec, serial, action):
+    def revoke(self, spec: CertSpec | RevokeSpec, serial: str, action: str) -> None:
         client, opts = self.connection()
         with vault_errors('%s %s on %s' % (action, serial, spec.mount), opts):
             client.secrets.pki.revoke_certificate(serial_number=serial, mount_point=spec.mount)
@@ -922,7 +925,7 @@ class PkiCertRenewer:
     def _failed(self, spec: CertSpec | RevokeSpec, exc: OperatorError) -> dict[str, Any]:
         return self.item_result(spec, changed=False, failed=True, reason='error', msg=str(exc))
 
-    def item_result(self, spec, **fields):
+    def item_result(self, spec: CertSpec | RevokeSpec, **fields: Any) -> dict[str, Any]:
         if isinstance(spec, RevokeSpec):
             result = {'serial': spec.serial, 'mount': spec.mount, 'common_name': None, 'not_after': None, 'changed': False,
                       'failed': False, 'revoked': False, 'revocation_time': None}
@@ -938,7 +941,7 @@ class PkiCertRenewer:
         result['days_remaining'] = result['days_remaining_after']
         return result
 
-    def handle(self, spec):
+    def handle(self, spec: CertSpec | RevokeSpec) -> tuple[dict[str, Any], dict[str, Any] | None]:
         if isinstance(spec, RevokeSpec):
             return self.revoke_serial(spec)
         if self.check_mode or not spec.paths:
@@ -973,7 +976,7 @@ class PkiCertRenewer:
             self._add_content(result, found['pem'], None, None)  # Vault keeps no private key
         return result, None
 
-    def ledger_serial(self, name):
+    def ledger_serial(self, name: str) -> str:
         """``current.serial`` of the ``pki`` ledger entry ``name`` (read as rotation_state reads it)."""
         if self._ledger is None:
             client, opts = self.connection()
@@ -993,7 +996,7 @@ class PkiCertRenewer:
             raise RotationError('%s has no current.serial (stage or init it with metadata.serial); nothing was issued' % where)
         return normalize_serial(serial if isinstance(serial, str) else str(serial), 'current.serial of %s' % where)
 
-    def vault_certificate(self, mount, serial, nothing):
+    def vault_certificate(self, mount: str, serial: str, nothing: str) -> dict[str, Any]:
         """Vault's record of ``serial`` (``<mount>/cert/<serial>``): ``{serial, pem, cert (None if it does not parse),
         revocation_time (0: not revoked), revoked_at}``. An unknown serial fails naming serial and mount; ``nothing``
         says what was not done (``nothing was revoked``)."""
@@ -1021,7 +1024,7 @@ class PkiCertRenewer:
         return {'serial': serial, 'pem': pem.strip() + '\n', 'cert': load_certificate(pem.encode('utf-8')),
                 'revocation_time': max(revocation_time, 0), 'revoked_at': revoked_at}
 
-    def revoke_serial(self, spec):
+    def revoke_serial(self, spec: RevokeSpec) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """``state=revoked``: revoke ``spec.serial`` unless Vault already lists it as revoked."""
         found = self.vault_certificate(spec.mount, spec.serial, 'nothing was revoked')
         cert = found['cert']
@@ -1084,7 +1087,8 @@ class PkiCertRenewer:
             fields['days_remaining_after'] = info['days_remaining']
         return fields
 
-    def keep(self, spec, deployed, before, detail):
+    def keep(self, spec: CertSpec, deployed: Deployed, before: dict[str, Any],
+             detail: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Not due: only make sure mode/owner/group of the existing files are what was asked."""
         fixed = []
         for kind in FILE_KINDS:
@@ -1109,7 +1113,8 @@ class PkiCertRenewer:
                          'before_header': spec.paths['cert'], 'after_header': spec.paths['cert']}
         return result, item_diff
 
-    def renew(self, spec, deployed, before, reason, detail, previous_serial=None):
+    def renew(self, spec: CertSpec, deployed: Deployed, before: dict[str, Any] | None, reason: str, detail: str,
+              previous_serial: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
         previous_serial = previous_serial or (before['serial'] if before else None)
         days_before = before['days_remaining'] if before else None
         if self.check_mode:
