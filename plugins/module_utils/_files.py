@@ -35,6 +35,7 @@ directories through lock files that only the module's user can open.
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
 import binascii
 import collections
@@ -48,6 +49,7 @@ import pwd
 import re
 import stat
 import time
+from typing import Any, Callable, Iterable, Iterator
 
 from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
 
@@ -73,7 +75,7 @@ _NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 class FileWriteError(OperatorError):
     """Writing a file failed; the message names the path and the cause, never the content."""
 
-    def __init__(self, path, reason):
+    def __init__(self, path: str, reason: str) -> None:
         super().__init__('cannot write %s: %s' % (path, reason))
         self.path = path
         self.reason = reason
@@ -86,13 +88,13 @@ class ModeError(ValueError):
 class LockTimeout(Exception):
     """:func:`lock_directories` waited ``timeout`` seconds for ``directory``."""
 
-    def __init__(self, directory, timeout):
+    def __init__(self, directory: str, timeout: float) -> None:
         super().__init__('%s is locked by another run (waited %ss)' % (directory, timeout))
         self.directory = directory
         self.timeout = timeout
 
 
-def read_file_bytes(path, follow_symlinks=True):
+def read_file_bytes(path: str, follow_symlinks: bool = True) -> bytes | None:
     """Return the content of ``path`` as bytes, or ``None`` if it does not exist.
 
     ``follow_symlinks=False`` opens it with ``O_NOFOLLOW``: a symbolic link raises ``OSError`` (``ELOOP``).
@@ -120,7 +122,8 @@ _OCTAL_TEXT = re.compile(r'^(?:0[oO])?0*([0-7]{1,4})$')
 _QUOTE_HINT = "use a quoted octal mode such as '0600'"
 
 
-def parse_mode(value, name='mode', option=False, check=None):
+def parse_mode(value: Any, name: str = 'mode', option: bool = False,
+               check: Callable[[int], str | None] | None = None) -> int:
     """Return the permission mode (an int) of ``value``, or raise :class:`ModeError` with a message for the operator.
 
     A string is an octal number: ``'0640'``, ``'640'`` or ``'0o640'`` (symbolic modes such as ``u=rw`` are not
@@ -140,45 +143,57 @@ def parse_mode(value, name='mode', option=False, check=None):
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ModeError('%s: invalid mode %r: %s' % (name, value, _QUOTE_HINT))
     if isinstance(value, str):
-        match = _OCTAL_TEXT.match(value.strip())
-        if not match:
-            raise ModeError('%s: invalid mode %r: %s' % (name, value, _QUOTE_HINT))
-        mode = int(match.group(1), 8)
-        if mode > limit:
-            raise ModeError('%s: invalid mode %r: only the permission bits 0000-%04o are allowed' % (name, value, limit))
+        mode = _mode_from_text(value, name, limit)
     else:
-        mode = value
-        if mode < 0:
-            raise ModeError('%s: invalid mode %d: %s' % (name, value, _QUOTE_HINT))
-        digits = str(value)
-        as_octal = int(digits, 8) if set(digits) <= set('01234567') else None
-        if mode > limit:
-            text = '%s: invalid mode %d' % (name, value)
-            if option:
-                text += ': a number is used as it is, as Ansible does, and %d is 0%o, not a permission mode (0000-%04o)' % (
-                    value, value, limit)
-                if as_octal is not None and as_octal <= limit:
-                    text += "; YAML reads an unquoted %d as a decimal number: quote it: '%04o'" % (value, as_octal)
-                else:
-                    text += "; quote an octal mode such as '0600'"
-            else:
-                text += ': only 0-0o%o' % limit
-            raise ModeError(text)
-        if option and as_octal is not None and as_octal != mode:
-            readings = [m for m in (mode, as_octal) if check is None or check(m) is None]
-            if len(readings) == 2:
-                hint = "quote the mode you mean: '%04o' or '%04o'" % tuple(readings)
-            elif readings:
-                hint = "quote it: '%04o'" % readings[0]
-            else:
-                hint = "quote an octal mode such as '0600'"
-            raise ModeError('%s: ambiguous mode %d: a number is used as it is, as Ansible does, which makes %d the mode '
-                            '%04o (what YAML reads from an unquoted %04o), but its digits read like the octal mode %04o; %s'
-                            % (name, value, value, mode, mode, as_octal, hint))
+        mode = _mode_from_number(value, name, limit, option, check)
     if check is not None:
         problem = check(mode)
         if problem:
             raise ModeError(problem)
+    return mode
+
+
+def _mode_from_text(value: str, name: str, limit: int) -> int:
+    """An octal string (``'0640'``, ``'640'``, ``'0o640'``) as a mode of at most ``limit``."""
+    match = _OCTAL_TEXT.match(value.strip())
+    if not match:
+        raise ModeError('%s: invalid mode %r: %s' % (name, value, _QUOTE_HINT))
+    mode = int(match.group(1), 8)
+    if mode > limit:
+        raise ModeError('%s: invalid mode %r: only the permission bits 0000-%04o are allowed' % (name, value, limit))
+    return mode
+
+
+def _mode_from_number(value: int, name: str, limit: int, option: bool, check: Callable[[int], str | None] | None) -> int:
+    """A number used as it is (as ansible-core does); for an option, refused when its digits read as another mode."""
+    mode = value
+    if mode < 0:
+        raise ModeError('%s: invalid mode %d: %s' % (name, value, _QUOTE_HINT))
+    digits = str(value)
+    as_octal = int(digits, 8) if set(digits) <= set('01234567') else None
+    if mode > limit:
+        text = '%s: invalid mode %d' % (name, value)
+        if option:
+            text += ': a number is used as it is, as Ansible does, and %d is 0%o, not a permission mode (0000-%04o)' % (
+                value, value, limit)
+            if as_octal is not None and as_octal <= limit:
+                text += "; YAML reads an unquoted %d as a decimal number: quote it: '%04o'" % (value, as_octal)
+            else:
+                text += "; quote an octal mode such as '0600'"
+        else:
+            text += ': only 0-0o%o' % limit
+        raise ModeError(text)
+    if option and as_octal is not None and as_octal != mode:
+        readings = [m for m in (mode, as_octal) if check is None or check(m) is None]
+        if len(readings) == 2:
+            hint = "quote the mode you mean: '%04o' or '%04o'" % tuple(readings)
+        elif readings:
+            hint = "quote it: '%04o'" % readings[0]
+        else:
+            hint = "quote an octal mode such as '0600'"
+        raise ModeError('%s: ambiguous mode %d: a number is used as it is, as Ansible does, which makes %d the mode '
+                        '%04o (what YAML reads from an unquoted %04o), but its digits read like the octal mode %04o; %s'
+                        % (name, value, value, mode, mode, as_octal, hint))
     return mode
 
 
@@ -189,7 +204,7 @@ def _normalize_mode(path, mode):
         raise FileWriteError(path, 'invalid mode %r (use an octal number such as 0600 or 0640)' % (mode,)) from None
 
 
-def resolve_id(path, value, kind):
+def resolve_id(path: str, value: Any, kind: str) -> int | None:
     """Return a numeric uid (``kind='user'``) or gid (``kind='group'``) for a name or id, ``None`` for ``None``."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
         return value
@@ -229,7 +244,7 @@ def _check_link(path, link, link_st, parent, parent_st, euid):
                              % (link, parent, who, stat.S_IMODE(parent_st.st_mode), parent_st.st_uid))
 
 
-def open_directory(directory, path=None):
+def open_directory(directory: str, path: str | None = None) -> int:
     """Open ``directory`` for ``*at`` calls, one component at a time, never following an untrusted link.
 
     Returns a descriptor (``O_RDONLY | O_DIRECTORY``) the caller closes. A symbolic link on the way is followed only
@@ -333,7 +348,7 @@ def _read_all(fd):
         chunks.append(chunk)
 
 
-def check_target(path):
+def check_target(path: str) -> None:
     """Raise :class:`FileWriteError` if :func:`stage_write` would refuse ``path`` for where it is: its directory is
     missing or reached through an untrusted link, or the path is a symbolic link or not a regular file."""
     directory, name = os.path.split(os.path.abspath(path))
@@ -359,7 +374,7 @@ def _create_new(dir_fd, prefix, suffix):
     raise FileExistsError(errno.EEXIST, 'no free name for a temporary file', prefix)
 
 
-def check_directory_writable(directory):
+def check_directory_writable(directory: str) -> None:
     """Create and remove a probe file in ``directory`` (opened as :func:`open_directory` does); raise
     :class:`FileWriteError` (``reason``: ``directory ... is not writable (...)``) if that fails."""
     dir_fd = open_directory(directory)
@@ -429,7 +444,8 @@ def _backup(dir_fd, name, content, st, new_mode):
     return backup_name
 
 
-def atomic_write(path, content, mode=0o600, owner=None, group=None, backup=False, check_mode=False):
+def atomic_write(path: str, content: str | bytes, mode: Any = 0o600, owner: Any = None, group: Any = None,
+                 backup: bool = False, check_mode: bool = False) -> WriteResult:
     """Write ``content`` (``bytes``, or ``str`` encoded as UTF-8) to ``path`` atomically; return a :class:`WriteResult`.
 
     * Same content, mode, owner and group: nothing is touched (same inode and mtime), ``changed=False``.
@@ -458,7 +474,8 @@ class StagedWrite:
     It holds a descriptor of the destination's directory until :meth:`commit` (with ``sync=True``), :meth:`discard`
     or :meth:`close`."""
 
-    def __init__(self, result, dir_fd=None, name=None, tmp_name=None, backup_name=None, fix_attrs=None):
+    def __init__(self, result: WriteResult, dir_fd: int | None = None, name: str | None = None, tmp_name: str | None = None,
+                 backup_name: str | None = None, fix_attrs: tuple | None = None) -> None:
         self.result = result
         self._dir_fd = dir_fd
         self._name = name
@@ -466,7 +483,7 @@ class StagedWrite:
         self._backup_name = backup_name
         self._fix_attrs = fix_attrs
 
-    def commit(self, sync=True):
+    def commit(self, sync: bool = True) -> WriteResult:
         """Rename the temporary file over the destination (or fix mode/owner); on failure nothing has changed.
 
         ``sync=False`` skips the fsync of the directory after the rename, so that several commits follow each other
@@ -510,7 +527,7 @@ class StagedWrite:
         finally:
             os.close(fd)
 
-    def sync(self):
+    def sync(self) -> None:
         """fsync the destination's directory (persists a rename); best effort."""
         if self._dir_fd is not None:
             try:
@@ -518,13 +535,13 @@ class StagedWrite:
             except OSError:
                 pass
 
-    def close(self):
+    def close(self) -> None:
         """Release the directory descriptor (safe to call twice)."""
         if self._dir_fd is not None:
             fd, self._dir_fd = self._dir_fd, None
             os.close(fd)
 
-    def discard(self):
+    def discard(self) -> None:
         """Drop the temporary file and the backup of a write that was not committed (safe to call twice)."""
         if self._tmp_name is not None and self._dir_fd is not None:
             for leftover in (self._tmp_name, self._backup_name):
@@ -543,7 +560,8 @@ class StagedWrite:
             pass
 
 
-def stage_write(path, content, mode=0o600, owner=None, group=None, backup=False, check_mode=False):
+def stage_write(path: str, content: str | bytes, mode: Any = 0o600, owner: Any = None, group: Any = None,
+                backup: bool = False, check_mode: bool = False) -> StagedWrite:
     """Do everything :func:`atomic_write` does except the final rename; return a :class:`StagedWrite`.
 
     For files that belong together (a private key and its certificate): stage them all (temporary files written
@@ -569,17 +587,8 @@ def stage_write(path, content, mode=0o600, owner=None, group=None, backup=False,
         raise
     staged = None
     try:
-        st = _lstat_at(path, dir_fd, name)
-        before = before_sha256 = None
-        if st is not None:
-            fd, st = _open_existing(path, dir_fd, name, st)
-            try:
-                before = _read_all(fd)
-            except OSError as e:
-                raise FileWriteError(path, 'cannot read the existing file (%s)' % _why(e)) from e
-            finally:
-                os.close(fd)
-            before_sha256 = hashlib.sha256(before).hexdigest()
+        st, before = _read_existing(path, dir_fd, name)
+        before_sha256 = hashlib.sha256(before).hexdigest() if before is not None else None
 
         def result(changed, backup_file=None):
             return WriteResult(changed, path, before is None, backup_file, before_sha256, after_sha256)
@@ -603,6 +612,20 @@ def stage_write(path, content, mode=0o600, owner=None, group=None, backup=False,
     finally:
         if staged is None:
             os.close(dir_fd)
+
+
+def _read_existing(path: str, dir_fd: int, name: str) -> tuple[os.stat_result | None, bytes | None]:
+    """``(stat, content)`` of the file ``name`` in ``dir_fd`` (``(None, None)`` if there is none)."""
+    st = _lstat_at(path, dir_fd, name)
+    if st is None:
+        return None, None
+    fd, st = _open_existing(path, dir_fd, name, st)
+    try:
+        return st, _read_all(fd)
+    except OSError as e:
+        raise FileWriteError(path, 'cannot read the existing file (%s)' % _why(e)) from e
+    finally:
+        os.close(fd)
 
 
 def _stage_new(path, dir_fd, directory, name, data, mode, uid, gid, st, backup, before):
@@ -735,7 +758,7 @@ def _acquire(lock_fd, lock_dir, name, directory, timeout):
 
 
 @contextlib.contextmanager
-def lock_directories(directories, timeout):
+def lock_directories(directories: Iterable[str], timeout: float) -> Iterator[None]:
     """Hold an exclusive lock for each of ``directories`` (e.g. the directories of one certificate's files).
 
     The lock is a ``flock`` on a lock file named after the directory's device and inode (``<dev>-<ino>.lock``, in hex)

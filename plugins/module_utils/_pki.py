@@ -18,6 +18,8 @@ Private to the collection: the leading underscore means no compatibility promise
 """
 
 
+from __future__ import annotations
+
 import contextlib
 import datetime
 import ipaddress
@@ -25,6 +27,7 @@ import os
 import re
 import stat
 import traceback
+from typing import Any, Callable, Iterable, Iterator
 
 CRYPTOGRAPHY_IMPORT_ERROR = None
 try:
@@ -36,7 +39,8 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    OperatorError, RotationError, expand_batch, to_iso, utcnow)
+    BatchRunner, OperatorError, RotationError, batch_argument_spec, count_reasons, expand_batch, merge_argument_specs, to_iso, utcnow,
+    with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import (
     DurationError, format_duration, parse_duration)
 from ansible_collections.secops.rotation.plugins.module_utils._files import (
@@ -44,20 +48,75 @@ from ansible_collections.secops.rotation.plugins.module_utils._files import (
     parse_mode, read_file_bytes, resolve_id, stage_write)
 from ansible_collections.secops.rotation.plugins.module_utils._ledger import LedgerStore, check_name, check_path_option
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    VaultNotFoundError, get_vault_connection, vault_errors)
+    VaultNotFoundError, get_vault_connection, vault_argument_spec, vault_errors)
 
-# Options an item of ``certificates`` can set; unset ones fall back to the task's top-level value.
-ITEM_KEYS = ('common_name', 'alt_names', 'ip_sans', 'uri_sans', 'ttl', 'mount', 'role', 'cert_path', 'key_path',
-             'chain_path', 'bundle_path', 'bundle_include_key', 'owner', 'group', 'key_mode', 'cert_mode', 'backup',
-             'force', 'renew_before', 'renew_at_fraction', 'check_issuer', 'revoke_previous', 'private_key_format',
-             'return_content', 'serial', 'ledger_entry')
+# ------------------------------------------------------------------------------------------ argument spec
+# The one source of the options and their defaults (the module's DOCUMENTATION describes them). Every option of
+# ITEM_SPEC is also an option of an item of ``certificates``; what an item leaves unset falls back to the task's value.
+ITEM_SPEC = dict(
+    common_name=dict(type='str'),
+    alt_names=dict(type='list', elements='str'),
+    ip_sans=dict(type='list', elements='str'),
+    uri_sans=dict(type='list', elements='str'),
+    ttl=dict(type='str'),
+    mount=dict(type='str', default='pki'),
+    role=dict(type='str'),
+    cert_path=dict(type='path'),
+    key_path=dict(type='path'),
+    chain_path=dict(type='path'),
+    bundle_path=dict(type='path'),
+    bundle_include_key=dict(type='bool', default=False),
+    owner=dict(type='str'),
+    group=dict(type='str'),
+    key_mode=dict(type='raw', default='0600', no_log=False),
+    cert_mode=dict(type='raw', default='0644'),
+    renew_before=dict(type='str', default='30d'),
+    renew_at_fraction=dict(type='float'),
+    check_issuer=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+    backup=dict(type='bool', default=False),
+    revoke_previous=dict(type='bool', default=False),
+    private_key_format=dict(type='str', choices=['pem', 'pkcs8'], default='pem'),
+    return_content=dict(type='bool', default=False),
+    serial=dict(type='str'),
+    ledger_entry=dict(type='str'),
+)
 
 STATES = ('present', 'revoked')
 
-# Options that only make sense when files are written; refused with state=revoked (with their defaults, if any).
-FILE_OPTIONS = (('cert_path', None), ('key_path', None), ('chain_path', None), ('bundle_path', None), ('owner', None),
-                ('group', None), ('backup', False), ('bundle_include_key', False), ('key_mode', '0600'),
-                ('cert_mode', '0644'), ('return_content', False), ('revoke_previous', False))
+# Options of the task only (not of an item). kv_mount/prefix: where ledger_entry is read, as in rotation_state.
+TASK_SPEC = dict(
+    state=dict(type='str', choices=list(STATES), default='present'),
+    kv_mount=dict(type='str', default='secret'),
+    prefix=dict(type='str', default='rotation'),
+)
+
+LIST_KEY = 'certificates'
+
+# Options an item of ``certificates`` can set; unset ones fall back to the task's top-level value.
+ITEM_KEYS = tuple(ITEM_SPEC)
+
+
+def own_argument_spec() -> dict[str, dict]:
+    """The module's own options (without the Vault connection options): the items' options at the top level and
+    in ``certificates``, plus the task's options."""
+    return merge_argument_specs(batch_argument_spec(ITEM_SPEC, LIST_KEY), TASK_SPEC)
+
+
+def argument_spec() -> dict[str, dict]:
+    """The argument spec of ``secops.rotation.pki_cert_renew``."""
+    return merge_argument_specs(own_argument_spec(), vault_argument_spec())
+
+
+def _default(name: str) -> Any:
+    """The spec's default of an item option (what an empty string given for it means, too)."""
+    return ITEM_SPEC[name].get('default')
+
+
+# Options that only make sense when files are written; refused with state=revoked unless left at their defaults.
+FILE_OPTIONS = tuple((name, _default(name)) for name in (
+    'cert_path', 'key_path', 'chain_path', 'bundle_path', 'owner', 'group', 'backup', 'bundle_include_key', 'key_mode',
+    'cert_mode', 'return_content', 'revoke_previous'))
 
 # The files of one certificate, in the order they are written: the chain first (only CA certificates), then
 # key and certificate back-to-back, then the bundle that repeats them.
@@ -70,7 +129,6 @@ CONTENT_KEYS = ('certificate', 'private_key', 'ca_chain')
 # What triggers a renewal, most significant first (the first that applies is the ``reason``).
 RENEW_REASONS = ('forced', 'missing', 'invalid', 'key_mismatch', 'drift', 'issuer_changed', 'expiring', 'lifetime')
 
-DEFAULT_RENEW_BEFORE = '30d'
 _DNS_RE = re.compile(r'^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$')
 _URI_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:\S+$')
 
@@ -80,7 +138,7 @@ MAX_SERIAL_BYTES = 64
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def format_serial(number):
+def format_serial(number: int) -> str:
     """A certificate serial the way Vault writes it: lower-case hex bytes joined by colons (``1c:23:4d``)."""
     text = '%x' % number
     if len(text) % 2:
@@ -88,7 +146,7 @@ def format_serial(number):
     return ':'.join(text[i:i + 2] for i in range(0, len(text), 2))
 
 
-def normalize_serial(value, name='serial'):
+def normalize_serial(value: Any, name: str = 'serial') -> str:
     """A serial as Vault prints it (``1c:23:4d``) from ``1c:23:4d``, ``1C-23-4D`` or ``1c234d`` (case-insensitive).
 
     Leading zero bytes are dropped (``00:1c`` is ``1c``), as Vault does: ``<mount>/cert/00:1c`` would not be found.
@@ -106,17 +164,17 @@ def normalize_serial(value, name='serial'):
     return format_serial(number)
 
 
-def days_between(later, earlier):
+def days_between(later: datetime.datetime, earlier: datetime.datetime) -> float:
     """Days from ``earlier`` to ``later`` (negative when ``later`` is in the past), to two decimals."""
     return round((later - earlier).total_seconds() / 86400.0, 2)
 
 
-def _seconds_text(seconds):
+def _seconds_text(seconds: float) -> str:
     """``12d3h`` for a positive number of seconds; ``expired 2d ago`` style handled by the caller."""
     return format_duration(max(int(seconds), 0))
 
 
-def key_mode_problem(mode):
+def key_mode_problem(mode: int) -> str | None:
     """Why ``mode`` is not acceptable for a private key (``None`` if it is): the group may at most read it, and other
     users may not access it at all."""
     if mode & 0o007:
@@ -127,7 +185,7 @@ def key_mode_problem(mode):
     return None
 
 
-def _text_list(value, name):
+def _text_list(value: Any, name: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -150,182 +208,206 @@ class _ItemSpec:
     """What both kinds of item share: ``fail`` collects the problems of the item (prefixed with ``where``, the item),
     ``done`` raises them all in one :class:`RotationError`."""
 
-    def __init__(self, index):
+    def __init__(self, index: int | None) -> None:
         self.index = index
         self.where = 'certificates[%d]: ' % index if index is not None else ''
-        self.errors = []
-        self.paths = {}
+        self.errors: list[str] = []
+        self.paths: dict[str, str] = {}
 
-    def fail(self, text):
+    def fail(self, text: str) -> None:
         self.errors.append(self.where + text)
 
-    def done(self):
+    def done(self) -> None:
         if self.errors:
             raise RotationError('; '.join(self.errors))
 
 
 class CertSpec(_ItemSpec):
-    """One validated certificate request: what to ask Vault for, where the files go, when to renew."""
+    """One validated certificate request: what to ask Vault for, where the files go, when to renew.
 
-    def __init__(self, item, index=None):
+    ``item``: the options of one certificate (an item of ``certificates`` merged with the task's options); what it
+    leaves unset takes the default of :data:`ITEM_SPEC`. Each group of fields has its validator, called in the order
+    of the messages; every problem is collected and :class:`RotationError` names them all.
+    """
+
+    def __init__(self, item: dict[str, Any], index: int | None = None) -> None:
         _ItemSpec.__init__(self, index)
-        fail = self.fail
+        item = with_defaults(item, ITEM_SPEC)
+        self._check_names(item, index)
+        self._check_source(item)
+        self._check_sans(item)
+        self._check_timing(item)
+        self._check_paths(item)
+        self._check_modes(item)
+        self._check_owners(item)
+        self._check_flags(item)
+        self.done()
+
+    # -- field validators (each sets its attributes, also when the value is bad, and reports through fail)
+    def _check_names(self, item: dict[str, Any], index: int | None) -> None:
+        """common_name (names the item in every later message), role and mount."""
         self.common_name = item.get('common_name')
         if not isinstance(self.common_name, str) or not self.common_name.strip():
-            fail('common_name is required')
+            self.fail('common_name is required')
             self.common_name = ''
         self.common_name = self.common_name.strip()
         self.label = self.common_name or ('certificates[%d]' % index if index is not None else 'certificate')
-        if index is not None:
-            self.where = 'certificates[%d] (%s): ' % (index, self.common_name) if self.common_name else self.where
-
+        if index is not None and self.common_name:
+            self.where = 'certificates[%d] (%s): ' % (index, self.common_name)
         self.role = item.get('role')
         if not self.role:
-            fail('role is required (the PKI role to issue from, as in <mount>/issue/<role>)')
-        self.mount = _mount_option(item, fail)
+            self.fail('role is required (the PKI role to issue from, as in <mount>/issue/<role>)')
+        self.mount = _mount_option(item, self.fail)
 
-        # The certificate to check may be in Vault instead of a file: a serial, or the ledger's current.serial.
+    def _check_source(self, item: dict[str, Any]) -> None:
+        """The certificate to check may be in Vault instead of a file: a serial, or the ledger's current.serial."""
         self.serial = self.ledger_entry = None
-        if item.get('serial') not in (None, ''):
+        has_serial = item.get('serial') not in (None, '')
+        has_entry = item.get('ledger_entry') not in (None, '')
+        if has_serial:
             try:
                 self.serial = normalize_serial(item.get('serial'))
             except RotationError as exc:
-                fail(str(exc))
-        if item.get('ledger_entry') not in (None, ''):
+                self.fail(str(exc))
+        if has_entry:
             try:
                 self.ledger_entry = check_name(item.get('ledger_entry'), 'ledger_entry')
             except RotationError as exc:
-                fail(str(exc))
-            if item.get('serial') not in (None, ''):
-                fail('give serial or ledger_entry, not both (ledger_entry reads the serial from the ledger)')
-        self.from_vault = bool(item.get('serial') not in (None, '') or item.get('ledger_entry') not in (None, ''))
+                self.fail(str(exc))
+            if has_serial:
+                self.fail('give serial or ledger_entry, not both (ledger_entry reads the serial from the ledger)')
+        self.from_vault = has_serial or has_entry
 
+    def _check_sans(self, item: dict[str, Any]) -> None:
+        """alt_names (DNS names, emails), ip_sans (normalized), uri_sans."""
         self.alt_names = self.ip_sans = self.uri_sans = []
         try:
             self.alt_names = _text_list(item.get('alt_names'), 'alt_names')
             self.ip_sans = _text_list(item.get('ip_sans'), 'ip_sans')
             self.uri_sans = _text_list(item.get('uri_sans'), 'uri_sans')
         except RotationError as exc:
-            fail(str(exc))
+            self.fail(str(exc))
         for name in self.alt_names:
             if _is_ip(name):
-                fail('alt_names entry %r is an IP address: put IP addresses in ip_sans' % name)
+                self.fail('alt_names entry %r is an IP address: put IP addresses in ip_sans' % name)
             elif '@' not in name and not _DNS_RE.match(name):
-                fail('alt_names entry %r is not a valid DNS name or email address' % name)
+                self.fail('alt_names entry %r is not a valid DNS name or email address' % name)
         normalized_ips = []
         for name in self.ip_sans:
             try:
                 normalized_ips.append(str(ipaddress.ip_address(name)))
             except ValueError:
-                fail('ip_sans entry %r is not an IP address' % name)
+                self.fail('ip_sans entry %r is not an IP address' % name)
         self.ip_sans = normalized_ips
         for name in self.uri_sans:
             if not _URI_RE.match(name):
-                fail('uri_sans entry %r is not a URI (scheme:rest, e.g. spiffe://example.org/app)' % name)
+                self.fail('uri_sans entry %r is not a URI (scheme:rest, e.g. spiffe://example.org/app)' % name)
 
+    def _check_timing(self, item: dict[str, Any]) -> None:
+        """ttl, renew_before (shorter than ttl), renew_at_fraction."""
         self.ttl = None
         if item.get('ttl') not in (None, ''):
             try:
                 self.ttl = parse_duration(item.get('ttl'), name='ttl')
             except DurationError as exc:
-                fail(str(exc))
+                self.fail(str(exc))
+        renew_before = item.get('renew_before')
         try:
-            self.renew_before = parse_duration(item.get('renew_before') if item.get('renew_before') not in (None, '')
-                                               else DEFAULT_RENEW_BEFORE, name='renew_before', allow_zero=True)
+            self.renew_before = parse_duration(_default('renew_before') if renew_before == '' else renew_before,
+                                               name='renew_before', allow_zero=True)
         except DurationError as exc:
-            fail(str(exc))
+            self.fail(str(exc))
             self.renew_before = None
-        self.renew_at_fraction = item.get('renew_at_fraction')
-        if self.renew_at_fraction is not None:
-            try:
-                self.renew_at_fraction = float(self.renew_at_fraction)
-            except (TypeError, ValueError):
-                fail('renew_at_fraction must be a number between 0 and 1, got %r' % (self.renew_at_fraction,))
-                self.renew_at_fraction = None
-            else:
-                if not 0 < self.renew_at_fraction < 1:
-                    fail('renew_at_fraction must be greater than 0 and less than 1 (e.g. 0.67 renews after two thirds of '
-                         'the lifetime), got %r' % (item.get('renew_at_fraction'),))
+        self.renew_at_fraction = _fraction(item.get('renew_at_fraction'), self.fail)
         if self.ttl is not None and self.renew_before is not None and self.renew_before >= self.ttl:
-            fail('renew_before (%s) must be shorter than ttl (%s), or every run would renew the certificate'
-                 % (format_duration(self.renew_before), format_duration(self.ttl)))
+            self.fail('renew_before (%s) must be shorter than ttl (%s), or every run would renew the certificate'
+                      % (format_duration(self.renew_before), format_duration(self.ttl)))
 
+    def _check_paths(self, item: dict[str, Any]) -> None:
+        """cert_path and key_path (required unless the certificate is read from Vault), chain_path, bundle_path: each
+        a file of its own in an existing directory, reached without untrusted links."""
+        any_path = any(item.get(PATH_OPTIONS[k]) not in (None, '') for k in FILE_KINDS)
         for kind in FILE_KINDS:
-            value = item.get(PATH_OPTIONS[kind])
+            option, value = PATH_OPTIONS[kind], item.get(PATH_OPTIONS[kind])
             if value in (None, ''):
                 if kind in ('cert', 'key') and not self.from_vault:
-                    fail('%s is required (or serial or ledger_entry, to check a certificate in Vault)' % PATH_OPTIONS[kind])
-                elif kind in ('cert', 'key') and any(item.get(PATH_OPTIONS[k]) not in (None, '') for k in FILE_KINDS):
-                    fail('%s is required when files are written (with serial or ledger_entry, give cert_path and key_path, '
-                         'or no path at all)' % PATH_OPTIONS[kind])
-                continue
-            if not isinstance(value, str):
-                fail('%s must be a path, got %r' % (PATH_OPTIONS[kind], value))
-                continue
-            path = os.path.abspath(os.path.expanduser(value))
-            if os.path.isdir(path) and not os.path.islink(path):
-                fail('%s %s is a directory; give the path of the file' % (PATH_OPTIONS[kind], path))
-            elif not os.path.isdir(os.path.dirname(path)):
-                fail('%s %s: directory %s does not exist' % (PATH_OPTIONS[kind], path, os.path.dirname(path)))
+                    self.fail('%s is required (or serial or ledger_entry, to check a certificate in Vault)' % option)
+                elif kind in ('cert', 'key') and any_path:
+                    self.fail('%s is required when files are written (with serial or ledger_entry, give cert_path and '
+                              'key_path, or no path at all)' % option)
+            elif not isinstance(value, str):
+                self.fail('%s must be a path, got %r' % (option, value))
             else:
-                try:
-                    check_target(path)  # not a symbolic link, and not in a directory reached through an untrusted one
-                except FileWriteError as exc:
-                    fail('%s: %s' % (PATH_OPTIONS[kind], exc))
-            self.paths[kind] = path
-        seen = {}
+                self.paths[kind] = self._check_path(option, value)
+        seen: dict[str, str] = {}
         for kind, path in self.paths.items():
-            if os.path.realpath(path) in seen:
-                fail('%s and %s are the same file (%s); each file needs its own path'
-                     % (PATH_OPTIONS[seen[os.path.realpath(path)]], PATH_OPTIONS[kind], path))
-            seen.setdefault(os.path.realpath(path), kind)
+            real = os.path.realpath(path)
+            if real in seen:
+                self.fail('%s and %s are the same file (%s); each file needs its own path'
+                          % (PATH_OPTIONS[seen[real]], PATH_OPTIONS[kind], path))
+            seen.setdefault(real, kind)
         self.bundle_include_key = bool(item.get('bundle_include_key'))
         if self.bundle_include_key and 'bundle' not in self.paths:
-            fail('bundle_include_key needs bundle_path')
+            self.fail('bundle_include_key needs bundle_path')
 
+    def _check_path(self, option: str, value: str) -> str:
+        path = os.path.abspath(os.path.expanduser(value))
+        if os.path.isdir(path) and not os.path.islink(path):
+            self.fail('%s %s is a directory; give the path of the file' % (option, path))
+        elif not os.path.isdir(os.path.dirname(path)):
+            self.fail('%s %s: directory %s does not exist' % (option, path, os.path.dirname(path)))
+        else:
+            try:
+                check_target(path)  # not a symbolic link, and not in a directory reached through an untrusted one
+            except FileWriteError as exc:
+                self.fail('%s: %s' % (option, exc))
+        return path
+
+    def _check_modes(self, item: dict[str, Any]) -> None:
+        """key_mode (no access for others, at most read for the group) and cert_mode."""
         self.key_mode = self.cert_mode = None
         try:
-            self.key_mode = parse_mode('0600' if item.get('key_mode') is None else item.get('key_mode'), 'key_mode',
-                                       option=True, check=key_mode_problem)
+            self.key_mode = parse_mode(item.get('key_mode'), 'key_mode', option=True, check=key_mode_problem)
         except ModeError as exc:
-            fail(str(exc))
+            self.fail(str(exc))
         try:
-            self.cert_mode = parse_mode('0644' if item.get('cert_mode') is None else item.get('cert_mode'), 'cert_mode',
-                                        option=True)
+            self.cert_mode = parse_mode(item.get('cert_mode'), 'cert_mode', option=True)
         except ModeError as exc:
-            fail(str(exc))
-        self.owner, self.group = item.get('owner'), item.get('group')
-        for value, kind in ((self.owner, 'user'), (self.group, 'group')):
-            if value not in (None, ''):
-                try:
-                    resolve_id('owner' if kind == 'user' else 'group', value, kind)
-                except FileWriteError:
-                    fail('%s %r does not exist on this host' % ('owner' if kind == 'user' else 'group', value))
-        self.owner = self.owner or None
-        self.group = self.group or None
+            self.fail(str(exc))
 
-        self.private_key_format = item.get('private_key_format') or 'pem'
-        if self.private_key_format not in ('pem', 'pkcs8'):
-            fail('private_key_format must be pem or pkcs8, got %r' % (self.private_key_format,))
+    def _check_owners(self, item: dict[str, Any]) -> None:
+        """owner and group exist on this host."""
+        self.owner, self.group = item.get('owner') or None, item.get('group') or None
+        for option, value, kind in (('owner', self.owner, 'user'), ('group', self.group, 'group')):
+            if value is not None:
+                try:
+                    resolve_id(option, value, kind)
+                except FileWriteError:
+                    self.fail('%s %r does not exist on this host' % (option, value))
+
+    def _check_flags(self, item: dict[str, Any]) -> None:
+        """private_key_format, the booleans, and what a certificate read from Vault cannot do."""
+        self.private_key_format = item.get('private_key_format') or _default('private_key_format')
+        if self.private_key_format not in ITEM_SPEC['private_key_format']['choices']:
+            self.fail('private_key_format must be pem or pkcs8, got %r' % (self.private_key_format,))
         for flag in ('backup', 'force', 'check_issuer', 'revoke_previous', 'return_content'):
             setattr(self, flag, bool(item.get(flag)))
         if self.from_vault:
             # The key of a certificate issued here exists only in this run: it must be written or returned.
             if not self.return_content and not ('cert' in self.paths and 'key' in self.paths):
-                fail('with serial or ledger_entry, give cert_path and key_path or return_content=true: otherwise a new '
-                     'certificate would be issued and its private key thrown away')
+                self.fail('with serial or ledger_entry, give cert_path and key_path or return_content=true: otherwise a '
+                          'new certificate would be issued and its private key thrown away')
             if self.revoke_previous:
-                fail('revoke_previous cannot be used with serial or ledger_entry: the certificate is deployed elsewhere; '
-                     'revoke previous_serial with state=revoked once the new certificate is in place')
-        self.done()
+                self.fail('revoke_previous cannot be used with serial or ledger_entry: the certificate is deployed '
+                          'elsewhere; revoke previous_serial with state=revoked once the new certificate is in place')
 
-    def mode_of(self, kind):
+    def mode_of(self, kind: str) -> int:
         """The mode a file gets: the key (and a bundle holding it) key_mode, the others cert_mode."""
         if kind == 'key' or (kind == 'bundle' and self.bundle_include_key):
             return self.key_mode
         return self.cert_mode
 
-    def issue_params(self):
+    def issue_params(self) -> dict[str, str]:
         """``extra_params`` of ``<mount>/issue/<role>`` (everything but common_name)."""
         params = {}
         if self.alt_names:
@@ -340,14 +422,29 @@ class CertSpec(_ItemSpec):
             params['private_key_format'] = 'pkcs8'
         return params
 
-    def requested(self):
+    def requested(self) -> dict[str, Any]:
         """The names asked for, in the shape of :func:`cert_names`."""
         return {'common_name': self.common_name, 'alt_names': sorted(set(n.lower() for n in self.alt_names)),
                 'ip_sans': sorted(set(self.ip_sans)), 'uri_sans': sorted(set(self.uri_sans))}
 
 
-def _mount_option(item, fail):
-    mount = (item.get('mount') or 'pki').strip('/')
+def _fraction(value: Any, fail: Callable[[str], None]) -> float | None:
+    """renew_at_fraction as a float strictly between 0 and 1 (``None``: lifetime is not checked)."""
+    if value is None:
+        return None
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fail('renew_at_fraction must be a number between 0 and 1, got %r' % (value,))
+        return None
+    if not 0 < fraction < 1:
+        fail('renew_at_fraction must be greater than 0 and less than 1 (e.g. 0.67 renews after two thirds of '
+             'the lifetime), got %r' % (value,))
+    return fraction
+
+
+def _mount_option(item: dict[str, Any], fail: Callable[[str], None]) -> str:
+    mount = (item.get('mount') or _default('mount')).strip('/')
     if not mount or '..' in mount.split('/'):
         fail('invalid mount %r' % item.get('mount'))
     return mount
@@ -356,7 +453,7 @@ def _mount_option(item, fail):
 class RevokeSpec(_ItemSpec):
     """One certificate to revoke (``state=revoked``): its normalized serial and mount; no file is involved."""
 
-    def __init__(self, item, index=None):
+    def __init__(self, item: dict[str, Any], index: int | None = None) -> None:
         _ItemSpec.__init__(self, index)
         fail = self.fail
         self.mount = _mount_option(item, fail)
@@ -377,7 +474,7 @@ class RevokeSpec(_ItemSpec):
         self.done()
 
 
-def _is_ip(text):
+def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
         return True
@@ -385,10 +482,11 @@ def _is_ip(text):
         return False
 
 
-def validate_items(params):
-    """Every item of the task as a :class:`CertSpec`; all problems of all items in one RotationError."""
-    items = params.get('certificates')
-    state = params.get('state') or 'present'
+def validate_items(params: dict[str, Any]) -> list[CertSpec | RevokeSpec]:
+    """Every item of the task as a :class:`CertSpec` (a :class:`RevokeSpec` with ``state=revoked``); all problems of all
+    items in one :class:`RotationError` (``invalid input, nothing was changed: ...``)."""
+    params = with_defaults(params, own_argument_spec())
+    items, state = params.get(LIST_KEY), params['state']
     if state not in STATES:
         raise RotationError('invalid input, nothing was changed: state must be one of %s, got %r' % (', '.join(STATES), state))
     if items is not None and not isinstance(items, list):
@@ -402,37 +500,46 @@ def validate_items(params):
             if params.get(key):
                 raise RotationError('%s cannot be set at the top level together with certificates: it would be the same for '
                                     'every item; set it in each item' % key)
-    expanded = expand_batch(params, 'certificates', ITEM_KEYS)
-    specs, errors = [], []
-    for index, item in enumerate(expanded):
+
+    def check(item: Any, index: int) -> CertSpec | RevokeSpec:
         if not isinstance(item, dict):
-            errors.append('certificates[%d] must be a dictionary' % index)
-            continue
-        try:
-            specs.append((CertSpec if state == 'present' else RevokeSpec)(item, index if items else None))
-        except RotationError as exc:
-            errors.append(str(exc))
-    if state == 'revoked' and not errors:
-        serials = [(spec.mount, spec.serial) for spec in specs]
-        for twice in sorted(set(s for s in serials if serials.count(s) > 1)):
-            errors.append('certificates name serial %s of %s more than once' % (twice[1], twice[0]))
-    if not errors:
-        owners = {}
-        for spec in specs:
-            for kind, path in spec.paths.items():
-                real = os.path.realpath(path)
-                if real in owners and owners[real][0] is not spec:
-                    other, other_kind = owners[real]
-                    errors.append('certificates[%s] %s and certificates[%s] %s are the same file %s: each certificate needs '
-                                  'its own files' % (other.index, PATH_OPTIONS[other_kind], spec.index, PATH_OPTIONS[kind], path))
-                owners.setdefault(real, (spec, kind))
+            raise RotationError('certificates[%d] must be a dictionary' % index)
+        return (CertSpec if state == 'present' else RevokeSpec)(item, index if items else None)
+
+    # Each spec names its item in every one of its messages (certificates[2] (c.test): ...), so the checker joins the
+    # messages as they are (as for a single item) and this prefix says that nothing was changed.
+    checker = BatchRunner(LIST_KEY, LIST_KEY, single=True, name=str)
+    try:
+        specs = checker.check_all(expand_batch(params, LIST_KEY, ITEM_KEYS), check)
+    except RotationError as exc:
+        raise RotationError('invalid input, nothing was changed: %s' % exc)
+    errors = _duplicate_serials(specs) if state == 'revoked' else _shared_files(specs)
     if errors:
         raise RotationError('invalid input, nothing was changed: ' + '; '.join(errors))
     return specs
 
 
+def _duplicate_serials(specs: list[RevokeSpec]) -> list[str]:
+    serials = [(spec.mount, spec.serial) for spec in specs]
+    return ['certificates name serial %s of %s more than once' % (twice[1], twice[0])
+            for twice in sorted(set(s for s in serials if serials.count(s) > 1))]
+
+
+def _shared_files(specs: list[CertSpec]) -> list[str]:
+    errors, owners = [], {}
+    for spec in specs:
+        for kind, path in spec.paths.items():
+            real = os.path.realpath(path)
+            if real in owners and owners[real][0] is not spec:
+                other, other_kind = owners[real]
+                errors.append('certificates[%s] %s and certificates[%s] %s are the same file %s: each certificate needs '
+                              'its own files' % (other.index, PATH_OPTIONS[other_kind], spec.index, PATH_OPTIONS[kind], path))
+            owners.setdefault(real, (spec, kind))
+    return errors
+
+
 # ------------------------------------------------------------------------------------------ reading certs
-def load_certificate(data):
+def load_certificate(data: bytes) -> x509.Certificate | None:
     """The first certificate of PEM ``data`` (``bytes``), or ``None`` if there is none that parses."""
     try:
         cert = x509.load_pem_x509_certificate(data)
@@ -445,7 +552,7 @@ def load_certificate(data):
         return None
 
 
-def _rsa_numbers_consistent(key):
+def _rsa_numbers_consistent(key: Any) -> bool:
     """True unless ``key`` is an RSA key whose private numbers do not belong together.
 
     The arithmetic part of OpenSSL's RSA key check without its primality tests (the slow part): ``p * q == n``,
@@ -461,7 +568,7 @@ def _rsa_numbers_consistent(key):
             and numbers.dmp1 == d % (p - 1) and numbers.dmq1 == d % (q - 1) and (numbers.iqmp * q) % p == 1)
 
 
-def load_private_key(data, full_check=True):
+def load_private_key(data: bytes, full_check: bool = True) -> Any:
     """A private key from PEM ``data``; ``None`` if it does not parse (also when it is encrypted) or is inconsistent.
 
     ``full_check=False`` replaces cryptography's RSA key check (which tests ``p`` and ``q`` for primality: 30-70 ms
@@ -480,17 +587,17 @@ def load_private_key(data, full_check=True):
         return None
 
 
-def _public_der(key_or_cert):
+def _public_der(key_or_cert: Any) -> bytes:
     return key_or_cert.public_key().public_bytes(serialization.Encoding.DER,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def key_matches(key, cert):
+def key_matches(key: Any, cert: x509.Certificate) -> bool:
     """True if ``key`` is the private key of ``cert``'s public key."""
     return _public_der(key) == _public_der(cert)
 
 
-def cert_names(cert):
+def cert_names(cert: x509.Certificate) -> dict[str, Any]:
     """CN and SANs of a certificate: ``{common_name, alt_names (DNS + email, lower-case), ip_sans, uri_sans}``."""
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     common_name = cns[0].value if cns else ''
@@ -507,7 +614,7 @@ def cert_names(cert):
             'ip_sans': sorted(set(ips)), 'uri_sans': sorted(set(uris))}
 
 
-def cert_info(cert, now):
+def cert_info(cert: x509.Certificate, now: datetime.datetime) -> dict[str, Any]:
     """What the module returns about a certificate (no secret): serial, dates, days remaining, names, issuer."""
     info = {'serial': format_serial(cert.serial_number), 'not_before': to_iso(cert.not_valid_before_utc),
             'not_after': to_iso(cert.not_valid_after_utc), 'days_remaining': days_between(cert.not_valid_after_utc, now),
@@ -516,7 +623,7 @@ def cert_info(cert, now):
     return info
 
 
-def _dns_forms(name):
+def _dns_forms(name: str) -> set[str]:
     """A name lower-cased, plus its IDNA (``xn--``) form, which is what Vault puts in the SANs for a non-ASCII name."""
     forms = {name.lower()}
     try:
@@ -526,7 +633,7 @@ def _dns_forms(name):
     return forms
 
 
-def name_drift(spec, cert):
+def name_drift(spec: CertSpec, cert: x509.Certificate) -> list[str]:
     """Differences between the request and the certificate, as short texts (empty list: no drift).
 
     Vault adds the common name to the DNS (or email) SANs unless the role excludes it, so the common name is
@@ -548,7 +655,7 @@ def name_drift(spec, cert):
     return changes
 
 
-def load_certificates(data):
+def load_certificates(data: bytes) -> list[x509.Certificate]:
     """All certificates of PEM ``data``, in order (``[]`` if there is none, or one does not parse)."""
     try:
         return x509.load_pem_x509_certificates(data)
@@ -556,7 +663,7 @@ def load_certificates(data):
         return []
 
 
-def key_format_drift(spec, deployed):
+def key_format_drift(spec: CertSpec, deployed: Deployed) -> list[str]:
     """``private_key_format`` changed since the key was written: PKCS#8 (``PRIVATE KEY``) or the traditional PEM
     of the key type (``RSA PRIVATE KEY``, ``EC PRIVATE KEY``; other key types have only PKCS#8)."""
     pkcs8 = b'-----BEGIN PRIVATE KEY-----' in deployed.data['key']
@@ -567,7 +674,7 @@ def key_format_drift(spec, deployed):
     return []
 
 
-def bundle_drift(spec, deployed):
+def bundle_drift(spec: CertSpec, deployed: Deployed) -> list[str]:
     """Why the bundle on disk is not what this request writes, as short texts (empty list: it is).
 
     The bundle is rebuilt only when the certificate is renewed, so a bundle that holds another certificate, or the
@@ -589,7 +696,7 @@ def bundle_drift(spec, deployed):
     return []
 
 
-def issued_by(cert, issuer):
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True if ``issuer`` (a certificate) signed ``cert``."""
     try:
         cert.verify_directly_issued_by(issuer)
@@ -601,7 +708,7 @@ def issued_by(cert, issuer):
 class Deployed:
     """What is on disk for one :class:`CertSpec`: raw bytes and stat of every file, parsed cert and key."""
 
-    def __init__(self, spec):
+    def __init__(self, spec: CertSpec) -> None:
         self.data, self.stats, self.missing = {}, {}, []
         for kind, path in spec.paths.items():
             try:
@@ -629,7 +736,8 @@ class Deployed:
         self.key = load_private_key(self.data['key'], full_check=False) if 'key' in self.data else None
 
 
-def decide(spec, deployed, now, issuer=None):
+def decide(spec: CertSpec, deployed: Deployed, now: datetime.datetime,
+           issuer: x509.Certificate | None = None) -> tuple[str, str]:
     """Return ``(reason, detail)``: why the certificate must be renewed, or ``('not_due', detail)``.
 
     ``issuer``: the mount's CA certificate when ``check_issuer`` is on (else ``None``: not checked).
@@ -655,7 +763,8 @@ def decide(spec, deployed, now, issuer=None):
     return decide_cert(spec, cert, now, issuer, key_format_drift(spec, deployed) + bundle_drift(spec, deployed))
 
 
-def decide_vault(spec, found, now, issuer=None):
+def decide_vault(spec: CertSpec, found: dict[str, Any], now: datetime.datetime,
+                 issuer: x509.Certificate | None = None) -> tuple[str, str]:
     """Like :func:`decide`, for the certificate Vault holds under a serial (``found``: :meth:`PkiCertRenewer.
     vault_certificate`); there is no key and no file, so only force, revocation, names, issuer and time count."""
     if spec.force:
@@ -667,7 +776,8 @@ def decide_vault(spec, found, now, issuer=None):
     return decide_cert(spec, found['cert'], now, issuer)
 
 
-def decide_cert(spec, cert, now, issuer=None, more_drift=()):
+def decide_cert(spec: CertSpec, cert: x509.Certificate, now: datetime.datetime, issuer: x509.Certificate | None = None,
+                more_drift: Iterable[str] = ()) -> tuple[str, str]:
     """The due rules every certificate shares, wherever it was read: drift of the names (and ``more_drift``, what
     the files add), issuer, expiry, lifetime. Returns ``(reason, detail)`` as :func:`decide`."""
     drift = name_drift(spec, cert) + list(more_drift)
@@ -698,7 +808,7 @@ LOCK_TIMEOUT = 120  # seconds to wait for another run that renews files in the s
 
 
 @contextlib.contextmanager
-def directory_lock(directories, timeout):
+def directory_lock(directories: Iterable[str], timeout: float) -> Iterator[None]:
     """Hold the renewal lock of each directory for one certificate (:func:`~._files.lock_directories`).
 
     Two runs of the module for the same files (overlapping schedules) would otherwise both issue, and their
@@ -722,32 +832,38 @@ def directory_lock(directories, timeout):
 class PkiCertRenewer:
     """Decide and renew the certificates of one task (a single item or ``certificates``).
 
+    ``params``: the module's options (:func:`argument_spec`; what is missing takes the spec's default).
+    ``warn(text)`` reports warnings (the module passes ``module.warn``); they are also kept in :attr:`warnings`.
+    ``clock()``: the current UTC time (read once per task), the time seam of the tests.
     ``connect(params)`` returns ``(client, opts)``; it defaults to the collection's Vault client factory and is
     called at most once, and only when a certificate has to be issued, revoked or its issuer checked.
-    ``warn(text)`` reports warnings (the module passes ``module.warn``).
     """
 
-    def __init__(self, params, check_mode=False, diff=False, connect=None, now=None, warn=None):
-        self.params = params
+    def __init__(self, params: dict[str, Any], check_mode: bool = False, diff: bool = False,
+                 warn: Callable[[str], None] | None = None, clock: Callable[[], datetime.datetime] | None = None,
+                 connect: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]] | None = None) -> None:
+        self.params = with_defaults(params, own_argument_spec())
         self.check_mode = check_mode
         self.diff = diff
         self._connect = connect or get_vault_connection
         self._connection = None
-        self._connection_error = None
-        self.now = now or utcnow()
-        self.warnings = []
+        self._connection_error: str | None = None
+        self.clock = clock or utcnow
+        self.now = self.clock()
+        self.warnings: list[str] = []
         self._warn = warn
-        self._issuers = {}
+        self._issuers: dict[str, Any] = {}
         self._ledger = None
         self.lock_timeout = LOCK_TIMEOUT
+        self.state = self.params['state']
 
     # -- Vault
-    def warn(self, text):
+    def warn(self, text: str) -> None:
         self.warnings.append(text)
         if self._warn is not None:
             self._warn(text)
 
-    def connection(self):
+    def connection(self) -> tuple[Any, dict[str, Any]]:
         """``(client, opts)``, logging in once per task; a failed login fails every item that needs Vault."""
         if self._connection_error is not None:
             raise RotationError(self._connection_error)
@@ -759,7 +875,7 @@ class PkiCertRenewer:
                 raise RotationError(self._connection_error)
         return self._connection
 
-    def mount_issuer(self, mount):
+    def mount_issuer(self, mount: str) -> x509.Certificate:
         """The default issuer (CA certificate) of ``mount``, read once per mount."""
         if mount not in self._issuers:
             client, opts = self.connection()
@@ -771,7 +887,7 @@ class PkiCertRenewer:
             self._issuers[mount] = issuer
         return self._issuers[mount]
 
-    def issue(self, spec):
+    def issue(self, spec: CertSpec) -> dict[str, Any]:
         client, opts = self.connection()
         with vault_errors('issuing a certificate for %s from %s/issue/%s' % (spec.common_name, spec.mount, spec.role), opts):
             response = client.secrets.pki.generate_certificate(name=spec.role, common_name=spec.common_name,
@@ -784,32 +900,32 @@ class PkiCertRenewer:
                                 % (spec.mount, spec.role, spec.common_name))
         return data
 
-    def revoke(self, spec, serial, action):
+    def revoke(self, spec: CertSpec | RevokeSpec, serial: str, action: str) -> None:
         client, opts = self.connection()
         with vault_errors('%s %s on %s' % (action, serial, spec.mount), opts):
             client.secrets.pki.revoke_certificate(serial_number=serial, mount_point=spec.mount)
 
     # -- the task
-    def run(self):
+    def run(self) -> dict[str, Any]:
+        """Validate every item, then decide and renew (or revoke) each; the task result of docs/results.md."""
         specs = validate_items(self.params)
-        self.state = self.params.get('state') or 'present'
-        # where ledger_entry is read: the options and defaults of rotation_state
-        self.kv_mount = check_path_option('secret' if self.params.get('kv_mount') is None else self.params['kv_mount'],
-                                          'kv_mount')
-        self.prefix = check_path_option('rotation' if self.params.get('prefix') is None else self.params['prefix'], 'prefix')
-        batch = bool(self.params.get('certificates'))
-        results, diffs = [], []
-        for spec in specs:
-            try:
-                result, item_diff = self.handle(spec)
-            except OperatorError as exc:
-                result, item_diff = self.item_result(spec, changed=False, failed=True, reason='error', msg=str(exc)), None
-            results.append(result)
-            if item_diff is not None:
-                diffs.append(item_diff)
-        return self.summarize(specs, results, diffs, batch)
+        self.kv_mount = check_path_option(self.params['kv_mount'], 'kv_mount')
+        self.prefix = check_path_option(self.params['prefix'], 'prefix')
+        runner = BatchRunner(LIST_KEY, LIST_KEY, single=not self.params.get(LIST_KEY), name=result_name)
+        results = runner.act_each(specs, self._act, self._failed)
+        notes = self._withhold_content(results)
+        return runner.result(results, self.summary(results), notes=notes, want_diff=self.diff)
 
-    def item_result(self, spec, **fields):
+    def _act(self, spec: CertSpec | RevokeSpec) -> dict[str, Any]:
+        result, item_diff = self.handle(spec)
+        if item_diff is not None:
+            result['diff'] = item_diff
+        return result
+
+    def _failed(self, spec: CertSpec | RevokeSpec, exc: OperatorError) -> dict[str, Any]:
+        return self.item_result(spec, changed=False, failed=True, reason='error', msg=str(exc))
+
+    def item_result(self, spec: CertSpec | RevokeSpec, **fields: Any) -> dict[str, Any]:
         if isinstance(spec, RevokeSpec):
             result = {'serial': spec.serial, 'mount': spec.mount, 'common_name': None, 'not_after': None, 'changed': False,
                       'failed': False, 'revoked': False, 'revocation_time': None}
@@ -825,7 +941,7 @@ class PkiCertRenewer:
         result['days_remaining'] = result['days_remaining_after']
         return result
 
-    def handle(self, spec):
+    def handle(self, spec: CertSpec | RevokeSpec) -> tuple[dict[str, Any], dict[str, Any] | None]:
         if isinstance(spec, RevokeSpec):
             return self.revoke_serial(spec)
         if self.check_mode or not spec.paths:
@@ -860,7 +976,7 @@ class PkiCertRenewer:
             self._add_content(result, found['pem'], None, None)  # Vault keeps no private key
         return result, None
 
-    def ledger_serial(self, name):
+    def ledger_serial(self, name: str) -> str:
         """``current.serial`` of the ``pki`` ledger entry ``name`` (read as rotation_state reads it)."""
         if self._ledger is None:
             client, opts = self.connection()
@@ -880,7 +996,7 @@ class PkiCertRenewer:
             raise RotationError('%s has no current.serial (stage or init it with metadata.serial); nothing was issued' % where)
         return normalize_serial(serial if isinstance(serial, str) else str(serial), 'current.serial of %s' % where)
 
-    def vault_certificate(self, mount, serial, nothing):
+    def vault_certificate(self, mount: str, serial: str, nothing: str) -> dict[str, Any]:
         """Vault's record of ``serial`` (``<mount>/cert/<serial>``): ``{serial, pem, cert (None if it does not parse),
         revocation_time (0: not revoked), revoked_at}``. An unknown serial fails naming serial and mount; ``nothing``
         says what was not done (``nothing was revoked``)."""
@@ -908,7 +1024,7 @@ class PkiCertRenewer:
         return {'serial': serial, 'pem': pem.strip() + '\n', 'cert': load_certificate(pem.encode('utf-8')),
                 'revocation_time': max(revocation_time, 0), 'revoked_at': revoked_at}
 
-    def revoke_serial(self, spec):
+    def revoke_serial(self, spec: RevokeSpec) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """``state=revoked``: revoke ``spec.serial`` unless Vault already lists it as revoked."""
         found = self.vault_certificate(spec.mount, spec.serial, 'nothing was revoked')
         cert = found['cert']
@@ -971,7 +1087,8 @@ class PkiCertRenewer:
             fields['days_remaining_after'] = info['days_remaining']
         return fields
 
-    def keep(self, spec, deployed, before, detail):
+    def keep(self, spec: CertSpec, deployed: Deployed, before: dict[str, Any],
+             detail: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Not due: only make sure mode/owner/group of the existing files are what was asked."""
         fixed = []
         for kind in FILE_KINDS:
@@ -996,7 +1113,8 @@ class PkiCertRenewer:
                          'before_header': spec.paths['cert'], 'after_header': spec.paths['cert']}
         return result, item_diff
 
-    def renew(self, spec, deployed, before, reason, detail, previous_serial=None):
+    def renew(self, spec: CertSpec, deployed: Deployed, before: dict[str, Any] | None, reason: str, detail: str,
+              previous_serial: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
         previous_serial = previous_serial or (before['serial'] if before else None)
         days_before = before['days_remaining'] if before else None
         if self.check_mode:
@@ -1150,46 +1268,34 @@ class PkiCertRenewer:
                       % (spec.common_name, _seconds_text(remaining), format_duration(spec.renew_before), spec.mount, spec.role))
 
     # -- summary
-    def summarize(self, specs, results, diffs, batch):
-        failed = [r for r in results if r['failed']]
-        changed = [r for r in results if r['changed']]
-        renewed = [r for r in changed if r['reason'] != 'attributes']
-        reasons = {}
-        for r in results:
-            reasons[r['reason']] = reasons.get(r['reason'], 0) + 1
-        if not batch:
-            top = dict(results[0])
-            top['results'] = results
-            top['reasons'] = reasons
-            if self.diff and diffs:
-                top['diff'] = diffs[0]
-            return top
+    @staticmethod
+    def _withhold_content(results: list[dict[str, Any]]) -> list[str]:
+        """A failed task prints its whole result (also without register, and the results entries at -v): it carries
+        serials, paths and reasons, never key material. The renewed keys are in their files. Returns the note."""
+        if not any(res.get('failed') for res in results):
+            return []
+        withheld = False
+        for res in results:
+            for key in CONTENT_KEYS:
+                withheld = res.pop(key, None) is not None or withheld
+        return ['return_content: nothing is returned because the task failed; the renewed files are in place'] if withheld else []
+
+    def summary(self, results: list[dict[str, Any]]) -> str:
+        """``renewed 2 of 20 certificates (expiring: 1, missing: 1); 18 not due`` (``revoked``, ``would ...``)."""
+        reasons = count_reasons(results)
+        renewed = [res for res in results if res['changed'] and res['reason'] != 'attributes']
         verb = {'present': ('renewed', 'would renew'), 'revoked': ('revoked', 'would revoke')}[self.state][self.check_mode]
         parts = ['%s %d of %d certificates' % (verb, len(renewed), len(results))]
         if renewed:
-            counts = {}
-            for r in renewed:
-                counts[r['reason']] = counts.get(r['reason'], 0) + 1
+            counts = count_reasons(renewed)
             parts[0] += ' (%s)' % ', '.join('%s: %d' % (k, counts[k]) for k in sorted(counts))
         if reasons.get('not_due') or reasons.get('attributes'):
             parts.append('%d not due' % (reasons.get('not_due', 0) + reasons.get('attributes', 0)))
         if reasons.get('already_revoked') or reasons.get('expired'):
             parts.append('%d already revoked or expired' % (reasons.get('already_revoked', 0) + reasons.get('expired', 0)))
-        top = {'changed': bool(changed), 'results': results, 'reasons': reasons,
-               'reason': list(reasons)[0] if len(reasons) == 1 else 'mixed'}
-        if failed:
-            parts.insert(0, '%d of %d certificates failed: %s' % (len(failed), len(results), '; '.join(
-                '%s (%s)' % (r['common_name'] or r['serial'], r['msg']) for r in failed)))
-            top['failed'] = True
-            # A failed task prints its whole result (also without register, and the results entries at -v): it carries
-            # serials, paths and reasons, never key material. The renewed keys are in their files.
-            withheld = False
-            for r in results:
-                for key in CONTENT_KEYS:
-                    withheld = r.pop(key, None) is not None or withheld
-            if withheld:
-                parts.append('return_content: nothing is returned because the task failed; the renewed files are in place')
-        top['msg'] = '; '.join(parts)
-        if self.diff and diffs:
-            top['diff'] = diffs
-        return top
+        return '; '.join(parts)
+
+
+def result_name(result: dict[str, Any]) -> str:
+    """How messages and diff headers name a certificate: its common name, else its serial."""
+    return result.get('common_name') or result.get('serial') or 'certificate'

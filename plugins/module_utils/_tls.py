@@ -15,12 +15,16 @@ Private to the collection: the leading underscore means no compatibility promise
 """
 
 
+from __future__ import annotations
+
+import datetime
 import hashlib
 import socket
 import ssl
 import time
+from typing import Any, Callable
 
-from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError, to_iso, utcnow
+from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError, to_iso, utcnow, with_defaults
 from ansible_collections.secops.rotation.plugins.module_utils._pki import format_serial
 
 try:
@@ -29,9 +33,28 @@ try:
 except ImportError:
     pass  # _pki.CRYPTOGRAPHY_IMPORT_ERROR says so; the module reports it with missing_required_lib
 
-DEFAULT_TIMEOUT = 10.0
+# The options of secops.rotation.served_certificate and their defaults (its DOCUMENTATION describes them). retries has
+# no default in the spec: unset, it is DEFAULT_RETRIES with expected_serial and 0 without.
+SPEC = dict(
+    host=dict(type='str', required=True),
+    port=dict(type='int', required=True),
+    server_name=dict(type='str'),
+    expected_serial=dict(type='str'),
+    timeout=dict(type='float', default=10),
+    retries=dict(type='int'),
+    delay=dict(type='float', default=1),
+    ca_cert=dict(type='path'),
+    check_hostname=dict(type='bool', default=True),
+)
+
+DEFAULT_TIMEOUT = float(SPEC['timeout']['default'])
 # Retries when an expected serial is given and retries is not (a reloaded service may take a moment).
 DEFAULT_RETRIES = 5
+
+
+def argument_spec() -> dict[str, dict]:
+    """The argument spec of ``secops.rotation.served_certificate``."""
+    return dict((name, dict(option)) for name, option in SPEC.items())
 
 
 class TlsProbeError(RotationError):
@@ -46,7 +69,7 @@ class TlsVerifyError(TlsProbeError):
     reason = 'unverified'
 
 
-def parse_serial(value, name='expected_serial'):
+def parse_serial(value: Any, name: str = 'expected_serial') -> int:
     """A certificate serial as an integer, from the ways people write it: Vault's ``1c:23:4d`` (any case, any
     number of leading zeros), plain hex ``1c234d`` or ``0x1c234d``, or hyphen/space separated hex."""
     if isinstance(value, bool) or value is None:
@@ -68,8 +91,9 @@ def _name_attr(name, oid):
     return values[0].value if values else None
 
 
-def describe(der, now=None):
-    """The fields of a DER certificate that the module returns (no key material: a certificate is public)."""
+def describe(der: bytes, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The fields of a DER certificate that the module returns (no key material: a certificate is public);
+    ``days_remaining`` counts from ``now`` (default: the current time)."""
     cert = x509.load_der_x509_certificate(der)
     now = now or utcnow()
     dns_names, ip_sans = [], []
@@ -93,7 +117,8 @@ def describe(der, now=None):
     }
 
 
-def fetch_certificate(host, port, server_name=None, timeout=DEFAULT_TIMEOUT, ca_cert=None, check_hostname=True):
+def fetch_certificate(host: str, port: int, server_name: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                      ca_cert: str | None = None, check_hostname: bool = True) -> tuple[bytes, str | None]:
     """TLS handshake with ``host:port``; returns ``(der, tls_version)`` of the presented leaf certificate.
 
     Without ``ca_cert`` nothing is verified (the certificate is only read). With it, the chain must lead to that CA
@@ -135,7 +160,7 @@ def fetch_certificate(host, port, server_name=None, timeout=DEFAULT_TIMEOUT, ca_
     return der, version
 
 
-def _readable(path):
+def _readable(path: str) -> bool:
     try:
         with open(path, 'rb'):
             return True
@@ -146,11 +171,24 @@ def _readable(path):
 class ServedCertificate:
     """Which certificate does ``host:port`` present; with ``expected_serial``, wait (bounded) until it is that one.
 
-    ``fetch``, ``sleep`` and ``now`` are seams for unit tests.
+    Not a batch module: one endpoint, one result (``changed`` always false, ``reason``, ``msg`` and the certificate's
+    fields). The input is checked when :meth:`run` starts (a bad one raises :class:`RotationError`, before any
+    connection). ``clock`` (current UTC time, for ``days_remaining``), ``fetch`` and ``sleep`` are seams for unit
+    tests; ``check_mode``/``diff`` change nothing (the module only reads); nothing is warned.
     """
 
-    def __init__(self, params, fetch=fetch_certificate, sleep=time.sleep, now=None):
-        self.fetch, self.sleep, self.now = fetch, sleep, now
+    def __init__(self, params: dict[str, Any], check_mode: bool = False, diff: bool = False,
+                 warn: Callable[[str], None] | None = None, clock: Callable[[], datetime.datetime] | None = None,
+                 fetch: Callable[..., tuple[bytes, str | None]] = fetch_certificate,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.params = with_defaults(params, SPEC)
+        self.check_mode, self.diff, self.warn = check_mode, diff, warn
+        self.clock = clock or utcnow
+        self.fetch, self.sleep = fetch, sleep
+
+    def _check(self) -> None:
+        """Read and check the options (sets host, port, server_name, timeout, expected, retries, delay, ca_cert)."""
+        params = self.params
         self.host = params.get('host')
         if not self.host or not str(self.host).strip():
             raise RotationError('host is required (the name or address to connect to)')
@@ -163,7 +201,7 @@ class ServedCertificate:
         if not 0 < self.port < 65536:
             raise RotationError('port must be a number between 1 and 65535, got %r' % (port,))
         self.server_name = params.get('server_name') or None
-        self.timeout = float(params.get('timeout') if params.get('timeout') is not None else DEFAULT_TIMEOUT)
+        self.timeout = float(params['timeout'])
         if self.timeout <= 0:
             raise RotationError('timeout must be more than 0 seconds, got %r' % (params.get('timeout'),))
         self.expected = None
@@ -171,28 +209,30 @@ class ServedCertificate:
             self.expected = parse_serial(params.get('expected_serial'))
         retries = params.get('retries')
         self.retries = int(retries if retries is not None else (DEFAULT_RETRIES if self.expected is not None else 0))
-        self.delay = float(params.get('delay') if params.get('delay') is not None else 1)
+        self.delay = float(params['delay'])
         if self.retries < 0 or self.delay < 0:
             raise RotationError('retries and delay must not be negative')
         self.ca_cert = params.get('ca_cert') or None
         self.check_hostname = params.get('check_hostname') is not False
 
-    def _once(self):
+    def _once(self) -> dict[str, Any]:
         der, version = self.fetch(self.host, self.port, server_name=self.server_name, timeout=self.timeout,
                                   ca_cert=self.ca_cert, check_hostname=self.check_hostname)
         try:
-            info = describe(der, self.now)
+            info = describe(der, self.clock())
         except ValueError as exc:
             raise TlsProbeError('%s:%d presented a certificate that cannot be parsed: %s' % (self.host, self.port, exc))
         info['tls_version'] = version
         return info
 
-    def _tries(self, attempts):
+    def _tries(self, attempts: int) -> str:
         if attempts == 1:
             return '1 attempt'
         return '%d attempts %ss apart' % (attempts, _number(self.delay))
 
-    def run(self):
+    def run(self) -> dict[str, Any]:
+        """Check the input, then handshake (with retries while the expected serial is not served); the result."""
+        self._check()
         where = '%s:%d' % (self.host, self.port)
         if self.server_name:
             where += ' (server_name %s)' % self.server_name
@@ -236,5 +276,5 @@ class ServedCertificate:
         return result
 
 
-def _number(value):
+def _number(value: float) -> str:
     return ('%d' % value) if float(value).is_integer() else ('%g' % value)

@@ -565,16 +565,25 @@ reason:
     - With O(state=revoked) - V(revoked) (revoked now, or would be in check mode), V(already_revoked), V(expired) (Vault
       refused to revoke an expired certificate), V(error).
     - For O(certificates), the reason shared by all items, else V(mixed); see RV(reasons) and RV(results).
+    - V(error) also when the task failed before any certificate was looked at (invalid input, a missing library).
   returned: always
   type: str
   sample: expiring
 reasons:
-  description: How many certificates had each reason.
+  description:
+    - How many certificates had each reason (one entry with the count 1 for a single certificate).
+    - The shape of every module's result is described in docs/results.md.
   returned: always
   type: dict
   sample: {"missing": 2, "not_due": 18}
 msg:
-  description: What happened, for a person - the reason with its detail, the new serial and expiry. Never a secret.
+  description:
+    - What happened, for a person - the reason with its detail, the new serial and expiry. Never a secret.
+    - >-
+      For O(certificates), C(<which certificates failed and why>; <notes>; <summary>) - the first part only when one
+      failed (V(1 of 3 certificates failed: c.example.com: <why>)); the notes say for example that O(return_content)
+      returned nothing because the task failed; the summary is V(renewed 2 of 20 certificates (expiring: 1, missing: 1);
+      18 not due) (with O(state=revoked), V(revoked 1 of 2 certificates; 1 already revoked or expired)).
   returned: always
   type: str
   sample: "renewed www.example.com: expiring (12d3h left, renew_before 30d); serial 1c:23:4d valid until 2027-02-24T11:21:44Z"
@@ -720,56 +729,23 @@ private_key:
   returned: when O(return_content=true) and the task succeeds, except in check mode for a certificate that would be renewed
   type: str
 diff:
-  description: With C(--diff), serial, dates, names and issuer before and after (a list for O(certificates)). No key material.
+  description:
+    - With C(--diff), serial, dates, names and issuer before and after, with C(before_header)/C(after_header) naming the
+      certificate file and common name (or C(<mount>/cert/<serial>)). No key material.
+    - For a single certificate a dict; for O(certificates) a list with one such dict per certificate that changed, in
+      item order. The entries of RV(results) have no C(diff).
   returned: when diff mode is on and something changed
   type: raw
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 from ansible_collections.secops.rotation.plugins.module_utils._pki import (
-    CRYPTOGRAPHY_IMPORT_ERROR, PkiCertRenewer)
-from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+    CONTENT_KEYS, CRYPTOGRAPHY_IMPORT_ERROR, PkiCertRenewer, argument_spec)
 
 
 def main():
-    own = batch_argument_spec(dict(
-        common_name=dict(type='str'),
-        alt_names=dict(type='list', elements='str'),
-        ip_sans=dict(type='list', elements='str'),
-        uri_sans=dict(type='list', elements='str'),
-        ttl=dict(type='str'),
-        mount=dict(type='str', default='pki'),
-        role=dict(type='str'),
-        cert_path=dict(type='path'),
-        key_path=dict(type='path'),
-        chain_path=dict(type='path'),
-        bundle_path=dict(type='path'),
-        bundle_include_key=dict(type='bool', default=False),
-        owner=dict(type='str'),
-        group=dict(type='str'),
-        key_mode=dict(type='raw', default='0600', no_log=False),
-        cert_mode=dict(type='raw', default='0644'),
-        renew_before=dict(type='str', default='30d'),
-        renew_at_fraction=dict(type='float'),
-        check_issuer=dict(type='bool', default=False),
-        force=dict(type='bool', default=False),
-        backup=dict(type='bool', default=False),
-        revoke_previous=dict(type='bool', default=False),
-        private_key_format=dict(type='str', choices=['pem', 'pkcs8'], default='pem'),
-        return_content=dict(type='bool', default=False),
-        serial=dict(type='str'),
-        ledger_entry=dict(type='str'),
-    ), 'certificates')
-    own.update(state=dict(type='str', choices=['present', 'revoked'], default='present'),
-               kv_mount=dict(type='str', default='secret'),
-               prefix=dict(type='str', default='rotation'))
-    module = AnsibleModule(argument_spec=merge_argument_specs(own, vault_argument_spec()), supports_check_mode=True)
-    if CRYPTOGRAPHY_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
-    run_module(module, lambda: PkiCertRenewer(module.params, check_mode=module.check_mode, diff=module._diff,
-                                              warn=module.warn).run())
+    RotationModule(PkiCertRenewer, argument_spec(), requires=[('cryptography', CRYPTOGRAPHY_IMPORT_ERROR)],
+                   secret_keys=CONTENT_KEYS, fail_extra=dict(changed=False, reason='error')).run()
 
 
 if __name__ == '__main__':

@@ -149,6 +149,8 @@ reason:
       another one after every attempt; the task fails), V(unreachable) (no connection or no handshake after every attempt;
       the task fails), V(unverified) (with O(ca_cert), the certificate does not verify or does not name the server; the
       task fails), V(error) (invalid input; the task fails).
+    - One endpoint per task, so there is no RV(results) list and no C(reasons) count (the batch shape of the other
+      modules, docs/results.md, does not apply); RV(changed), RV(reason) and RV(msg) are always returned.
   returned: always
   type: str
   sample: match
@@ -245,28 +247,14 @@ tls_version:
   sample: TLSv1.3
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.secops.rotation.plugins.module_utils._common import run_module
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 from ansible_collections.secops.rotation.plugins.module_utils._pki import CRYPTOGRAPHY_IMPORT_ERROR
-from ansible_collections.secops.rotation.plugins.module_utils._tls import ServedCertificate
+from ansible_collections.secops.rotation.plugins.module_utils._tls import ServedCertificate, argument_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        host=dict(type='str', required=True),
-        port=dict(type='int', required=True),
-        server_name=dict(type='str'),
-        expected_serial=dict(type='str'),
-        timeout=dict(type='float', default=10),
-        retries=dict(type='int'),
-        delay=dict(type='float', default=1),
-        ca_cert=dict(type='path'),
-        check_hostname=dict(type='bool', default=True),
-    ), supports_check_mode=True)
-    if CRYPTOGRAPHY_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
-    run_module(module, lambda: ServedCertificate(module.params).run(), reason='error', changed=False)
+    RotationModule(ServedCertificate, argument_spec(), requires=[('cryptography', CRYPTOGRAPHY_IMPORT_ERROR)],
+                   fail_extra=dict(reason='error', changed=False)).run()
 
 
 if __name__ == '__main__':

@@ -383,9 +383,15 @@ def test_batch_of_20_check_mode_issues_nothing_then_one_login_issues_all(lab, ce
     assert predicted['msg'] == 'would renew 20 of 20 certificates (missing: 20)'
     assert len(predicted['diff']) == 20 and all(d['after']['serial'] == '(new)' for d in predicted['diff'])
     assert os.listdir(str(certdir)) == [] and serial_count(vault) == count
-    done = run_module(MODULE, args, env=lab)
+    done = run_module(MODULE, args, diff=True, env=lab)
     issued_in = time.monotonic() - started
     assert done['msg'] == 'renewed 20 of 20 certificates (missing: 20)', done['msg']
+    # the one result shape (docs/results.md): reasons, a list diff headed by each item, no diff in the results
+    assert done['reason'] == 'missing' and done['reasons'] == {'missing': 20}
+    assert isinstance(done['diff'], list) and len(done['diff']) == 20
+    assert [d['after']['serial'] for d in done['diff']] == [r['serial'] for r in done['results']]
+    assert all(i['common_name'] in d['before_header'] for i, d in zip(items, done['diff']))
+    assert all('diff' not in r for r in done['results']) and 'common_name' not in done
     assert [r['common_name'] for r in done['results']] == [i['common_name'] for i in items]
     assert len(os.listdir(str(certdir))) == 40 and serial_count(vault) == count + 20
     assert len(set(r['serial'] for r in done['results'])) == 20
@@ -448,6 +454,8 @@ def test_a_failed_task_with_return_content_shows_no_key(lab, certdir, vault):
     direct = run_module(MODULE, args, env=lab)
     no_traceback(direct)
     assert direct['failed'] and [r['reason'] for r in direct['results']] == ['missing', 'error']
+    assert direct['reason'] == 'mixed' and direct['reasons'] == {'missing': 1, 'error': 1}
+    assert direct['msg'].startswith('1 of 2 certificates failed: ko-%s.example.test: ' % suffix), direct['msg']
     assert 'PRIVATE KEY' not in direct.stdout and 'BEGIN CERTIFICATE' not in direct.stdout
     assert 'return_content: nothing is returned because the task failed' in direct['msg']
     key = load(certdir / 'ok.key').decode()

@@ -477,7 +477,7 @@ def params_for(tmp_path, **extra):
 def test_not_due_makes_no_vault_call(ca, tmp_path, vault):
     cert, key = ca.issue('app.example.test')
     deploy(tmp_path, cert, key)
-    result = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params_for(tmp_path), connect=vault, clock=lambda: NOW).run()
     assert (result['changed'], result['reason']) == (False, 'not_due')
     assert result['serial'] == format_serial(cert.serial_number) and result['days_remaining_after'] == 89.0
     assert vault.calls == [] and 'private_key' not in result
@@ -486,7 +486,7 @@ def test_not_due_makes_no_vault_call(ca, tmp_path, vault):
 def test_missing_issues_and_writes_all_files(tmp_path, vault):
     params = params_for(tmp_path, chain_path=str(tmp_path / 'chain.pem'), bundle_path=str(tmp_path / 'bundle.pem'),
                         bundle_include_key=True, alt_names=['b.example.test'], ttl='90d')
-    result = PkiCertRenewer(params, connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params, connect=vault, clock=lambda: NOW).run()
     assert (result['changed'], result['reason']) == (True, 'missing')
     assert len(vault.calls) == 1 and vault.pki.issued == [('pki', 'web', 'app.example.test',
                                                            {'alt_names': 'b.example.test', 'ttl': '7776000s'})]
@@ -500,7 +500,7 @@ def test_missing_issues_and_writes_all_files(tmp_path, vault):
 
 def test_check_mode_writes_and_issues_nothing(tmp_path, vault):
     result = PkiCertRenewer(params_for(tmp_path, ttl='10d', renew_before='1d'), check_mode=True, diff=True, connect=vault,
-                            now=NOW).run()
+                            clock=lambda: NOW).run()
     assert (result['changed'], result['reason']) == (True, 'missing')
     assert result['msg'].startswith('would issue app.example.test: missing')
     assert result['not_after'] == '2026-12-06T12:00:00Z'
@@ -533,7 +533,7 @@ def test_failed_staging_changes_nothing_and_revokes_the_new_cert(tmp_path, vault
             raise FileWriteError(path, 'disk full (simulated)')
         return real_stage(path, content, **kwargs)
     monkeypatch.setattr(_pki, 'stage_write', failing_stage)
-    result = PkiCertRenewer(params_for(tmp_path, backup=True), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params_for(tmp_path, backup=True), connect=vault, clock=lambda: NOW).run()
     assert 'cannot write %s: disk full (simulated)' % (tmp_path / 'app.crt') in result['msg']
     _assert_nothing_changed(tmp_path, expiring, result, vault)
 
@@ -547,7 +547,7 @@ def test_failed_rename_puts_back_the_files_already_renamed(tmp_path, vault, monk
             raise FileWriteError(self.result.path, 'renaming the temporary file into place failed (simulated)')
         return real_commit(self, sync)
     monkeypatch.setattr(_files.StagedWrite, 'commit', failing_commit)
-    result = PkiCertRenewer(params_for(tmp_path, backup=True), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params_for(tmp_path, backup=True), connect=vault, clock=lambda: NOW).run()
     assert 'renaming the temporary file into place failed (simulated)' in result['msg']
     _assert_nothing_changed(tmp_path, expiring, result, vault)
 
@@ -573,7 +573,7 @@ def test_stage_write_renames_only_on_commit(tmp_path):
 def test_revoke_previous_and_backup(ca, tmp_path, vault):
     old_cert, old_key = ca.issue('app.example.test', not_after=NOW + DAY)
     deploy(tmp_path, old_cert, old_key)
-    result = PkiCertRenewer(params_for(tmp_path, backup=True, revoke_previous=True), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params_for(tmp_path, backup=True, revoke_previous=True), connect=vault, clock=lambda: NOW).run()
     assert result['reason'] == 'expiring' and result['previous_serial'] == format_serial(old_cert.serial_number)
     assert vault.pki.revoked == [result['previous_serial']] == [result['revoked_serial']]
     assert open(result['backup_files']['cert'], 'rb').read() == cert_pem(old_cert)
@@ -588,7 +588,7 @@ def test_failed_revoke_of_previous_only_warns(ca, tmp_path, vault):
     def refuse(serial_number, mount_point):
         raise RotationError('certificate with serial %s not found' % serial_number)
     vault.pki.revoke_certificate = refuse
-    renewer = PkiCertRenewer(params_for(tmp_path, revoke_previous=True), connect=vault, now=NOW)
+    renewer = PkiCertRenewer(params_for(tmp_path, revoke_previous=True), connect=vault, clock=lambda: NOW)
     result = renewer.run()
     assert result['changed'] and not result['failed'] and result['revoked_serial'] is None
     assert renewer.warnings and format_serial(old_cert.serial_number) in renewer.warnings[0]
@@ -599,7 +599,7 @@ def test_mode_fix_is_reason_attributes_without_vault(ca, tmp_path, vault):
     deploy(tmp_path, cert, key)
     os.chmod(str(tmp_path / 'app.key'), 0o644)
     inode = os.stat(str(tmp_path / 'app.key')).st_ino
-    result = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params_for(tmp_path), connect=vault, clock=lambda: NOW).run()
     assert (result['changed'], result['reason']) == (True, 'attributes')
     assert stat.S_IMODE(os.stat(str(tmp_path / 'app.key')).st_mode) == 0o600
     assert os.stat(str(tmp_path / 'app.key')).st_ino == inode and vault.calls == []
@@ -619,11 +619,11 @@ def test_batch_one_login_and_a_failed_item(ca, tmp_path, vault):
     vault.pki.generate_certificate = generate
     items = [dict(common_name=n, cert_path=str(tmp_path / (n[0] + '.crt')), key_path=str(tmp_path / (n[0] + '.key')))
              for n in ('a.example.test', 'b.example.test', 'c.example.test')]
-    result = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', certificates=items), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', certificates=items), connect=vault, clock=lambda: NOW).run()
     assert result['failed'] and result['changed'] and result['reason'] == 'mixed'
     assert [(r['reason'], r['changed'], r['failed']) for r in result['results']] == [
         ('missing', True, False), ('not_due', False, False), ('error', False, True)]
-    assert result['msg'].startswith('1 of 3 certificates failed: c.example.test (')
+    assert result['msg'].startswith('1 of 3 certificates failed: c.example.test: Vault rejected')
     assert 'renewed 1 of 3 certificates (missing: 1); 1 not due' in result['msg']
     assert result['reasons'] == {'missing': 1, 'not_due': 1, 'error': 1}
     assert len(vault.calls) == 1
@@ -631,10 +631,10 @@ def test_batch_one_login_and_a_failed_item(ca, tmp_path, vault):
 
 
 def test_return_content_only_when_asked(tmp_path, vault):
-    result = PkiCertRenewer(params_for(tmp_path, return_content=True), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(params_for(tmp_path, return_content=True), connect=vault, clock=lambda: NOW).run()
     assert result['private_key'] == (tmp_path / 'app.key').read_text()
     assert result['certificate'] == (tmp_path / 'app.crt').read_text()
-    again = PkiCertRenewer(params_for(tmp_path, return_content=True), connect=vault, now=NOW).run()
+    again = PkiCertRenewer(params_for(tmp_path, return_content=True), connect=vault, clock=lambda: NOW).run()
     assert again['reason'] == 'not_due' and again['private_key'] == result['private_key']
 
 
@@ -657,14 +657,14 @@ def test_run_module_hides_batch_entries_of_a_no_log_task():
 
 def test_a_run_waits_for_another_run_on_the_same_directory(tmp_path, vault):
     with _pki.directory_lock([str(tmp_path)], 1):  # another run (its own open lock file) holds the lock
-        renewer = PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW)
+        renewer = PkiCertRenewer(params_for(tmp_path), connect=vault, clock=lambda: NOW)
         renewer.lock_timeout = 0.2
         result = renewer.run()
         assert result['failed'] and 'another run has been renewing certificates in %s' % tmp_path in result['msg']
         assert os.listdir(str(tmp_path)) == [] and vault.pki.issued == []
-        predicted = PkiCertRenewer(params_for(tmp_path), check_mode=True, connect=vault, now=NOW).run()
+        predicted = PkiCertRenewer(params_for(tmp_path), check_mode=True, connect=vault, clock=lambda: NOW).run()
         assert predicted['reason'] == 'missing' and not predicted.get('failed')  # check mode does not wait
-    assert PkiCertRenewer(params_for(tmp_path), connect=vault, now=NOW).run()['reason'] == 'missing'
+    assert PkiCertRenewer(params_for(tmp_path), connect=vault, clock=lambda: NOW).run()['reason'] == 'missing'
 
 
 def test_directory_lock_takes_one_directory_reached_by_two_paths_once(tmp_path):
@@ -733,7 +733,7 @@ def test_a_failed_batch_returns_no_private_key(tmp_path, vault):
     items = [dict(common_name=n, cert_path=str(tmp_path / (n[0] + '.crt')), key_path=str(tmp_path / (n[0] + '.key')))
              for n in ('a.example.test', 'c.example.test')]
     result = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', return_content=True, certificates=items),
-                            connect=vault, now=NOW).run()
+                            connect=vault, clock=lambda: NOW).run()
     assert result['failed'] and [r['reason'] for r in result['results']] == ['missing', 'error']
     assert 'PRIVATE KEY' not in repr(result) and 'BEGIN' not in repr(result)
     assert all(key not in entry for entry in [result] + result['results'] for key in ('private_key', 'certificate', 'ca_chain'))
@@ -741,7 +741,7 @@ def test_a_failed_batch_returns_no_private_key(tmp_path, vault):
     assert 'return_content: nothing is returned because the task failed; the renewed files are in place' in result['msg']
     # a task that succeeds still returns them
     good = PkiCertRenewer(dict(role='web', mount='pki', renew_before='30d', return_content=True, certificates=items[:1]),
-                          connect=vault, now=NOW).run()
+                          connect=vault, clock=lambda: NOW).run()
     assert good['results'][0]['private_key'] == (tmp_path / 'a.key').read_text()
 
 
@@ -820,7 +820,7 @@ def test_another_user_can_neither_block_nor_take_the_renewal_lock(vault):
                 os.read(release_read, 1)
         holder, holder_lines = _fork_as_nobody(hold)
         assert holder_lines().startswith('holding the directory')
-        renewer = PkiCertRenewer(params_for(pathlib.Path(shared)), connect=vault, now=NOW)
+        renewer = PkiCertRenewer(params_for(pathlib.Path(shared)), connect=vault, clock=lambda: NOW)
         renewer.lock_timeout = 1
         result = renewer.run()
         assert not result.get('failed'), result['msg']
@@ -1029,7 +1029,7 @@ def test_serial_refuses_to_throw_the_new_key_away_or_revoke_elsewhere(ca, tmp_pa
     if params.get('serial'):
         params['serial'] = serial
     with pytest.raises(RotationError) as err:
-        PkiCertRenewer(params, connect=vault, now=NOW, check_mode=check_mode).run()
+        PkiCertRenewer(params, connect=vault, clock=lambda: NOW, check_mode=check_mode).run()
     assert 'invalid input, nothing was changed' in str(err.value) and message in str(err.value)
     assert vault.calls == [] and vault.pki.reads == [] and vault.pki.issued == [] and vault.pki.revoked == []
     assert os.listdir(str(tmp_path)) == []
@@ -1047,7 +1047,7 @@ def test_serial_not_due_reads_vault_and_issues_nothing(ca, vault):
     cert, dummy = ca.issue('app.example.test', not_after=NOW + 40 * DAY)
     serial = vault.pki.store(cert)
     result = PkiCertRenewer(vault_params(serial=serial.replace(':', '').upper(), return_content=True), connect=vault,
-                            now=NOW).run()
+                            clock=lambda: NOW).run()
     assert (result['changed'], result['reason'], result['serial'], result['previous_serial']) == (
         False, 'not_due', serial, serial)
     assert result['days_remaining'] == 40.0 and result['not_after'] == '2027-01-05T12:00:00Z'
@@ -1058,10 +1058,10 @@ def test_serial_not_due_reads_vault_and_issues_nothing(ca, vault):
 def test_serial_due_issues_and_returns_a_matching_key_without_files(ca, vault):
     cert, dummy = ca.issue('app.example.test', not_after=NOW + 10 * DAY)
     serial = vault.pki.store(cert)
-    check = PkiCertRenewer(vault_params(serial=serial), connect=vault, now=NOW, check_mode=True).run()
+    check = PkiCertRenewer(vault_params(serial=serial), connect=vault, clock=lambda: NOW, check_mode=True).run()
     assert (check['changed'], check['reason'], check['previous_serial'], check['serial']) == (True, 'expiring', serial, None)
     assert vault.pki.issued == []
-    result = PkiCertRenewer(vault_params(serial=serial, return_content=True), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(vault_params(serial=serial, return_content=True), connect=vault, clock=lambda: NOW).run()
     assert (result['changed'], result['reason'], result['previous_serial']) == (True, 'expiring', serial)
     assert len(vault.pki.issued) == 1 and result['serial'] != serial and result['cert_path'] is None
     new_cert = x509.load_pem_x509_certificate(result['certificate'].encode())
@@ -1074,7 +1074,7 @@ def test_serial_due_writes_the_files_when_paths_are_given(ca, tmp_path, vault):
     cert, dummy = ca.issue('app.example.test', alt_names=['old.example.test'])
     serial = vault.pki.store(cert)
     result = PkiCertRenewer(vault_params(serial=serial, alt_names=['new.example.test'], cert_path=str(tmp_path / 'app.crt'),
-                                         key_path=str(tmp_path / 'app.key')), connect=vault, now=NOW).run()
+                                         key_path=str(tmp_path / 'app.key')), connect=vault, clock=lambda: NOW).run()
     assert (result['reason'], result['previous_serial']) == ('drift', serial), result['msg']
     written = x509.load_pem_x509_certificate((tmp_path / 'app.crt').read_bytes())
     assert format_serial(written.serial_number) == result['serial']
@@ -1082,7 +1082,7 @@ def test_serial_due_writes_the_files_when_paths_are_given(ca, tmp_path, vault):
 
 
 def test_serial_unknown_fails_clearly_and_issues_nothing(vault):
-    result = PkiCertRenewer(vault_params(serial='de:ad:be:ef'), connect=vault, now=NOW).run()
+    result = PkiCertRenewer(vault_params(serial='de:ad:be:ef'), connect=vault, clock=lambda: NOW).run()
     assert result['failed'] and result['msg'] == ('serial de:ad:be:ef is not known to the PKI mount pki (no certificate at '
                                                   'pki/cert/de:ad:be:ef); nothing was issued')
     assert vault.pki.issued == []
@@ -1117,7 +1117,7 @@ def test_ledger_entry_reads_current_serial(ca, ledger):
     cert, dummy = ca.issue('app.example.test', not_after=NOW + 5 * DAY)
     serial = ledger.pki.store(cert)
     ledger.entries[('kv', 'rot/lb/www')] = {'kind': 'pki', 'phase': 'idle', 'current': {'id': serial, 'serial': serial.upper()}}
-    result = PkiCertRenewer(vault_params(ledger_entry='lb/www', kv_mount='kv', prefix='rot'), connect=ledger, now=NOW).run()
+    result = PkiCertRenewer(vault_params(ledger_entry='lb/www', kv_mount='kv', prefix='rot'), connect=ledger, clock=lambda: NOW).run()
     assert (result['reason'], result['previous_serial'], result['ledger_entry']) == ('expiring', serial, 'lb/www')
     assert ledger.pki.reads == [('pki', serial)] and len(ledger.pki.issued) == 1
 
@@ -1132,7 +1132,7 @@ def test_ledger_entry_reads_current_serial(ca, ledger):
 def test_ledger_entry_of_another_kind_or_without_serial_fails_clearly(ledger, entry, message):
     if entry is not None:
         ledger.entries[('secret', 'rotation/web')] = entry
-    result = PkiCertRenewer(vault_params(ledger_entry='web'), connect=ledger, now=NOW).run()
+    result = PkiCertRenewer(vault_params(ledger_entry='web'), connect=ledger, clock=lambda: NOW).run()
     assert result['failed'] and message in result['msg'], result['msg']
     assert ledger.pki.issued == [] and ledger.pki.reads == []
 
@@ -1140,14 +1140,14 @@ def test_ledger_entry_of_another_kind_or_without_serial_fails_clearly(ledger, en
 def test_revoke_by_serial_is_idempotent_and_predicted(ca, vault):
     cert, dummy = ca.issue('app.example.test')
     serial = vault.pki.store(cert)
-    check = PkiCertRenewer(dict(state='revoked', serial=serial.upper()), connect=vault, now=NOW, check_mode=True).run()
+    check = PkiCertRenewer(dict(state='revoked', serial=serial.upper()), connect=vault, clock=lambda: NOW, check_mode=True).run()
     assert (check['changed'], check['reason'], check['revoked'], check['revocation_time']) == (True, 'revoked', True, None)
     assert vault.pki.revoked == []
-    done = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW).run()
+    done = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, clock=lambda: NOW).run()
     assert (done['changed'], done['reason'], done['revocation_time'], done['common_name']) == (
         True, 'revoked', '2026-11-30T08:18:54Z', 'app.example.test')
     assert vault.pki.revoked == [serial]
-    again = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW).run()
+    again = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, clock=lambda: NOW).run()
     assert (again['changed'], again['reason'], again['revoked']) == (False, 'already_revoked', True)
     assert vault.pki.revoked == [serial]
 
@@ -1156,9 +1156,9 @@ def test_revoke_unknown_serial_in_a_batch_fails_that_item_only(ca, vault):
     cert, dummy = ca.issue('app.example.test')
     serial = vault.pki.store(cert)
     result = PkiCertRenewer(dict(state='revoked', certificates=[dict(serial='de:ad'), dict(serial=serial)]),
-                            connect=vault, now=NOW).run()
+                            connect=vault, clock=lambda: NOW).run()
     assert result['failed'] and [r['reason'] for r in result['results']] == ['error', 'revoked']
-    assert result['msg'].startswith('1 of 2 certificates failed: de:ad (serial de:ad is not known to the PKI mount pki')
+    assert result['msg'].startswith('1 of 2 certificates failed: de:ad: serial de:ad is not known to the PKI mount pki')
     assert 'revoked 1 of 2 certificates (revoked: 1)' in result['msg'] and vault.pki.revoked == [serial]
 
 
@@ -1166,11 +1166,11 @@ def test_revoke_an_expired_certificate_vault_refuses_is_reported(ca, vault):
     cert, dummy = ca.issue('app.example.test', not_after=NOW - DAY)
     serial = vault.pki.store(cert)
     vault.pki.revoke_certificate = lambda serial_number, mount_point: {'data': None, 'warnings': ['already expired; refusing']}
-    renewer = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW)
+    renewer = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, clock=lambda: NOW)
     result = renewer.run()
     assert (result['changed'], result['reason'], result['revoked']) == (False, 'expired', False)
     assert renewer.warnings == ['%s in pki was not revoked: already expired; refusing' % serial]
-    predicted = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, now=NOW, check_mode=True).run()
+    predicted = PkiCertRenewer(dict(state='revoked', serial=serial), connect=vault, clock=lambda: NOW, check_mode=True).run()
     assert (predicted['changed'], predicted['reason']) == (False, 'expired')
 
 

@@ -156,7 +156,7 @@ def test_describe_uses_the_serial_format_of_pki_cert_renew(ca):
 ])
 def test_invalid_input_fails_before_connecting(params, message):
     with pytest.raises(RotationError, match=message):
-        ServedCertificate(params, fetch=pytest.fail)
+        ServedCertificate(params, fetch=pytest.fail).run()
 
 
 # ------------------------------------------------------------------------------------------- handshakes
