@@ -127,6 +127,8 @@ class _FakeAnsibleModule:
 
 class _Logic:
     def __init__(self, params, check_mode=False, diff=False, warn=None):
+        if params.get('bad'):
+            raise RotationError('bad is not an option here')
         self.params, self.check_mode, self.diff, self.warn = params, check_mode, diff, warn
 
     def run(self):
@@ -163,3 +165,8 @@ def test_module_base_reports_a_library_needed_by_an_option():
 def test_module_base_strips_secrets_from_a_failed_result():
     dummy, (kind, result) = _run({'fail': True})
     assert kind == 'fail' and 'password' not in result
+
+
+def test_module_base_reports_a_constructor_refusing_its_input_cleanly():
+    dummy, (kind, result) = _run({'bad': True}, fail_extra={'changed': False})
+    assert kind == 'fail' and result == {'msg': 'bad is not an option here', 'changed': False}
