@@ -509,41 +509,15 @@ keys:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.secops.rotation.plugins.module_utils._aws import aws_argument_spec
-from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
-from ansible_collections.secops.rotation.plugins.module_utils._iam import IamKeyRotator
-from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
-
-
-def argument_spec():
-    own = batch_argument_spec(dict(
-        user_name=dict(type='str', aliases=['iam_user']),
-        max_age=dict(type='raw', default='90d'),
-        force=dict(type='bool', default=False),
-        old_key=dict(type='str', choices=['active', 'inactive', 'deleted'], no_log=False),
-        key_ids=dict(type='list', elements='str', no_log=False),
-        cutover=dict(type='str'),
-        grace_period=dict(type='raw', default='24h'),
-        store_path=dict(type='str'),
-    ), 'users', required='user_name')
-    own.update(
-        state=dict(type='str', default='rotated', choices=['rotated', 'deactivated', 'purged']),
-        verify=dict(type='bool', default=True),
-        verify_timeout=dict(type='raw', default='60s'),
-        sts_endpoint_url=dict(type='str'),
-        store_mount=dict(type='str', default='secret'),
-        return_secret=dict(type='bool', default=True, no_log=False),
-        now=dict(type='str'),
-    )
-    return merge_argument_specs(own, aws_argument_spec(), vault_argument_spec())
+from ansible_collections.secops.rotation.plugins.module_utils._aws import BOTO3_IMPORT_ERROR
+from ansible_collections.secops.rotation.plugins.module_utils._iam import (
+    MUTUALLY_EXCLUSIVE, REQUIRED_ONE_OF, IamKeyRotator, argument_spec)
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[('user_name', 'users')], required_one_of=[('user_name', 'users')])
-    run_module(module, lambda: IamKeyRotator(module.params, check_mode=module.check_mode, diff=module._diff).run())
+    RotationModule(IamKeyRotator, argument_spec(), requires=[('boto3', BOTO3_IMPORT_ERROR)],
+                   mutually_exclusive=MUTUALLY_EXCLUSIVE, required_one_of=REQUIRED_ONE_OF).run()
 
 
 if __name__ == '__main__':
