@@ -384,7 +384,7 @@ class IamKeyRotator:
         item['key_ids'] = list(dict.fromkeys(key_ids))  # without duplicates, in the order given
         item['_cutover'] = self._check_cutover(item.get('cutover'), item['force'], whose)
         item['store'] = self._check_store(item, name, whose)
-        if self.state == 'rotated' and not item['store'] and self.params['return_secret'] is False:
+        if self.state == 'rotated' and not item['store'] and not self.params['return_secret']:
             raise RotationError('%sreturn_secret=false needs store_path: the new secret access key would go nowhere, and a key '
                                 'whose secret nobody has blocks the next rotation' % whose)
         return item
@@ -418,23 +418,23 @@ class IamKeyRotator:
     # ---- connections -------------------------------------------------------------------------------------
 
     @property
-    def aws(self):
+    def aws(self) -> AwsConnection:
         if self._aws is None:
             self._aws = AwsConnection(self.params)
         return self._aws
 
     @property
-    def iam(self):
+    def iam(self) -> Any:
         return self.aws.client('iam')
 
-    def vault(self):
+    def vault(self) -> tuple[Any, VaultConnectionOptions]:
         if self._vault is None:
             self._vault = get_vault_connection(self.params)
         return self._vault
 
     # ---- reading a user ----------------------------------------------------------------------------------
 
-    def load_user(self, name):
+    def load_user(self, name: str) -> tuple[str, list[Key], list[str]]:
         """``(arn, keys, invalid_tags)``: the user's keys with creation, last use and recorded deactivation."""
         iam = self.iam
         with aws_errors('reading IAM user %s' % name):
@@ -487,7 +487,7 @@ class IamKeyRotator:
             raise RotationError('IAM returned an unreadable %s %r for access key %s of %s (not an ISO 8601 time %s)'
                                 % (field, value if isinstance(value, str) else str(value), key_id, name, TIME_RANGE))
 
-    def load_item(self, item, result):
+    def load_item(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key], list[Key], list[str]]:
         """``(keys, before, chosen, stale)`` of the item's user; ``chosen``: its ``key_ids`` (all must exist) as keys.
 
         ``before`` is a copy of ``keys`` for the diff; ``stale``: key ids whose deactivation tag says nothing true any more.
@@ -599,7 +599,7 @@ class IamKeyRotator:
                     'it by hand' % (appeared[0], exc))
         return 'the request created key %s anyway; its secret was lost with the reply, so it was deleted again' % appeared[0]
 
-    def verify_key(self, name, arn, key_id, secret):
+    def verify_key(self, name: str, arn: str, key_id: str, secret: str) -> tuple[int, float]:
         """Call STS GetCallerIdentity with the new key until it answers with the user's ARN or the timeout ends.
 
         Returns ``(attempts, seconds)``; raises :class:`RotationError` with the last problem otherwise.
@@ -637,7 +637,7 @@ class IamKeyRotator:
         client, opts = self.vault()
         return KvV2(client, opts, item['store']['mount'], option='store_mount', purpose='store_path')
 
-    def store_version(self, item):
+    def store_version(self, item: dict[str, Any]) -> int:
         """Log in to Vault, check that the store's mount is KV v2 and return the secret's current version (0: none).
 
         Called before the first change (and in check mode): a Vault problem fails with nothing created, and the
@@ -647,7 +647,8 @@ class IamKeyRotator:
         kv.check_mount()
         return kv.current_version(item['store']['path'])
 
-    def store(self, item, version, name, arn, new, secret, previous_id):
+    def store(self, item: dict[str, Any], version: int, name: str, arn: str, new: Key, secret: str,
+              previous_id: str | None) -> dict[str, Any]:
         """Write the new key to Vault KV v2 with check-and-set on ``version`` (read by :meth:`store_version`)."""
         mount, path = item['store']['mount'], item['store']['path']
         data = dict(user_name=name, user_arn=arn, access_key_id=new['id'], secret_access_key=secret,
@@ -848,7 +849,7 @@ class IamKeyRotator:
             self._show(result, op['before'], self._keys_after(op, done=False))
         return '; '.join(notes)
 
-    def finish(self, results):
+    def finish(self, results: list[dict[str, Any]]) -> None:
         """Second phase of the rotations, once every user was handled: change the old keys, then return the secrets.
 
         A failed task returns no secret (it would be printed). So when any user failed, every new key that is not
@@ -901,7 +902,7 @@ class IamKeyRotator:
                 pass
         self._open = []
 
-    def deactivate(self, item, result):
+    def deactivate(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key]]:
         name = item['user_name']
         keys, before, chosen, dummy = self.load_item(item, result)
         newest = newest_active(keys)
@@ -956,7 +957,7 @@ class IamKeyRotator:
         result['msg'] = '%s of %s' % (' and '.join(parts).replace('deactivate ', 'deactivated ').replace('record ', 'recorded '), name)
         return before, after
 
-    def purge(self, item, result):
+    def purge(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key]]:
         name = item['user_name']
         keys, before, chosen, stale = self.load_item(item, result)
         candidates = [key for key in chosen or keys if key['status'] == 'Inactive']
