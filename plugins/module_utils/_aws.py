@@ -10,14 +10,21 @@ be sent at most once (:meth:`AwsConnection.client_once`: a retry of a call that 
 was lost, would create a second one). Anything not set falls back to
 boto3's default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, shared config
 and credentials files, instance roles, AWS_REGION/AWS_DEFAULT_REGION, AWS_ENDPOINT_URL[_IAM|_STS]).
+
+The argument spec (:data:`AWS_SPEC`) is the one source of the connection defaults: :class:`AwsConnection` takes them
+from it (:func:`_common.with_defaults`), so a partial ``params`` dict (a test, a script) behaves like a module's.
 """
 
+from __future__ import annotations
 
 import contextlib
 import re
 import traceback
 
-from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
+from typing import Any, Iterator, Mapping
+
+from ansible_collections.secops.rotation.plugins.module_utils._common import with_defaults
+from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError, OperatorError
 
 BOTO3_IMPORT_ERROR = None
 try:
@@ -36,22 +43,26 @@ DEFAULT_REGION = 'us-east-1'
 SINGLE_ATTEMPT = {'total_max_attempts': 1, 'mode': 'standard'}
 
 
-def aws_argument_spec():
-    """Argument spec of the connection options (keep in sync with doc_fragments/aws.py)."""
-    return dict(
-        profile=dict(type='str', aliases=['aws_profile']),
-        region=dict(type='str', aliases=['aws_region']),
-        endpoint_url=dict(type='str', aliases=['aws_endpoint_url']),
-        access_key=dict(type='str', aliases=['aws_access_key_id'], no_log=False),
-        secret_key=dict(type='str', aliases=['aws_secret_access_key'], no_log=True),
-        session_token=dict(type='str', aliases=['aws_session_token'], no_log=True),
-        max_attempts=dict(type='int', default=5),
-        retry_mode=dict(type='str', default='standard', choices=['standard', 'adaptive']),
-        aws_timeout=dict(type='int', default=30),
-    )
+# The connection options (keep in sync with doc_fragments/aws.py); their defaults are written here only.
+AWS_SPEC: dict[str, dict[str, Any]] = dict(
+    profile=dict(type='str', aliases=['aws_profile']),
+    region=dict(type='str', aliases=['aws_region']),
+    endpoint_url=dict(type='str', aliases=['aws_endpoint_url']),
+    access_key=dict(type='str', aliases=['aws_access_key_id'], no_log=False),
+    secret_key=dict(type='str', aliases=['aws_secret_access_key'], no_log=True),
+    session_token=dict(type='str', aliases=['aws_session_token'], no_log=True),
+    max_attempts=dict(type='int', default=5),
+    retry_mode=dict(type='str', default='standard', choices=['standard', 'adaptive']),
+    aws_timeout=dict(type='int', default=30),
+)
 
 
-def valid_endpoint_url(url):
+def aws_argument_spec() -> dict[str, dict[str, Any]]:
+    """Argument spec of the connection options: a copy of :data:`AWS_SPEC` that a module may merge and change."""
+    return dict((name, dict(option)) for name, option in AWS_SPEC.items())
+
+
+def valid_endpoint_url(url: str) -> bool:
     """Whether botocore takes ``url`` as an endpoint (it raises a bare ValueError otherwise, too late for a clear message)."""
     if not re.match(r'^https?://\S+$', url):
         return False
@@ -67,7 +78,7 @@ class AwsClientError(OperatorError):
     """An AWS problem described for a human; the message never holds a secret."""
 
 
-def describe_aws_error(exc, action):
+def describe_aws_error(exc: BaseException, action: str) -> str:
     """Turn a botocore exception into one clear sentence naming what failed."""
     if BOTO3_IMPORT_ERROR is None:
         if isinstance(exc, botocore.exceptions.ClientError):
@@ -93,14 +104,14 @@ def describe_aws_error(exc, action):
     return '%s failed: unexpected %s' % (action, exc.__class__.__name__)
 
 
-def error_code(exc):
+def error_code(exc: BaseException) -> str:
     """The AWS error code of a ClientError ('' for anything else)."""
     if BOTO3_IMPORT_ERROR is None and isinstance(exc, botocore.exceptions.ClientError):
         return exc.response.get('Error', {}).get('Code', '')
     return ''
 
 
-def is_aws_error(exc):
+def is_aws_error(exc: BaseException) -> bool:
     """True for the exceptions botocore raises (an AWS answer or a transport problem), False for anything else (a bug)."""
     return BOTO3_IMPORT_ERROR is None and isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError))
 
@@ -109,7 +120,7 @@ def is_aws_error(exc):
 _SERVER_ERROR_CODES = ('InternalFailure', 'InternalError', 'ServiceFailure', 'ServiceUnavailable', 'RequestTimeout')
 
 
-def refused(exc):
+def refused(exc: BaseException) -> bool:
     """True when AWS definitely refused the request (a 4xx ClientError): nothing was done.
 
     False for everything else - a timeout, a dropped connection, a 5xx answer, or any other exception - after which
@@ -124,7 +135,7 @@ def refused(exc):
 
 
 @contextlib.contextmanager
-def aws_errors(action):
+def aws_errors(action: str) -> Iterator[None]:
     """Run boto3 calls, raising :class:`AwsClientError` with a clear message on any botocore error."""
     try:
         yield
@@ -137,12 +148,16 @@ def aws_errors(action):
 
 
 class AwsConnection:
-    """One boto3 session for a task, with cached clients per (service, endpoint)."""
+    """One boto3 session for a task, with cached clients per (service, endpoint).
 
-    def __init__(self, params):
+    ``params``: the connection options (:data:`AWS_SPEC`; others are ignored); what is unset takes the spec's default.
+    Without boto3 it raises :class:`MissingLibraryError` (a module reports it with ``missing_required_lib``).
+    """
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
         if BOTO3_IMPORT_ERROR is not None:
-            raise AwsClientError('the Python libraries boto3 and botocore are required on the host that runs this module: pip install boto3')
-        self.params = dict((key, params.get(key)) for key in aws_argument_spec())
+            raise MissingLibraryError('boto3', import_error=BOTO3_IMPORT_ERROR)
+        self.params = with_defaults(dict((key, params.get(key)) for key in AWS_SPEC), AWS_SPEC)
         self._validate()
         self._clients = {}
         with aws_errors('creating the AWS session'):
@@ -154,14 +169,13 @@ class AwsConnection:
                 region_name=self.params['region'],
             )
         self.region = self.session.region_name or DEFAULT_REGION
-        attempts = self.params['max_attempts'] or 5
-        timeout = self.params['aws_timeout'] or 30
+        timeout = self.params['aws_timeout']
         self.config = botocore.config.Config(
-            retries={'total_max_attempts': attempts, 'mode': self.params['retry_mode'] or 'standard'},
+            retries={'total_max_attempts': self.params['max_attempts'], 'mode': self.params['retry_mode']},
             connect_timeout=timeout, read_timeout=timeout, user_agent_extra=USER_AGENT)
         self._single_attempt = botocore.config.Config(retries=dict(SINGLE_ATTEMPT))
 
-    def _validate(self):
+    def _validate(self) -> None:
         p = self.params
         if bool(p['access_key']) != bool(p['secret_key']):
             raise AwsClientError('access_key and secret_key must be given together')
@@ -169,15 +183,15 @@ class AwsConnection:
             raise AwsClientError('session_token needs access_key and secret_key')
         if p['profile'] and p['access_key']:
             raise AwsClientError('profile and access_key/secret_key are mutually exclusive')
-        if p['max_attempts'] is not None and p['max_attempts'] < 1:
+        if p['max_attempts'] < 1:
             raise AwsClientError('max_attempts must be 1 or more, got %r' % p['max_attempts'])
-        if p['aws_timeout'] is not None and p['aws_timeout'] < 1:
+        if p['aws_timeout'] < 1:
             raise AwsClientError('aws_timeout must be 1 second or more, got %r' % p['aws_timeout'])
         endpoint = p['endpoint_url']
         if endpoint and not valid_endpoint_url(endpoint):
             raise AwsClientError('invalid endpoint_url %r: it must be an http:// or https:// URL with a valid host' % endpoint)
 
-    def client(self, service, endpoint_url=None, config=None):
+    def client(self, service: str, endpoint_url: str | None = None, config: Any = None) -> Any:
         """A boto3 client for ``service``; ``endpoint_url`` overrides the connection's (e.g. STS elsewhere)."""
         endpoint = endpoint_url or self.params['endpoint_url'] or None
         key = (service, endpoint, id(config))
@@ -187,7 +201,7 @@ class AwsConnection:
                                                          config=self.config.merge(config) if config else self.config)
         return self._clients[key]
 
-    def client_once(self, service, endpoint_url=None):
+    def client_once(self, service: str, endpoint_url: str | None = None) -> Any:
         """A client of the same session whose calls are sent at most once: botocore retries nothing.
 
         For calls that create a secret (``CreateAccessKey``): after a timeout whose request reached AWS, a retry would
@@ -196,7 +210,8 @@ class AwsConnection:
         """
         return self.client(service, endpoint_url=endpoint_url, config=self._single_attempt)
 
-    def client_for_keys(self, service, access_key, secret_key, endpoint_url=None, timeout=None, single_attempt=False):
+    def client_for_keys(self, service: str, access_key: str, secret_key: str, endpoint_url: str | None = None,
+                        timeout: int | None = None, single_attempt: bool = False) -> Any:
         """A client of the task's session that signs with other keys (e.g. to verify a freshly created access key).
 
         Same region, endpoint, user agent and retry configuration as :meth:`client`, and the session's service models

@@ -17,21 +17,27 @@
   not used since.
 
 The pure decisions (due-ness, quota pre-flight, purge eligibility, backoff schedule, tag parsing) are module
-level functions so unit tests drive them without AWS. Private to the collection.
+level functions so unit tests drive them without AWS. The argument spec (:func:`argument_spec`, built from
+:data:`ITEM_SPEC` and :data:`TASK_SPEC`) is the one source of the options and their defaults; the module file only
+documents them. Private to the collection.
 """
 
+from __future__ import annotations
 
 import datetime
 import re
 import time
+from typing import Any, Callable, Mapping
 
 from ansible_collections.secops.rotation.plugins.module_utils._aws import (
-    AwsClientError, AwsConnection, aws_errors, describe_aws_error, error_code, is_aws_error, refused, valid_endpoint_url)
+    AwsClientError, AwsConnection, aws_argument_spec, aws_errors, describe_aws_error, error_code, is_aws_error, refused,
+    valid_endpoint_url)
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    OperatorError, RotationError, backoff_delays, expand_batch, parse_iso, to_iso, utcnow)
+    BatchRunner, MissingLibraryError, OperatorError, RotationError, backoff_delays, batch_argument_spec, describe_failures,
+    expand_batch, merge_argument_specs, parse_iso, to_iso, utcnow, with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError, format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    KvConflictError, KvV2, VaultClientError, VaultConnectionOptions, get_vault_connection, missing_hvac_message)
+    HVAC_IMPORT_ERROR, KvConflictError, KvV2, VaultConnectionOptions, get_vault_connection, vault_argument_spec)
 
 # IAM user tag that records when this collection deactivated a key: one tag per key id, value UTC ISO 8601.
 TAG_PREFIX = 'secops-rotation:deactivated:'
@@ -42,6 +48,9 @@ USER_NAME_RE = re.compile(r'[\w+=,.@-]{1,64}', re.ASCII)  # used with fullmatch:
 MOUNT_RE = re.compile(r'[^\s/]+(?:/[^\s/]+)*')  # a Vault mount path: no whitespace, no empty segment
 STATES = ('rotated', 'deactivated', 'purged')
 OLD_KEY_CHOICES = ('active', 'inactive', 'deleted')
+# What state=rotated does with the old key when old_key is not set. Deliberately not the spec's default: old_key is
+# refused with state=deactivated/purged (it would do nothing there), which needs "not set" to stay visible as None.
+OLD_KEY_UNSET = 'active'
 NEW_KEY_PLACEHOLDER = '(new key)'
 
 # Bounded exponential backoff of the verification: first retry after 0.5 s, doubling, at most 8 s apart.
@@ -58,6 +67,32 @@ TIME_MAX = datetime.datetime(9000, 1, 1, tzinfo=datetime.timezone.utc)  # exclus
 TIME_RANGE = 'between 1970-01-01T00:00:00Z and 8999-12-31T23:59:59Z'
 TIME_HINT = 'use ISO 8601 like 2026-11-26T10:00:00Z'
 
+# The options one user of a batch can override (``users[]``); each also is a top-level option with its default.
+ITEM_SPEC: dict[str, dict[str, Any]] = dict(
+    user_name=dict(type='str', aliases=['iam_user']),
+    max_age=dict(type='raw', default='90d'),
+    force=dict(type='bool', default=False),
+    old_key=dict(type='str', choices=list(OLD_KEY_CHOICES), no_log=False),  # no default: see OLD_KEY_UNSET
+    key_ids=dict(type='list', elements='str', no_log=False),
+    cutover=dict(type='str'),
+    grace_period=dict(type='raw', default='24h'),
+    store_path=dict(type='str'),
+)
+# The options of the task as a whole.
+TASK_SPEC: dict[str, dict[str, Any]] = dict(
+    state=dict(type='str', default='rotated', choices=list(STATES)),
+    verify=dict(type='bool', default=True),
+    verify_timeout=dict(type='raw', default='60s'),
+    sts_endpoint_url=dict(type='str'),
+    store_mount=dict(type='str', default='secret'),
+    return_secret=dict(type='bool', default=True, no_log=False),
+    now=dict(type='str'),
+)
+ITEM_KEYS = tuple(ITEM_SPEC)
+# AnsibleModule options of the module (the spec cannot say these).
+MUTUALLY_EXCLUSIVE = [('user_name', 'users')]
+REQUIRED_ONE_OF = [('user_name', 'users')]
+
 # Options that make sense only with some states (name -> states).
 STATE_ONLY = {
     'old_key': ('rotated',),
@@ -65,14 +100,24 @@ STATE_ONLY = {
     'cutover': ('deactivated',),
     'key_ids': ('deactivated', 'purged'),
 }
-ITEM_KEYS = ('user_name', 'max_age', 'force', 'old_key', 'key_ids', 'cutover', 'grace_period', 'store_path')
+
+
+# A key as the rotator keeps it: id, status, created, last_used, deactivated_at (times are aware UTC datetimes).
+Key = dict[str, Any]
+
+
+def argument_spec() -> dict[str, dict[str, Any]]:
+    """The module's argument spec: :data:`ITEM_SPEC` (top level and in ``users``), :data:`TASK_SPEC`, AWS and Vault."""
+    own = batch_argument_spec(ITEM_SPEC, 'users', required='user_name')
+    own.update((name, dict(option)) for name, option in TASK_SPEC.items())
+    return merge_argument_specs(own, aws_argument_spec(), vault_argument_spec())
 
 
 # --------------------------------------------------------------------------------------------------------
 # Pure helpers (unit tested)
 # --------------------------------------------------------------------------------------------------------
 
-def verify_delays(timeout):
+def verify_delays(timeout: float) -> list[float]:
     """The pauses between verification attempts: exponential, capped, adding up to exactly ``timeout``.
 
     An attempt is made at 0 and after each pause, so there are ``len(delays) + 1`` attempts at most.
@@ -80,12 +125,12 @@ def verify_delays(timeout):
     return backoff_delays(BACKOFF_INITIAL, BACKOFF_CAP, BACKOFF_FACTOR, total=timeout)
 
 
-def tag_key(key_id):
+def tag_key(key_id: str) -> str:
     """The user tag key that records the deactivation time of ``key_id``."""
     return TAG_PREFIX + key_id
 
 
-def parse_time(value, name, hint=TIME_HINT):
+def parse_time(value: Any, name: str, hint: str = TIME_HINT) -> datetime.datetime:
     """``value`` (ISO 8601 text or a datetime) as an aware UTC datetime within :data:`TIME_MIN` .. :data:`TIME_MAX`.
 
     Raises :class:`RotationError` naming ``name`` for anything else: unreadable text, an offset that moves the time
@@ -104,7 +149,7 @@ def parse_time(value, name, hint=TIME_HINT):
     return moment
 
 
-def parse_tags(tags):
+def parse_tags(tags: list[dict[str, str]] | None) -> tuple[dict[str, datetime.datetime], list[str]]:
     """``(recorded, invalid)`` from a user's tags: ``{key_id: datetime}`` and the key ids whose value is unreadable.
 
     ``tags`` is IAM's list of ``{'Key', 'Value'}``; tags of other tools are ignored. A value that is not an ISO 8601
@@ -123,7 +168,7 @@ def parse_tags(tags):
     return recorded, invalid
 
 
-def parse_time_option(value, name, now):
+def parse_time_option(value: Any, name: str, now: datetime.datetime) -> datetime.datetime | None:
     """A point in time given as ISO 8601 (``2026-11-26T10:00:00Z``) or as a duration before ``now`` (``2h``).
 
     The result is within :data:`TIME_MIN` .. :data:`TIME_MAX`; anything else raises :class:`RotationError` naming ``name``.
@@ -146,23 +191,23 @@ def parse_time_option(value, name, now):
     return moment
 
 
-def _seconds(moment):
+def _seconds(moment: datetime.datetime | None) -> datetime.datetime | None:
     """``moment`` to the second: IAM's last-used times have sub-second parts, the tags do not."""
     return moment.replace(microsecond=0) if moment is not None else None
 
 
-def used_after(key, moment):
+def used_after(key: Key, moment: datetime.datetime | None) -> bool:
     """True when ``key`` was last used after ``moment`` (compared to the second)."""
     return key.get('last_used') is not None and moment is not None and _seconds(key['last_used']) > _seconds(moment)
 
 
-def newest_active(keys):
+def newest_active(keys: list[Key]) -> Key | None:
     """The newest Active key of a list of key dicts (``None`` without one)."""
     active = [key for key in keys if key['status'] == 'Active']
     return max(active, key=lambda key: key['created']) if active else None
 
 
-def rotation_due(keys, now, max_age, force=False):
+def rotation_due(keys: list[Key], now: datetime.datetime, max_age: float, force: bool = False) -> tuple[bool, str, Key | None]:
     """``(due, reason, newest)``: reason is ``missing``, ``forced``, ``age`` or ``not_due``."""
     newest = newest_active(keys)
     if newest is None:
@@ -174,7 +219,7 @@ def rotation_due(keys, now, max_age, force=False):
     return False, 'not_due', newest
 
 
-def purge_check(key, now, grace):
+def purge_check(key: Key, now: datetime.datetime, grace: float) -> tuple[bool, str, datetime.datetime | None]:
     """Can the Inactive ``key`` be deleted? ``(ok, why, purge_after)``.
 
     Only if its deactivation was recorded, is older than ``grace`` seconds and the key was not used since.
@@ -193,7 +238,7 @@ def purge_check(key, now, grace):
     return True, 'inactive since %s, unused since' % to_iso(deactivated), purge_after
 
 
-def plan_room(keys, now, grace, quota=KEY_QUOTA):
+def plan_room(keys: list[Key], now: datetime.datetime, grace: float, quota: int = KEY_QUOTA) -> list[Key]:
     """Keys to delete so that one more key fits under the quota, oldest deactivation first.
 
     Never an Active key. Raises :class:`RotationError` naming every key and why it cannot go.
@@ -219,13 +264,13 @@ def plan_room(keys, now, grace, quota=KEY_QUOTA):
                         % (quota, '; '.join(blocked), hint))
 
 
-def key_view(key):
+def key_view(key: Key) -> dict[str, Any]:
     """A key as returned to the user (no secret)."""
     return dict(access_key_id=key['id'], status=key['status'], created_at=to_iso(key.get('created')),
                 last_used_at=to_iso(key.get('last_used')), deactivated_at=to_iso(key.get('deactivated_at')))
 
 
-def diff_view(user_name, keys):
+def diff_view(user_name: str, keys: list[Key]) -> dict[str, Any]:
     """What diff mode shows for a user: key ids, statuses and recorded deactivation times."""
     return dict(user_name=user_name, keys=[dict(access_key_id=key['id'], status=key['status'],
                                                 deactivated_at=to_iso(key.get('deactivated_at'))) for key in keys])
@@ -238,67 +283,53 @@ def diff_view(user_name, keys):
 class IamKeyRotator:
     """Drive one task: validate every item, then handle each user with the same boto3 session.
 
-    ``aws`` (an :class:`AwsConnection`), ``vault`` (a ``(client, opts)`` pair), ``sleep``, ``monotonic`` and ``clock``
-    (the current UTC time, :func:`utcnow`) can be injected by tests: a test that needs "100 days later" in a real run
-    passes a clock, since the ``now`` option is for check mode only.
+    ``params`` are the module's options (what is unset takes the spec's default); ``warn`` (a callable taking a string;
+    default: dropped) receives every warning (``module.warn`` in a module; a test passes ``list.append``); ``clock``
+    (the current UTC time, default :func:`utcnow`) is the one time seam: a test that needs "100 days later" in a real run
+    passes a clock, since the ``now`` option is for check mode only. ``aws`` (an :class:`AwsConnection`), ``vault`` (a
+    ``(client, opts)`` pair), ``sleep`` and ``monotonic`` (the verification's backoff) can be injected by tests.
     """
 
-    def __init__(self, params, check_mode=False, diff=False, aws=None, vault=None, sleep=time.sleep, monotonic=time.monotonic,
-                 clock=utcnow):
-        self.params = params
+    def __init__(self, params: Mapping[str, Any], check_mode: bool = False, diff: bool = False,
+                 warn: Callable[[str], None] | None = None, clock: Callable[[], datetime.datetime] | None = None, *,
+                 aws: Any = None, vault: Any = None, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.params = with_defaults(params, argument_spec())
         self.check_mode = check_mode
         self.diff = diff
+        self.warn = warn or (lambda message: None)
+        self.clock = clock or utcnow
         self._aws = aws
         self._vault = vault
         self.sleep = sleep
         self.monotonic = monotonic
-        self.clock = clock
-        self.warnings = []
+        self.runner = BatchRunner('users', 'users', single=not self.params.get('users'), name=lambda thing: thing.get('user_name'))
         # Rotations whose new key exists and whose old key step is still to come (see finish()): each is undone if the
         # task fails before its secret can be returned.
         self._open = []
 
     # ---- input -------------------------------------------------------------------------------------------
 
-    def validate(self):
-        """Check every option and item before the first API call; returns the expanded items."""
+    def validate(self) -> list[dict[str, Any]]:
+        """Check every option and item before the first API call; returns the expanded items.
+
+        The argument spec (AnsibleModule) checks types and choices; this checks what it cannot: durations, times, names,
+        paths and options that do not fit the state. A batch names every bad item (:meth:`BatchRunner.check_all`).
+        """
         p = self.params
-        state = p.get('state') or 'rotated'
-        if state not in STATES:
-            raise RotationError('state must be one of %s, got %r' % (', '.join(STATES), state))
-        self.state = state
-        if p.get('now'):
-            self.now = parse_time(p['now'], 'now')
-            if not self.check_mode:
-                raise RotationError('now: only allowed in check mode (a what-if run with --check or check_mode: true); a real run '
-                                    'always uses the current time, so that no grace period is cut short and no false time is '
-                                    'recorded in a deactivation tag')
-        else:
-            self.now = parse_time(self.clock(), 'the current time')
-        self.verify_timeout = parse_duration(p.get('verify_timeout') if p.get('verify_timeout') is not None else 60,
-                                             name='verify_timeout')
+        self.state = p['state']
+        self.now = self._now()
+        self.verify_timeout = parse_duration(p['verify_timeout'], name='verify_timeout')
         if self.verify_timeout > MAX_VERIFY_TIMEOUT:
             raise RotationError('verify_timeout: %s is longer than the maximum of %s (IAM propagates in seconds)'
                                 % (p['verify_timeout'], format_duration(MAX_VERIFY_TIMEOUT)))
         sts = p.get('sts_endpoint_url')
         if sts and not valid_endpoint_url(sts):
             raise RotationError('invalid sts_endpoint_url %r: it must be a URL like https://sts.eu-west-1.amazonaws.com' % sts)
-        if state == 'purged' and p.get('force'):
+        if self.state == 'purged' and p['force']:
             raise RotationError('force is not supported with state=purged; set grace_period to shorten the wait')
-        if not p.get('user_name') and not p.get('users'):
-            raise RotationError('one of user_name or users is required (user_name is the IAM user; '
-                                'username is the Vault userpass login)')
-        items = expand_batch(p, 'users', ITEM_KEYS)
         seen = set()
-        for index, item in enumerate(items):
-            where = 'users[%d]' % index if p.get('users') else 'user_name'
-            self._validate_item(item, where, state)
-            if item['user_name'] in seen:
-                raise RotationError('%s: user %s is given more than once' % (where, item['user_name']))
-            seen.add(item['user_name'])
-            if state == 'rotated' and not item['store'] and p.get('return_secret') is False:
-                raise RotationError('user %s: return_secret=false needs store_path: the new secret access key would go nowhere, '
-                                    'and a key whose secret nobody has blocks the next rotation' % item['user_name'])
+        items = self.runner.check_all(expand_batch(p, 'users', ITEM_KEYS), lambda item, index: self._check_item(item, seen))
         paths = {}
         for item in items:
             if item['store']:
@@ -309,83 +340,101 @@ class IamKeyRotator:
                 paths[path] = item['user_name']
         if paths and self._vault is None:
             # The Vault options matter only with a store: check them (offline) before anything happens.
-            if missing_hvac_message():
-                raise VaultClientError(missing_hvac_message())
+            if HVAC_IMPORT_ERROR is not None:
+                raise MissingLibraryError('hvac', import_error=HVAC_IMPORT_ERROR, reason='store_path')
             VaultConnectionOptions(self.params)
         return items
 
-    def _validate_item(self, item, where, state):
+    def _now(self) -> datetime.datetime:
+        """The time every decision takes: the ``now`` option (check mode only), else the clock."""
+        if not self.params.get('now'):
+            return parse_time(self.clock(), 'the current time')
+        moment = parse_time(self.params['now'], 'now')
+        if not self.check_mode:
+            raise RotationError('now: only allowed in check mode (a what-if run with --check or check_mode: true); a real run '
+                                'always uses the current time, so that no grace period is cut short and no false time is '
+                                'recorded in a deactivation tag')
+        return moment
+
+    def _check_item(self, item: dict[str, Any], seen: set[str]) -> dict[str, Any]:
+        """Check one item (a user) and add what the run needs (``_max_age``, ``_grace``, ``_cutover``, ``store``).
+
+        Messages name the option; a batch's :meth:`BatchRunner.check_all` adds the item (``users[1] (svc-b): ...``),
+        a single user's say ``user svc-a: ...`` where the option alone would not say whose it is.
+        """
         name = item.get('user_name')
-        if not name or not isinstance(name, str) or not USER_NAME_RE.fullmatch(name):
-            raise RotationError('%s: invalid IAM user name %r: 1 to 64 letters, digits and +=,.@_-' % (where, name))
-        label = 'user %s' % name
-
-        def opt(option):  # "max_age" for a single user, "users[3].max_age" in a batch
-            return option if where == 'user_name' else '%s.%s' % (where, option)
-
+        if not isinstance(name, str) or not USER_NAME_RE.fullmatch(name):
+            raise RotationError('user_name: invalid IAM user name %r: 1 to 64 letters, digits and +=,.@_-' % name)
+        whose = 'user %s: ' % name if self.runner.single else ''
+        if name in seen:
+            raise RotationError('user %s is given more than once' % name)
+        seen.add(name)
         for option, states in STATE_ONLY.items():
-            if item.get(option) not in (None, []) and state not in states:
-                raise RotationError('%s: %s is only used with state=%s, not state=%s'
-                                    % (label, option, ' or state='.join(states), state))
-        item['_max_age'] = parse_duration(item['max_age'] if item.get('max_age') is not None else '90d', name=opt('max_age'))
-        item['_grace'] = parse_duration(item['grace_period'] if item.get('grace_period') is not None else '24h',
-                                        name=opt('grace_period'), allow_zero=True)
-        item['force'] = bool(item.get('force'))
-        old_key = item.get('old_key') or 'active'
-        if old_key not in OLD_KEY_CHOICES:
-            raise RotationError('%s: old_key must be one of %s, got %r' % (label, ', '.join(OLD_KEY_CHOICES), old_key))
-        item['old_key'] = old_key
+            if item.get(option) not in (None, []) and self.state not in states:
+                raise RotationError('%s%s is only used with state=%s, not state=%s'
+                                    % (whose, option, ' or state='.join(states), self.state))
+        item['_max_age'] = parse_duration(item['max_age'], name='max_age')
+        item['_grace'] = parse_duration(item['grace_period'], name='grace_period', allow_zero=True)
+        item['old_key'] = item.get('old_key') or OLD_KEY_UNSET
         key_ids = item.get('key_ids') or []
         for key_id in key_ids:
-            if not isinstance(key_id, str) or not ACCESS_KEY_ID_RE.fullmatch(key_id):
-                raise RotationError('%s: invalid access key id %r in key_ids (16 to 128 upper-case letters and digits, like '
-                                    'AKIAIOSFODNN7EXAMPLE)' % (label, key_id))
+            if not ACCESS_KEY_ID_RE.fullmatch(key_id):
+                raise RotationError('%sinvalid access key id %r in key_ids (16 to 128 upper-case letters and digits, like '
+                                    'AKIAIOSFODNN7EXAMPLE)' % (whose, key_id))
         item['key_ids'] = list(dict.fromkeys(key_ids))  # without duplicates, in the order given
-        cutover = item.get('cutover')
+        item['_cutover'] = self._check_cutover(item.get('cutover'), item['force'], whose)
+        item['store'] = self._check_store(item, name, whose)
+        if self.state == 'rotated' and not item['store'] and not self.params['return_secret']:
+            raise RotationError('%sreturn_secret=false needs store_path: the new secret access key would go nowhere, and a key '
+                                'whose secret nobody has blocks the next rotation' % whose)
+        return item
+
+    def _check_cutover(self, cutover: str | None, force: bool, whose: str) -> datetime.datetime | None:
         if isinstance(cutover, str) and not cutover.strip():
             cutover = None  # e.g. a template that rendered to nothing
-        if state == 'deactivated' and cutover is None and not item['force']:
-            raise RotationError('%s: state=deactivated needs cutover (the time after which nothing may have used the keys: ISO 8601 '
+        if self.state == 'deactivated' and cutover is None and not force:
+            raise RotationError('%sstate=deactivated needs cutover (the time after which nothing may have used the keys: ISO 8601 '
                                 'like 2026-11-26T10:00:00Z, e.g. the moment every application had switched to the new key, or a '
                                 'duration before now like 15m; a key used after it is not deactivated), or force=true to '
-                                'deactivate without looking at the last use' % label)
-        item['_cutover'] = parse_time_option(cutover, opt('cutover'), self.now)
-        if item['_cutover'] is not None and item['_cutover'] > self.now:
-            raise RotationError('%s: %s is after now (%s): no key can have been used after it yet, so the check would prove '
+                                'deactivate without looking at the last use' % whose)
+        moment = parse_time_option(cutover, 'cutover', self.now)
+        if moment is not None and moment > self.now:
+            raise RotationError('cutover: %s is after now (%s): no key can have been used after it yet, so the check would prove '
                                 'nothing; give the moment the applications stopped using the old keys'
-                                % (opt('cutover'), to_iso(item['_cutover']), to_iso(self.now)))
-        item['store'] = None
-        if item.get('store_path'):
-            path = str(item['store_path']).replace('{user_name}', name).strip('/')
-            if not path or '//' in path or '{' in path or '}' in path:
-                raise RotationError('%s: invalid store_path %r: a KV v2 secret path like aws/{user_name}'
-                                    % (label, item['store_path']))
-            mount = (self.params.get('store_mount') or 'secret').strip().strip('/')
-            if not MOUNT_RE.fullmatch(mount):
-                raise RotationError('invalid store_mount %r: the path of a KV v2 mount like secret or team/kv'
-                                    % self.params.get('store_mount'))
-            item['store'] = dict(mount=mount, path=path)
+                                % (to_iso(moment), to_iso(self.now)))
+        return moment
+
+    def _check_store(self, item: dict[str, Any], name: str, whose: str) -> dict[str, str] | None:
+        if not item.get('store_path'):
+            return None
+        path = str(item['store_path']).replace('{user_name}', name).strip('/')
+        if not path or '//' in path or '{' in path or '}' in path:
+            raise RotationError('%sinvalid store_path %r: a KV v2 secret path like aws/{user_name}' % (whose, item['store_path']))
+        mount = self.params['store_mount'].strip().strip('/')
+        if not MOUNT_RE.fullmatch(mount):
+            raise RotationError('invalid store_mount %r: the path of a KV v2 mount like secret or team/kv' % self.params['store_mount'])
+        return dict(mount=mount, path=path)
 
     # ---- connections -------------------------------------------------------------------------------------
 
     @property
-    def aws(self):
+    def aws(self) -> AwsConnection:
         if self._aws is None:
             self._aws = AwsConnection(self.params)
         return self._aws
 
     @property
-    def iam(self):
+    def iam(self) -> Any:
         return self.aws.client('iam')
 
-    def vault(self):
+    def vault(self) -> tuple[Any, VaultConnectionOptions]:
         if self._vault is None:
             self._vault = get_vault_connection(self.params)
         return self._vault
 
     # ---- reading a user ----------------------------------------------------------------------------------
 
-    def load_user(self, name):
+    def load_user(self, name: str) -> tuple[str, list[Key], list[str]]:
         """``(arn, keys, invalid_tags)``: the user's keys with creation, last use and recorded deactivation."""
         iam = self.iam
         with aws_errors('reading IAM user %s' % name):
@@ -424,7 +473,7 @@ class IamKeyRotator:
         values = dict((tag.get('Key'), tag.get('Value')) for tag in tags)
         for key_id in invalid:
             value = values.get(tag_key(key_id))
-            self.warnings.append('user %s: the tag %s holds %r, not a UTC time %s in ISO 8601 (edited by hand?); it is ignored: '
+            self.warn('user %s: the tag %s holds %r, not a UTC time %s in ISO 8601 (edited by hand?); it is ignored: '
                                  'the key counts as deactivated without a record' % (
                                      name, tag_key(key_id), value[:64] if isinstance(value, str) else value, TIME_RANGE))
         return arn, keys, stale
@@ -438,7 +487,7 @@ class IamKeyRotator:
             raise RotationError('IAM returned an unreadable %s %r for access key %s of %s (not an ISO 8601 time %s)'
                                 % (field, value if isinstance(value, str) else str(value), key_id, name, TIME_RANGE))
 
-    def load_item(self, item, result):
+    def load_item(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key], list[Key], list[str]]:
         """``(keys, before, chosen, stale)`` of the item's user; ``chosen``: its ``key_ids`` (all must exist) as keys.
 
         ``before`` is a copy of ``keys`` for the diff; ``stale``: key ids whose deactivation tag says nothing true any more.
@@ -502,7 +551,7 @@ class IamKeyRotator:
         try:
             self._untag(name, key_ids)
         except OperatorError as exc:
-            self.warnings.append('user %s: %s; state=purged removes the stale tag later' % (name, exc))
+            self.warn('user %s: %s; state=purged removes the stale tag later' % (name, exc))
 
     def _create(self, name, known):
         """Create a new access key with one request (no retry); ``(key_id, secret, create_date)``.
@@ -550,13 +599,13 @@ class IamKeyRotator:
                     'it by hand' % (appeared[0], exc))
         return 'the request created key %s anyway; its secret was lost with the reply, so it was deleted again' % appeared[0]
 
-    def verify_key(self, name, arn, key_id, secret):
+    def verify_key(self, name: str, arn: str, key_id: str, secret: str) -> tuple[int, float]:
         """Call STS GetCallerIdentity with the new key until it answers with the user's ARN or the timeout ends.
 
         Returns ``(attempts, seconds)``; raises :class:`RotationError` with the last problem otherwise.
         """
         timeout = self.verify_timeout
-        per_call = max(1, min(int(self.params.get('aws_timeout') or 30), int(timeout)))
+        per_call = max(1, min(int(self.params['aws_timeout']), int(timeout)))
         try:
             sts = self.aws.client_for_keys('sts', key_id, secret, endpoint_url=self.params.get('sts_endpoint_url'), timeout=per_call,
                                            single_attempt=True)
@@ -588,7 +637,7 @@ class IamKeyRotator:
         client, opts = self.vault()
         return KvV2(client, opts, item['store']['mount'], option='store_mount', purpose='store_path')
 
-    def store_version(self, item):
+    def store_version(self, item: dict[str, Any]) -> int:
         """Log in to Vault, check that the store's mount is KV v2 and return the secret's current version (0: none).
 
         Called before the first change (and in check mode): a Vault problem fails with nothing created, and the
@@ -598,7 +647,8 @@ class IamKeyRotator:
         kv.check_mount()
         return kv.current_version(item['store']['path'])
 
-    def store(self, item, version, name, arn, new, secret, previous_id):
+    def store(self, item: dict[str, Any], version: int, name: str, arn: str, new: Key, secret: str,
+              previous_id: str | None) -> dict[str, Any]:
         """Write the new key to Vault KV v2 with check-and-set on ``version`` (read by :meth:`store_version`)."""
         mount, path = item['store']['mount'], item['store']['path']
         data = dict(user_name=name, user_arn=arn, access_key_id=new['id'], secret_access_key=secret,
@@ -618,7 +668,7 @@ class IamKeyRotator:
                 raise RotationError('%s; whether the write arrived is unknown: re-reading it failed too: %s; if %s/%s holds %s, '
                                     'that key no longer exists after this failure: rotate again' % (exc, again, mount, path, new['id']))
             if at == version + 1 and isinstance(current, dict) and current.get('access_key_id') == new['id']:
-                self.warnings.append('user %s: Vault did not confirm the write of %s/%s (%s), but re-reading it shows version %d '
+                self.warn('user %s: Vault did not confirm the write of %s/%s (%s), but re-reading it shows version %d '
                                      'with the new key %s: it is stored' % (name, mount, path, exc, at, new['id']))
                 return dict(mount=mount, path=path, version=at)
             if conflict:
@@ -629,78 +679,102 @@ class IamKeyRotator:
 
     # ---- states ------------------------------------------------------------------------------------------
 
-    def rotate(self, item, result):
+    def rotate(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key]]:
+        """``state=rotated`` for one user: :meth:`_plan_rotation` (is it due, which keys make room, the steps), then
+        :meth:`_predict_rotation` (check mode) or :meth:`_apply_rotation` (delete, create, verify, store; on failure
+        :meth:`_roll_back`). The old key is changed later, in :meth:`finish`. Returns the keys ``(before, after)``."""
+        plan = self._plan_rotation(item, result)
+        if not plan['due']:
+            return plan['before'], plan['keys']
+        if self.check_mode:
+            return plan['before'], self._predict_rotation(plan, result)
+        return plan['before'], self._apply_rotation(plan, result)
+
+    def _plan_rotation(self, item: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        """Read the user and decide: not due (``due`` false, ``msg`` says why), or the keys that make room and the
+        steps as ``(what check mode says, what the result says)``. Reads the store's version before the first change."""
         name = item['user_name']
         keys, before, dummy, dummy = self.load_item(item, result)
-        arn = result['user_arn']
-        due, reason, newest = rotation_due(keys, self.now, item['_max_age'], item['force'])
+        due, reason, old = rotation_due(keys, self.now, item['_max_age'], item['force'])
         result['reason'] = reason
+        plan = dict(item=item, name=name, arn=result['user_arn'], keys=keys, before=before, due=due, old=old)
         if not due:
-            age = format_duration(max(0, int((self.now - newest['created']).total_seconds())))  # 0 for a key "from the future" (clock skew)
-            result['msg'] = 'user %s: key %s is %s old, below max_age %s' % (name, newest['id'], age, format_duration(item['_max_age']))
-            return before, keys
+            age = format_duration(max(0, int((self.now - old['created']).total_seconds())))  # 0 for a key "from the future" (clock skew)
+            result['msg'] = 'user %s: key %s is %s old, below max_age %s' % (name, old['id'], age, format_duration(item['_max_age']))
+            return plan
         room = plan_room(keys, self.now, item['_grace'])
-        old = newest
-        why = {'missing': 'no Active key', 'forced': 'forced',
-               'age': 'key %s is older than %s' % (old['id'] if old else '', format_duration(item['_max_age']))}[reason]
-        # (what check mode says, what the result says) for each step
-        plan = [('delete Inactive key %s (past the grace period, unused)' % key['id'],
-                 'deleted Inactive key %s (past the grace period, unused)' % key['id']) for key in room]
-        create_step = len(plan)
-        plan.append(('create and verify a new key', 'created and verified a new key'))
+        steps = [('delete Inactive key %s (past the grace period, unused)' % key['id'],
+                  'deleted Inactive key %s (past the grace period, unused)' % key['id']) for key in room]
+        plan['create_step'] = len(steps)
+        steps.append(('create and verify a new key', 'created and verified a new key'))
         if item['store']:
             where = '%s/%s' % (item['store']['mount'], item['store']['path'])
-            plan.append(('store it at %s' % where, 'stored it at %s' % where))
+            steps.append(('store it at %s' % where, 'stored it at %s' % where))
         if old is not None:
-            plan.append({'active': ('keep old key %s active' % old['id'], 'kept old key %s active' % old['id']),
-                         'inactive': ('deactivate old key %s' % old['id'], 'deactivated old key %s' % old['id']),
-                         'deleted': ('delete old key %s' % old['id'], 'deleted old key %s' % old['id'])}[item['old_key']])
+            steps.append({'active': ('keep old key %s active' % old['id'], 'kept old key %s active' % old['id']),
+                          'inactive': ('deactivate old key %s' % old['id'], 'deactivated old key %s' % old['id']),
+                          'deleted': ('delete old key %s' % old['id'], 'deleted old key %s' % old['id'])}[item['old_key']])
+        plan.update(room=room, steps=steps, why={
+            'missing': 'no Active key', 'forced': 'forced',
+            'age': 'key %s is older than %s' % (old['id'] if old else '', format_duration(item['_max_age']))}[reason])
         # Log in to Vault and read the secret's version before the first change (in check mode too: it only reads).
-        store_version = self.store_version(item) if item['store'] else None
-        result['changed'] = True
-        result['deleted_key_ids'] = [key['id'] for key in room]
-        result['old_access_key_id'] = old['id'] if old else None
-        result['old_key'] = item['old_key'] if old else None
-        after = [key for key in keys if key not in room]
-        if self.check_mode:
-            new = dict(id=NEW_KEY_PLACEHOLDER, status='Active', created=self.now, last_used=None, deactivated_at=None)
-            if old is not None and item['old_key'] == 'inactive':
-                old = dict(old, status='Inactive', deactivated_at=self.now)
-                after = [old if key['id'] == old['id'] else key for key in after]
-            elif old is not None and item['old_key'] == 'deleted':
-                after = [key for key in after if key['id'] != old['id']]
-            result['msg'] = 'would rotate the access key of %s (%s): %s' % (name, why, ', '.join(step[0] for step in plan))
-            return before, after + [new]
+        plan['store_version'] = self.store_version(item) if item['store'] else None
+        result.update(changed=True, deleted_key_ids=[key['id'] for key in room], old_access_key_id=old['id'] if old else None,
+                      old_key=item['old_key'] if old else None)
+        return plan
+
+    def _predict_rotation(self, plan: dict[str, Any], result: dict[str, Any]) -> list[Key]:
+        """Check mode: what the rotation would do, and the keys it would leave (the new one as a placeholder)."""
+        old, mode = plan['old'], plan['item']['old_key']
+        after = [key for key in plan['keys'] if key not in plan['room']]
+        if old is not None and mode == 'inactive':
+            old = dict(old, status='Inactive', deactivated_at=self.now)
+            after = [old if key['id'] == old['id'] else key for key in after]
+        elif old is not None and mode == 'deleted':
+            after = [key for key in after if key['id'] != old['id']]
+        result['msg'] = 'would rotate the access key of %s (%s): %s' % (plan['name'], plan['why'], ', '.join(step[0] for step in plan['steps']))
+        return after + [dict(id=NEW_KEY_PLACEHOLDER, status='Active', created=self.now, last_used=None, deactivated_at=None)]
+
+    def _apply_rotation(self, plan: dict[str, Any], result: dict[str, Any]) -> list[Key]:
+        """Make room, create the new key, verify and store it; anything failing after the creation rolls it back."""
+        name, room = plan['name'], plan['room']
         # Make room: only Inactive keys past the grace period and unused since their deactivation.
         result['changed'] = bool(room)
         for key in room:
             self._delete(name, key['id'])
-        kept = [key for key in keys if key not in room]
+        kept = [key for key in plan['keys'] if key not in room]
         new_id, secret, created = self._create(name, [key['id'] for key in kept])
         result['changed'] = True
         result['access_key_id'] = new_id
-        op = dict(name=name, item=item, result=result, new_id=new_id, secret=secret, old=old, stored=None, old_done=False,
-                  room=room, before=before, kept=kept, new=None)
+        op = dict(name=name, item=plan['item'], result=result, new_id=new_id, secret=secret, old=plan['old'], stored=None,
+                  old_done=False, room=room, before=plan['before'], kept=kept, new=None)
         self._open.append(op)  # from here on, an unexpected error anywhere rolls it back (run)
         try:
-            new = dict(id=new_id, status='Active', created=self._iam_time(created, 'CreateDate', new_id, name), last_used=None,
-                       deactivated_at=None)
-            op['new'] = new
-            result['created_at'] = to_iso(new['created'])
-            if self.params.get('verify', True) is not False:
-                attempts, seconds = self.verify_key(name, arn, new_id, secret)
-                result.update(verified=True, verify_attempts=attempts, verify_seconds=seconds)
-            else:
-                result['verified'] = False
-            if item['store']:
-                result['stored'] = op['stored'] = self.store(item, store_version, name, arn, new, secret, old['id'] if old else None)
+            self._verify_and_store(op, plan, created)
         except OperatorError as exc:
             raise RotationError('%s; %s' % (exc, self._roll_back(op)))
         # The old key is changed in finish(), once every user of the task has its new key: until then a failure anywhere
         # can still be undone without losing a secret.
-        plan[create_step] = (None, '%s %s' % ('created and verified' if result['verified'] else 'created (not verified)', new_id))
-        result['msg'] = 'rotated the access key of %s (%s): %s' % (name, why, ', '.join(past for dummy, past in plan))
-        return before, self._keys_after(op, done=True)
+        steps = list(plan['steps'])
+        steps[plan['create_step']] = (None, '%s %s' % ('created and verified' if result['verified'] else 'created (not verified)', new_id))
+        result['msg'] = 'rotated the access key of %s (%s): %s' % (name, plan['why'], ', '.join(past for dummy, past in steps))
+        return self._keys_after(op, done=True)
+
+    def _verify_and_store(self, op: dict[str, Any], plan: dict[str, Any], created: Any) -> None:
+        """The new key of ``op``: read its creation time, verify it (unless ``verify=false``), store it (``store_path``)."""
+        name, new_id, result, item, old = op['name'], op['new_id'], op['result'], op['item'], op['old']
+        new = dict(id=new_id, status='Active', created=self._iam_time(created, 'CreateDate', new_id, name), last_used=None,
+                   deactivated_at=None)
+        op['new'] = new
+        result['created_at'] = to_iso(new['created'])
+        if self.params['verify']:
+            attempts, seconds = self.verify_key(name, plan['arn'], new_id, op['secret'])
+            result.update(verified=True, verify_attempts=attempts, verify_seconds=seconds)
+        else:
+            result['verified'] = False
+        if item['store']:
+            result['stored'] = op['stored'] = self.store(item, plan['store_version'], name, plan['arn'], new, op['secret'],
+                                                         old['id'] if old else None)
 
     # ---- the second phase of rotations, and their rollback ----------------------------------------------------
 
@@ -775,7 +849,7 @@ class IamKeyRotator:
             self._show(result, op['before'], self._keys_after(op, done=False))
         return '; '.join(notes)
 
-    def finish(self, results):
+    def finish(self, results: list[dict[str, Any]]) -> None:
         """Second phase of the rotations, once every user was handled: change the old keys, then return the secrets.
 
         A failed task returns no secret (it would be printed). So when any user failed, every new key that is not
@@ -810,7 +884,7 @@ class IamKeyRotator:
                 op['result'].update(failed=True, reason='rolled_back', msg='not rotated: the task failed for %s, and a failed task '
                                     'returns no secret: %s' % (', '.join(failed), note))
         for op in self._open:
-            if self.params.get('return_secret', True) is not False:
+            if self.params['return_secret']:
                 if failed:
                     op['result']['msg'] += ' (its secret is only in Vault: a failed task returns no secret)'
                 else:
@@ -828,7 +902,7 @@ class IamKeyRotator:
                 pass
         self._open = []
 
-    def deactivate(self, item, result):
+    def deactivate(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key]]:
         name = item['user_name']
         keys, before, chosen, dummy = self.load_item(item, result)
         newest = newest_active(keys)
@@ -883,7 +957,7 @@ class IamKeyRotator:
         result['msg'] = '%s of %s' % (' and '.join(parts).replace('deactivate ', 'deactivated ').replace('record ', 'recorded '), name)
         return before, after
 
-    def purge(self, item, result):
+    def purge(self, item: dict[str, Any], result: dict[str, Any]) -> tuple[list[Key], list[Key]]:
         name = item['user_name']
         keys, before, chosen, stale = self.load_item(item, result)
         candidates = [key for key in chosen or keys if key['status'] == 'Inactive']
@@ -938,62 +1012,52 @@ class IamKeyRotator:
 
     # ---- the task ----------------------------------------------------------------------------------------
 
-    def run_item(self, item):
-        name = item['user_name']
-        result = dict(user_name=name, changed=False, failed=False, reason=None, msg='', access_key_id=None)
+    STATE_METHODS = {'rotated': 'rotate', 'deactivated': 'deactivate', 'purged': 'purge'}
+    SUMMARY_VERBS = {'rotated': 'rotated', 'deactivated': 'changed', 'purged': 'purged'}
+
+    def run_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Handle one user (:meth:`rotate`, :meth:`deactivate` or :meth:`purge`); its result, with ``keys`` and ``diff``.
+
+        The result is started in ``item['_result']`` so that a failure keeps what was learnt (see :meth:`_item_failed`).
+        """
+        result = item['_result'] = dict(user_name=item['user_name'], changed=False, failed=False, reason=None, msg='',
+                                        access_key_id=None)
         if self.state == 'rotated':
             result.update(verified=None, deleted_key_ids=[], old_access_key_id=None, old_key=None, stored=None)
-        try:
-            before, after = getattr(self, {'rotated': 'rotate', 'deactivated': 'deactivate', 'purged': 'purge'}[self.state])(item, result)
-            self._show(result, before, after)
-        except OperatorError as exc:
-            result['failed'] = True
-            result['msg'] = str(exc)
-            result['reason'] = result.get('reason') or 'error'
+        before, after = getattr(self, self.STATE_METHODS[self.state])(item, result)
+        self._show(result, before, after)
         return result
 
-    def run(self):
+    @staticmethod
+    def _item_failed(item: dict[str, Any], exc: OperatorError) -> dict[str, Any]:
+        """The result of a user that failed: what it had so far, ``failed``, the error as ``msg``, its reason or ``error``."""
+        result = item['_result']
+        result.update(failed=True, msg=str(exc), reason=result.get('reason') or 'error')
+        return result
+
+    def run(self) -> dict[str, Any]:
+        """The task: validate everything, handle each user (then :meth:`finish` the rotations), build the result
+        (docs/results.md: one shape for one user or a batch)."""
         items = self.validate()
         self.aws  # pylint: disable=pointless-statement  # one session for the task; bad options fail here, before any call
         self._open = []
         try:
-            results = [self.run_item(item) for item in items]
+            results = self.runner.act_each(items, self.run_item, self._item_failed)
             if self.state == 'rotated':
                 self.finish(results)
         except BaseException:
             self._abandon()
             raise
-        failed = [r for r in results if r['failed']]
-        changed = [r for r in results if r['changed']]
-        verb = {'rotated': 'rotated', 'deactivated': 'changed', 'purged': 'purged'}[self.state]
-        if len(results) == 1:
-            top = dict(results[0])
-            top.pop('failed')
-            results[0].pop('diff', None)
-        else:
-            top = dict(changed=bool(changed), reason=self._batch_reason(results))
-            prefix = 'would have ' if self.check_mode else ''
-            top['msg'] = '%s%s %d of %d users' % (prefix, verb, len(changed), len(results))
-            if failed:
-                own = [r for r in failed if r['reason'] != 'rolled_back']
-                rolled = [r['user_name'] for r in failed if r['reason'] == 'rolled_back']
-                top['msg'] = 'failed for %d of %d users: %s%s; %s' % (len(own), len(results), '; '.join(
-                    '%s: %s' % (r['user_name'], r['msg']) for r in own), (
-                        '; rolled back %s (a failed task returns no secret, so their new keys were deleted again)'
-                        % ', '.join(rolled)) if rolled else '', top['msg'])
-            diffs = [r.pop('diff') for r in results if 'diff' in r]
-            if self.diff:
-                top['diff'] = diffs
-        top['changed'] = bool(changed)
-        top['results'] = results
-        if failed:
-            top['failed'] = True
-        if self.warnings:
-            top['warnings'] = self.warnings
-        return top
+        return self._task_result(results)
 
-    @staticmethod
-    def _batch_reason(results):
-        reasons = [r['reason'] for r in results if r['reason']]
-        distinct = sorted(set(reasons))
-        return distinct[0] if len(distinct) == 1 else 'mixed'
+    def _task_result(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """The summary (``[would have ]rotated 2 of 3 users``), the failures of the users that failed themselves, and a
+        note naming the users rolled back because of them; :meth:`BatchRunner.result` puts them together."""
+        failed = [res for res in results if res['failed']]
+        own = [res for res in failed if res['reason'] != 'rolled_back']
+        rolled = [res['user_name'] for res in failed if res['reason'] == 'rolled_back']
+        notes = ['rolled back %s (a failed task returns no secret, so their new keys were deleted again)' % ', '.join(rolled)] if rolled else []
+        summary = '%s%s %d of %d users' % ('would have ' if self.check_mode else '', self.SUMMARY_VERBS[self.state],
+                                           len([res for res in results if res['changed']]), len(results))
+        failure = describe_failures(own, len(results), self.runner.what, self.runner.name) if own else None
+        return self.runner.result(results, summary, notes=notes, want_diff=self.diff, failure=failure)

@@ -136,7 +136,7 @@ options:
         once nothing uses it). V(inactive) deactivates it and records the time. V(deleted) deletes it.
       - V(inactive) and V(deleted) break every application that still uses the old key; use them only when the
         new key reaches the applications by other means first.
-      - When not set, V(active).
+      - When not set, V(active) (not written as a default because O(old_key) is refused with the other states).
     type: str
     choices: [active, inactive, deleted]
   key_ids:
@@ -280,7 +280,11 @@ changed:
 msg:
   description:
     - What was done or, in check mode, what would be done, and why; on failure, what went wrong. Never a secret.
-    - For a batch, a summary (C(rotated 3 of 20 users)) that names the failed users.
+    - "For a single O(user_name), the user's message. For a batch C(<failed users and why>; <notes>; <summary>), the
+      first part only when a user failed (C(1 of 3 users failed: svc-b: ...)), a note naming the users rolled back
+      because of it, and the summary (C(rotated 2 of 3 users), C(would have rotated 3 of 3 users) in check mode)."
+    - The result has the shape every module of the collection returns, see
+      L(docs/results.md,https://github.com/secops/rotation/blob/main/docs/results.md).
   returned: always
   type: str
   sample: "rotated the access key of svc-billing (key AKIA... is older than 90d): created and verified AKIA..., kept old key AKIA... active"
@@ -289,13 +293,32 @@ reason:
     - Why the module acted or not. V(missing) (no Active key), V(age) (older than O(max_age)), V(forced),
       V(not_due) (nothing to do), V(deactivated), V(in_use) (refused, used after the cutover), V(purged),
       V(waiting) (keys still in their grace period), V(rolled_back) (this user's new key was deleted again because
-      another user of the batch failed), V(error). For a batch, the common reason or V(mixed).
+      another user of the batch failed), V(error). For a batch, the reason every user has, else V(mixed).
   returned: always
   type: str
   sample: age
+reasons:
+  description:
+    - How many users had each reason (see RV(reason)), for a single user as well as a batch.
+  returned: always
+  type: dict
+  sample: {"age": 2, "not_due": 8}
+diff:
+  description:
+    - In diff mode, each changed user's key ids, statuses and recorded deactivation times before and after (never a
+      secret), headed C(IAM user <name>).
+    - For a single O(user_name) a dict C({before, after, before_header, after_header}); for O(users) a B(list) of
+      those, one per user that changed, in the order given. Not in RV(results) entries.
+  returned: in diff mode, when a user changed (or would change)
+  type: raw
+  sample: [{"before_header": "IAM user svc-a", "after_header": "IAM user svc-a",
+            "before": {"user_name": "svc-a", "keys": [{"access_key_id": "AKIA...OLD", "status": "Active", "deactivated_at": null}]},
+            "after": {"user_name": "svc-a", "keys": [{"access_key_id": "AKIA...OLD", "status": "Active", "deactivated_at": null},
+                                                      {"access_key_id": "AKIA...NEW", "status": "Active", "deactivated_at": null}]}}]
 results:
   description:
     - One entry per user, in the order given. For a single O(user_name) its fields are also at the top level.
+    - An entry never has a C(diff) (see RV(diff)).
   returned: always
   type: list
   elements: dict
@@ -509,41 +532,15 @@ keys:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.secops.rotation.plugins.module_utils._aws import aws_argument_spec
-from ansible_collections.secops.rotation.plugins.module_utils._common import batch_argument_spec, merge_argument_specs, run_module
-from ansible_collections.secops.rotation.plugins.module_utils._iam import IamKeyRotator
-from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
-
-
-def argument_spec():
-    own = batch_argument_spec(dict(
-        user_name=dict(type='str', aliases=['iam_user']),
-        max_age=dict(type='raw', default='90d'),
-        force=dict(type='bool', default=False),
-        old_key=dict(type='str', choices=['active', 'inactive', 'deleted'], no_log=False),
-        key_ids=dict(type='list', elements='str', no_log=False),
-        cutover=dict(type='str'),
-        grace_period=dict(type='raw', default='24h'),
-        store_path=dict(type='str'),
-    ), 'users', required='user_name')
-    own.update(
-        state=dict(type='str', default='rotated', choices=['rotated', 'deactivated', 'purged']),
-        verify=dict(type='bool', default=True),
-        verify_timeout=dict(type='raw', default='60s'),
-        sts_endpoint_url=dict(type='str'),
-        store_mount=dict(type='str', default='secret'),
-        return_secret=dict(type='bool', default=True, no_log=False),
-        now=dict(type='str'),
-    )
-    return merge_argument_specs(own, aws_argument_spec(), vault_argument_spec())
+from ansible_collections.secops.rotation.plugins.module_utils._aws import BOTO3_IMPORT_ERROR
+from ansible_collections.secops.rotation.plugins.module_utils._iam import (
+    MUTUALLY_EXCLUSIVE, REQUIRED_ONE_OF, IamKeyRotator, argument_spec)
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[('user_name', 'users')], required_one_of=[('user_name', 'users')])
-    run_module(module, lambda: IamKeyRotator(module.params, check_mode=module.check_mode, diff=module._diff).run())
+    RotationModule(IamKeyRotator, argument_spec(), requires=[('boto3', BOTO3_IMPORT_ERROR)],
+                   mutually_exclusive=MUTUALLY_EXCLUSIVE, required_one_of=REQUIRED_ONE_OF).run()
 
 
 if __name__ == '__main__':

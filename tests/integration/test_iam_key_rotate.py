@@ -302,7 +302,7 @@ def test_store_write_denied_rolls_back_only_that_user_of_a_batch(iam, env, vault
                             {'user_name': bad, 'store_path': 'iamrot-ro/{user_name}'}],
                   'force': True, 'old_key': 'inactive', 'token': token, 'return_secret': False}, env)
     first, second = result['results']
-    assert result.get('failed') and result['msg'].startswith('failed for 1 of 2 users: %s: permission denied while writing' % bad)
+    assert result.get('failed') and result['msg'].startswith('1 of 2 users failed: %s: permission denied while writing' % bad)
     assert first['changed'] and not first['failed'] and first['stored']['path'] == 'iamrot-ok/%s' % good
     assert statuses(iam, good) == {good_old: 'Inactive', first['access_key_id']: 'Active'}
     assert second['failed'] and second['changed'] is False and second['access_key_id'] is None
@@ -444,8 +444,13 @@ def test_batch_of_20_users_check_mode_then_rotation_in_one_task(iam, env):
     users = [new_user(iam, prefix='iamrot-b%02d' % index) for index in range(20)]
     before = dict((name, snapshot(iam, name)) for name, dummy in users)
     args = {'users': [{'user_name': name} for name, dummy in users], 'force': True, 'old_key': 'inactive'}
-    check = run(args, env, check=True)
+    check = run(args, env, check=True, diff=True)
     assert check['changed'] and len(check['results']) == 20 and check['msg'] == 'would have rotated 20 of 20 users'
+    # docs/results.md: reasons counted, a batch's diff is a list headed by each user, no diff inside results
+    assert check['reason'] == 'forced' and check['reasons'] == {'forced': 20}
+    assert isinstance(check['diff'], list) and [d['before_header'] for d in check['diff']] == ['IAM user %s' % name for name, dummy in users]
+    assert all([k['status'] for k in d['after']['keys']] == ['Inactive', 'Active'] for d in check['diff'])
+    assert not [entry for entry in check['results'] if 'diff' in entry]
     assert all(r['msg'].startswith('would rotate') and r['access_key_id'] is None for r in check['results'])
     assert dict((name, snapshot(iam, name)) for name, dummy in users) == before
     started = time.monotonic()
@@ -480,7 +485,7 @@ def test_batch_with_one_failing_user_fails_and_rolls_back_the_others_without_a_s
     bad, bad_keys = new_user(iam, keys=2)
     before = snapshot(iam, good), snapshot(iam, bad)
     result = run({'users': [{'user_name': good}, {'user_name': bad}], 'force': True}, env)
-    assert result.get('failed') and result['msg'].startswith('failed for 1 of 2 users: %s: cannot make room' % bad)
+    assert result.get('failed') and result['msg'].startswith('1 of 2 users failed: %s: cannot make room' % bad)
     assert 'rolled back %s' % good in result['msg'] and result['msg'].endswith('rotated 0 of 2 users')
     first, second = result['results']
     assert first['failed'] and first['reason'] == 'rolled_back' and first['changed'] is False and first['access_key_id'] is None
@@ -729,7 +734,7 @@ def test_failed_batch_prints_no_secret_even_without_no_log(iam, lab, faulty_iam)
     play = run_playbook(plays, env=env, verbosity=4, register=['batch'])
     assert play.rc == 0, play.output[-3000:]
     batch = play.results['batch']
-    assert batch['failed'] and batch['msg'].startswith('failed for 1 of 2 users: %s: ' % bad), batch['msg']
+    assert batch['failed'] and batch['msg'].startswith('1 of 2 users failed: %s: ' % bad), batch['msg']
     assert 'rolled back %s' % good in batch['msg']
     assert 'secret_access_key' not in play.output and 'secret_access_key' not in json.dumps(batch)
     first = batch['results'][0]
@@ -767,14 +772,15 @@ def test_store_write_whose_reply_is_lost_counts_as_stored_on_openbao(iam, lab, v
         raise requests.exceptions.ReadTimeout('Read timed out. (read timeout=30)')
 
     kv.create_or_update_secret = write_then_lose_the_reply
-    result = IamKeyRotator(params, vault=(client, opts)).run()
+    warnings = []
+    result = IamKeyRotator(params, warn=warnings.append, vault=(client, opts)).run()
     assert not result.get('failed'), result['msg']
     new = result['access_key_id']
     assert result['stored'] == {'mount': 'secret', 'path': path, 'version': 1}
     assert statuses(iam, name) == {old: 'Inactive', new: 'Active'}
     stored = vault_admin.secrets.kv.v2.read_secret_version(path=path, mount_point='secret', raise_on_deleted_version=True)['data']
     assert stored['data']['access_key_id'] == new and stored['data']['secret_access_key'] == result['secret_access_key']
-    assert [w for w in result['warnings'] if 'did not answer' in w and 're-reading it shows version 1 with the new key %s' % new in w]
+    assert [w for w in warnings if 'did not answer' in w and 're-reading it shows version 1 with the new key %s' % new in w]
 
 
 @pytest.mark.parametrize('value', ['0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59Z'])

@@ -135,3 +135,21 @@ def test_client_for_keys_takes_the_settings_of_the_tasks_profile(monkeypatch, tm
     client = conn.client_for_keys('sts', 'AKIANEWKEY', 'new-secret', single_attempt=True)
     assert client.meta.endpoint_url == 'http://127.0.0.1:9'
     assert 'Credential=AKIANEWKEY/' in signed_headers(client)['Authorization']
+
+
+def test_the_doc_fragment_documents_the_specs_options_and_defaults():
+    """AWS_SPEC is the one source of the defaults; the doc fragment must say the same (ansible-doc shows it)."""
+    import yaml
+    from ansible_collections.secops.rotation.plugins.doc_fragments.aws import ModuleDocFragment
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    assert set(documented) == set(_aws.AWS_SPEC)
+    for name, option in _aws.AWS_SPEC.items():
+        assert documented[name].get('default') == option.get('default'), name
+        assert documented[name]['type'] == option['type'] and documented[name].get('aliases', []) == option.get('aliases', []), name
+
+
+def test_unset_options_take_the_specs_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv('AWS_CONFIG_FILE', str(tmp_path / 'none'))
+    conn = _aws.AwsConnection({'access_key': 'a', 'secret_key': 's', 'max_attempts': None})
+    assert (conn.params['max_attempts'], conn.params['retry_mode'], conn.params['aws_timeout']) == (5, 'standard', 30)
+    assert conn.config.retries == {'total_max_attempts': 5, 'mode': 'standard'} and conn.config.read_timeout == 30

@@ -8,11 +8,12 @@ import datetime
 
 import botocore.exceptions
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.secops.rotation.plugins.module_utils import _iam
 from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
-from ansible_collections.secops.rotation.plugins.modules.iam_key_rotate import argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._iam import argument_spec
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -176,7 +177,6 @@ def params(**kwargs):
     (dict(max_age=0), 'max_age: invalid duration 0: must be greater than zero'),
     (dict(grace_period='-1h'), "grace_period: invalid duration '-1h'"),
     (dict(verify_timeout='soon'), "verify_timeout: invalid duration 'soon'"),
-    (dict(state='gone'), "state must be one of rotated, deactivated, purged, got 'gone'"),
     (dict(old_key='inactive', state='purged'), 'old_key is only used with state=rotated, not state=purged'),
     (dict(cutover='1h'), 'cutover is only used with state=deactivated, not state=rotated'),
     (dict(key_ids=['AKIAIOSFODNN7EXAMPLE']), 'key_ids is only used with state=deactivated or state=purged'),
@@ -190,22 +190,56 @@ def params(**kwargs):
     (dict(verify_timeout='2h'), 'verify_timeout: 2h is longer than the maximum of 1h'),
     (dict(store_path='aws/x', store_mount='  '), "invalid store_mount '  '"),
     (dict(store_path='aws/x', store_mount='team//kv'), "invalid store_mount 'team//kv'"),
-    (dict(user_name=None), 'one of user_name or users is required'),
     (dict(now='tomorrow'), "now: invalid time 'tomorrow'"),
     (dict(sts_endpoint_url='ftp://sts'), "invalid sts_endpoint_url 'ftp://sts'"),
     (dict(sts_endpoint_url='http://[sts'), "invalid sts_endpoint_url 'http://[sts'"),  # urlsplit: Invalid IPv6 URL
     (dict(sts_endpoint_url='http://sts_1.example'), "invalid sts_endpoint_url 'http://sts_1.example'"),
     (dict(store_path='a//b'), "invalid store_path 'a//b'"),
-    (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'a'}]), 'users[1]: user a is given more than once'),
+    (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'a'}]), 'users[1] (a): user a is given more than once'),
     (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'b'}], store_path='aws/shared'),
      'store_path aws/shared is used for both a and b'),
-    (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'b', 'max_age': '1y'}]), "users[1].max_age: invalid duration '1y'"),
+    (dict(user_name=None, users=[{'user_name': 'a'}, {'user_name': 'b', 'max_age': '1y'}]), "users[1] (b): max_age: invalid duration '1y'"),
 ])
 def test_validate_rejects_bad_input_before_any_call(kwargs, message):
     rotator = _iam.IamKeyRotator(params(**kwargs), aws=object())
     with pytest.raises((RotationError, DurationError)) as err:
         rotator.validate()
     assert message in str(err.value)
+
+
+def test_a_batch_names_every_bad_user_and_changes_nothing():
+    rotator = _iam.IamKeyRotator(params(user_name=None, users=[{'user_name': 'a', 'max_age': '1y'}, {'user_name': 'b'},
+                                                               {'user_name': 'c', 'grace_period': 'soon'}]), aws=object())
+    with pytest.raises(RotationError) as err:
+        rotator.validate()
+    text = str(err.value)
+    assert text.startswith("users[0] (a): max_age: invalid duration '1y'") and text.endswith(' - nothing was changed')
+    assert "; users[2] (c): grace_period: invalid duration 'soon'" in text and 'users[1]' not in text
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(user_name='a', state='gone'), 'value of state must be one of: rotated, deactivated, purged, got: gone'),
+    (dict(user_name='a', old_key='archived'), 'value of old_key must be one of: active, inactive, deleted, got: archived'),
+    (dict(), 'one of the following is required: user_name, users'),
+    (dict(user_name='a', users=[{'user_name': 'b'}]), 'parameters are mutually exclusive: user_name|users'),
+    (dict(users=[{'max_age': '1d'}]), 'missing required arguments: user_name found in users'),
+])
+def test_the_spec_checks_choices_and_which_options_go_together(options, message):
+    # what the argument spec (AnsibleModule) checks, IamKeyRotator does not check again
+    validator = ArgumentSpecValidator(argument_spec(), mutually_exclusive=_iam.MUTUALLY_EXCLUSIVE, required_one_of=_iam.REQUIRED_ONE_OF)
+    assert message in ' '.join(validator.validate(options).error_messages)
+
+
+def test_defaults_are_the_specs():
+    spec = argument_spec()
+    assert (spec['max_age']['default'], spec['grace_period']['default'], spec['verify_timeout']['default']) == ('90d', '24h', '60s')
+    assert 'default' not in spec['users']['options']['max_age']  # an item falls back to the task's value
+    assert 'default' not in spec['old_key']  # see _iam.OLD_KEY_UNSET: refused with other states, so "not set" must show
+    assert _iam.ITEM_KEYS == tuple(spec['users']['options'])
+    rotator = _iam.IamKeyRotator(dict(user_name='svc-a'), aws=object())
+    item, = rotator.validate()
+    assert (item['_max_age'], item['_grace'], item['old_key'], rotator.verify_timeout) == (90 * DAY, DAY, 'active', 60)
+    assert (rotator.params['verify'], rotator.params['return_secret'], rotator.params['aws_timeout']) == (True, True, 30)
 
 
 def test_validate_expands_a_batch_with_top_level_fallbacks_and_user_paths():
@@ -611,8 +645,10 @@ class FakeKv:
 def fake_rotator(iam, kv=None, check_mode=False, **kwargs):
     options = dict(force=True, verify_timeout='2s')
     options.update(kwargs)
-    rotator = _iam.IamKeyRotator(params(**options), check_mode=check_mode, aws=FakeAwsIam(iam),
+    warned = []
+    rotator = _iam.IamKeyRotator(params(**options), check_mode=check_mode, warn=warned.append, aws=FakeAwsIam(iam),
                                  vault=object() if kv is not None else None, sleep=lambda s: None)
+    rotator.warned = warned  # what went to module.warn
     if kv is not None:
         rotator._kv = lambda item: kv
     return rotator
@@ -685,8 +721,9 @@ def test_batch_where_one_user_fails_returns_no_secret_of_the_others_and_rolls_th
     result = fake_rotator(iam, user_name=None, users=[{'user_name': 'svc-a'}, {'user_name': 'svc-b'}]).run()
     first, second = result['results']
     no_secret_in(result, iam)
-    assert result['failed'] and result['msg'].startswith('failed for 1 of 2 users: svc-b: cannot make room')
-    assert 'rolled back svc-a' in result['msg']
+    assert result['failed'] and result['msg'].startswith('1 of 2 users failed: svc-b: cannot make room')
+    assert 'rolled back svc-a' in result['msg'] and result['msg'].endswith('; rotated 0 of 2 users')
+    assert result['reason'] == 'mixed' and result['reasons'] == {'rolled_back': 1, 'forced': 1}
     assert first['failed'] and first['reason'] == 'rolled_back' and first['access_key_id'] is None
     assert ('the new key %s was deleted again' % first['rolled_back_key_id']) in first['msg']
     assert 'svc-b' in first['msg'] and 'a failed task returns no secret' in first['msg']
@@ -862,12 +899,13 @@ def test_store_write_whose_reply_is_lost_counts_as_stored_when_vault_holds_the_n
     iam, kv = FakeIam(), FakeKv()
     (old,) = iam.add_user('svc-a')
     kv.fail_write = 'after'
-    result = fake_rotator(iam, kv, store_path='aws/{user_name}', old_key='deleted').run()
-    assert not result.get('failed'), result['msg']
+    rotator = fake_rotator(iam, kv, store_path='aws/{user_name}', old_key='deleted')
+    result = rotator.run()
+    assert not result.get('failed'), result['msg'] and 'warnings' not in result
     new = result['access_key_id']
     assert result['stored'] == {'mount': 'secret', 'path': 'aws/svc-a', 'version': 1}
     assert kv.versions[-1]['access_key_id'] == new and iam.state('svc-a')[0] == [(new, 'Active')]
-    assert any('re-reading it shows version 1 with the new key %s' % new in w for w in result['warnings'])
+    assert any('re-reading it shows version 1 with the new key %s' % new in w for w in rotator.warned)
 
 
 def test_store_write_that_did_not_arrive_deletes_the_new_key():
@@ -927,7 +965,7 @@ def test_cutover_out_of_range_or_in_the_future_is_a_clear_error(value, words):
 
 
 def test_cutover_of_a_batch_item_is_named_by_its_place():
-    with pytest.raises(RotationError, match=r'^users\[1\]\.cutover: .*out of range'):
+    with pytest.raises(RotationError, match=r'^users\[1\] \(b\): cutover: .*out of range'):
         _iam.IamKeyRotator(params(state='deactivated', user_name=None, cutover='1h',
                                   users=[{'user_name': 'a'}, {'user_name': 'b', 'cutover': '0001-01-01T00:00:00+01:00'}]),
                            aws=object()).validate()
@@ -943,8 +981,10 @@ def test_hand_edited_deactivation_tags_are_ignored_with_a_warning(value, state):
     options = dict(state=state, force=state != 'purged')
     if state == 'deactivated':
         options['key_ids'] = [inactive]
-    result = fake_rotator(iam, **options).run()
-    assert any('tag' in w and inactive in w and 'it is ignored' in w for w in result['warnings']), result
+    rotator = fake_rotator(iam, **options)
+    result = rotator.run()
+    assert any('tag' in w and inactive in w and 'it is ignored' in w for w in rotator.warned), result
+    assert 'warnings' not in result
     if state == 'rotated':  # the Inactive key has no readable record: it may not be deleted to make room
         assert result['failed'] and '%s (Inactive): its deactivation time is not recorded' % inactive in result['msg']
     else:  # purged / deactivated record the time now
@@ -996,7 +1036,7 @@ def test_deactivated_needs_a_cutover_unless_forced():
     assert 'or force=true' in str(err.value)
     _iam.IamKeyRotator(params(state='deactivated', force=True), aws=object()).validate()
     _iam.IamKeyRotator(params(state='deactivated', cutover='15m'), aws=object()).validate()
-    with pytest.raises(RotationError, match=r'^user b: state=deactivated needs cutover'):
+    with pytest.raises(RotationError, match=r'^users\[1\] \(b\): state=deactivated needs cutover'):
         _iam.IamKeyRotator(params(state='deactivated', user_name=None, users=[{'user_name': 'a', 'cutover': '1h'}, {'user_name': 'b'}]),
                            aws=object()).validate()
 
