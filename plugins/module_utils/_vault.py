@@ -94,13 +94,6 @@ class VaultNotFoundError(VaultClientError):
     missing_mount = False
 
 
-def missing_hvac_message() -> str | None:
-    """Message for a host without hvac/requests (None when they import)."""
-    if HVAC_IMPORT_ERROR is None:
-        return None
-    return 'the Python libraries hvac (>= 2.4) and requests are required on the host that runs this module: pip install hvac'
-
-
 def require_hvac() -> None:
     """Raise :class:`MissingLibraryError` (reported with ``missing_required_lib``) when hvac/requests do not import."""
     if HVAC_IMPORT_ERROR is not None:
