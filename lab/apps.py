@@ -32,11 +32,9 @@ from pathlib import Path
 
 import psycopg2
 
-from .collection import REPO, add_collection_to_path
-from .core import OWNER_VAR, load_env
-
-add_collection_to_path()
-from ansible_collections.secops.rotation.plugins.module_utils._files import atomic_write  # noqa: E402  pylint: disable=wrong-import-position
+from .collection import REPO, atomic_write
+from .core import load_env
+from .process import OWNER_VAR
 
 DEMO_APP = Path(REPO) / 'examples' / 'demo_app' / 'demo_app.py'
 LOOPBACK_HOSTS = ('127.0.0.1', 'localhost')

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from .core import OWNER_VAR
+from .process import OWNER_VAR
 
 FAULT_IGNORE_RELOAD = 'fault-ignore-reload'
 STOP_GRACE = 5.0
