@@ -7,6 +7,8 @@
   signals only such records, so a reused pid is never signalled.
 * Every process started for a lab carries ``OWNER_VAR=<its state dir>`` in its environment:
   :func:`owned_pids` finds them even when nothing recorded them (a run killed right after a fork).
+* Services that write their own ``DIR/pid`` file (the demo app, ``lab.tls_app``) are recognised by a mark in
+  their command line: :func:`pidfile_pid`, :func:`signal_pidfile`, :func:`stop_pidfile`.
 * :func:`spawn` and :func:`wait_until` start a server in its own session and wait until it answers.
 """
 
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 OWNER_VAR = 'SECOPS_LAB_OWNER'  # set in every server's environment: marks the processes of one state dir
+STOP_GRACE = 5.0
 
 
 class LabError(RuntimeError):
@@ -166,3 +169,52 @@ def wait_until(name, ready, timeout, proc=None, log_path=None):
             raise LabError(f'{name} exited with code {proc.returncode}; tail of {log_path}:\n{log_tail(log_path)}')
         time.sleep(0.1)
     raise LabError(f'{name} did not become ready within {timeout:.0f}s; tail of its log:\n{log_tail(log_path)}')
+
+
+# --------------------------------------------------------------------------- services with a pid file
+
+def read_int(path):
+    """The integer in a small file (``pid``, ``port``), else None."""
+    try:
+        return int(Path(path).read_text(encoding='utf-8').strip())
+    except (OSError, ValueError):
+        return None
+
+
+def cmdline_has(pid, mark):
+    """True if process ``pid`` is alive and ``mark`` (bytes) is in its command line (a zombie's is empty)."""
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as handle:
+            return mark in handle.read()
+    except OSError:
+        return False
+
+
+def pidfile_pid(directory, mark):
+    """The pid in ``DIR/pid`` if that process is alive and its command line has ``mark``, else None."""
+    pid = read_int(Path(directory) / 'pid')
+    return pid if pid and cmdline_has(pid, mark) else None
+
+
+def signal_pidfile(directory, mark, sig):
+    """Send ``sig`` to the service of ``DIR/pid`` (checked by :func:`pidfile_pid`); its pid, or None if none runs."""
+    pid = pidfile_pid(directory, mark)
+    if pid is not None:
+        os.kill(pid, sig)
+    return pid
+
+
+def stop_pidfile(directory, mark, grace=STOP_GRACE):
+    """SIGTERM the service of ``DIR/pid``, SIGKILL it after ``grace`` seconds; its pid, or None if none ran."""
+    pid = pidfile_pid(directory, mark)
+    if pid is None:
+        return None
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):  # it exited on its own in between
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while cmdline_has(pid, mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not cmdline_has(pid, mark):
+            break
+    return pid
