@@ -9,14 +9,15 @@ lab.collection`` or ``python -m lab.tls_app`` do not pull in the servers' client
 
 import importlib
 
-__all__ = ['Lab', 'LabError', 'file_lock', 'is_same_process', 'load_env', 'probe', 'process_identity', 'stop_processes', 'write_env']
+# Not __all__: these are not defined until first use (a star import of lab is not supported).
+EXPORTS = ('Lab', 'LabError', 'file_lock', 'is_same_process', 'load_env', 'probe', 'process_identity', 'stop_processes', 'write_env')
 
 
 def __getattr__(name):
-    if name in __all__:
+    if name in EXPORTS:
         return getattr(importlib.import_module('.core', __name__), name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def __dir__():
-    return sorted([*globals(), *__all__])
+    return sorted([*globals(), *EXPORTS])
