@@ -35,9 +35,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # The collection as Ansible sees it at run time (a symlink is fine here; ansible-test gets a real copy).
+# lab/collection.py owns the link (.build/collections/ansible_collections/secops/rotation -> the checkout).
 collection: venv
-	mkdir -p $(COLLECTIONS)/ansible_collections/secops
-	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/secops/rotation
+	$(PY) -m lab.collection >/dev/null
 
 lab-up: venv
 	$(PY) -m lab up --dir $(LAB_DIR)

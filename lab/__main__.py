@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from .collection import add_collection_to_path
 from .core import Lab, LabError, leftover_pids
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ def main(argv=None):
     parser.add_argument('--dir', default=os.environ.get('SECOPS_LAB_DIR') or str(REPO / '.lab'),
                         help='state dir (default: $SECOPS_LAB_DIR or <repo>/.lab)')
     args = parser.parse_args(argv)
+    add_collection_to_path()  # the lab writes its files with the collection's atomic_write; the demo runs its modules
     # On SIGTERM (a CI timeout, a parent make), unwind like Ctrl-C so a half-done `up` stops what it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     lab = Lab(args.dir)

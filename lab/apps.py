@@ -32,15 +32,13 @@ from pathlib import Path
 
 import psycopg2
 
-from .collection import REPO, add_collection_to_path
-from .core import OWNER_VAR, load_env
-
-add_collection_to_path()
-from ansible_collections.secops.rotation.plugins.module_utils._files import atomic_write  # noqa: E402  pylint: disable=wrong-import-position
+from .collection import REPO, atomic_write
+from .core import load_env
+from .process import OWNER_VAR, STOP_GRACE, pidfile_pid, signal_pidfile, stop_pidfile
 
 DEMO_APP = Path(REPO) / 'examples' / 'demo_app' / 'demo_app.py'
+MARK = b'demo_app.py'  # in the command line of every instance
 LOOPBACK_HOSTS = ('127.0.0.1', 'localhost')
-STOP_GRACE = 5.0
 # Direct connections only: a proxy from the environment must never see loopback test traffic.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -157,45 +155,20 @@ def start_instance(config_dir, app_settings, db_pair, aws_pair=None, host='127.0
 
 def instance_pid(config_dir):
     """The pid of ``DIR/pid`` if that process is alive and runs demo_app.py, else None (never a reused pid's)."""
-    try:
-        pid = int((Path(config_dir) / 'pid').read_text(encoding='utf-8').strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _is_demo_app(pid) else None
-
-
-def _is_demo_app(pid):
-    try:
-        with open(f'/proc/{pid}/cmdline', 'rb') as handle:
-            return b'demo_app.py' in handle.read()  # empty for a zombie: counts as gone
-    except OSError:
-        return False
+    return pidfile_pid(config_dir, MARK)
 
 
 def reload_instance(config_dir):
     """Send SIGHUP to the instance of ``config_dir``; returns its pid. Raises :class:`AppError` if none runs."""
-    pid = instance_pid(config_dir)
+    pid = signal_pidfile(config_dir, MARK, signal.SIGHUP)
     if pid is None:
         raise AppError(f'no demo app runs in {config_dir}')
-    os.kill(pid, signal.SIGHUP)
     return pid
 
 
 def stop_instance(config_dir, grace=STOP_GRACE):
     """SIGTERM the instance of ``config_dir``, SIGKILL it after ``grace`` seconds; returns its pid or None."""
-    pid = instance_pid(config_dir)
-    if pid is None:
-        return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while _is_demo_app(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _is_demo_app(pid):
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + grace
-        while _is_demo_app(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    return pid
+    return stop_pidfile(config_dir, MARK, grace)
 
 
 # --------------------------------------------------------------------------- HTTP

@@ -30,10 +30,9 @@ from pathlib import Path
 
 from cryptography import x509
 
-from .core import OWNER_VAR
+from .process import OWNER_VAR, STOP_GRACE, pidfile_pid, read_int, signal_pidfile, stop_pidfile
 
 FAULT_IGNORE_RELOAD = 'fault-ignore-reload'
-STOP_GRACE = 5.0
 MARK = b'lab.tls_app'
 log = logging.getLogger('lab.tls_app')
 
@@ -146,25 +145,9 @@ def serve(directory, cert, key, host='127.0.0.1', port=0):
 
 # --------------------------------------------------------------------------- control from tests
 
-def _read_int(path):
-    try:
-        return int(Path(path).read_text(encoding='utf-8').strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _is_tls_app(pid):
-    try:
-        with open(f'/proc/{pid}/cmdline', 'rb') as handle:
-            return MARK in handle.read()  # empty for a zombie: counts as gone
-    except OSError:
-        return False
-
-
 def pid_of(directory):
     """The pid in ``DIR/pid`` if that process is alive and is this service, else None."""
-    pid = _read_int(Path(directory) / 'pid')
-    return pid if pid and _is_tls_app(pid) else None
+    return pidfile_pid(directory, MARK)
 
 
 def start(directory, cert, key, host='127.0.0.1', port=0, timeout=15.0):
@@ -184,8 +167,8 @@ def start(directory, cert, key, host='127.0.0.1', port=0, timeout=15.0):
                                 cwd=str(Path(__file__).resolve().parent.parent), start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        bound = _read_int(directory / 'port')
-        if bound and _read_int(directory / 'pid') == proc.pid:
+        bound = read_int(directory / 'port')
+        if bound and read_int(directory / 'pid') == proc.pid:
             try:
                 served_serial(host, bound, timeout=2)
                 proc.returncode = 0  # detached on purpose
@@ -202,26 +185,15 @@ def start(directory, cert, key, host='127.0.0.1', port=0, timeout=15.0):
 
 def reload(directory):
     """SIGHUP the service of ``directory``; returns its pid."""
-    pid = pid_of(directory)
+    pid = signal_pidfile(directory, MARK, signal.SIGHUP)
     if pid is None:
         raise TlsAppError(f'no TLS app runs in {directory}')
-    os.kill(pid, signal.SIGHUP)
     return pid
 
 
 def stop(directory, grace=STOP_GRACE):
     """SIGTERM (SIGKILL after ``grace`` s) the service of ``directory``; returns its pid or None."""
-    pid = pid_of(directory)
-    if pid is None:
-        return None
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while _is_tls_app(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not _is_tls_app(pid):
-            break
-    return pid
+    return stop_pidfile(directory, MARK, grace)
 
 
 def served_serial(host, port, timeout=5.0):

@@ -14,17 +14,12 @@ import atexit
 import contextlib
 import json
 import os
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from lab import Lab, file_lock, is_same_process, load_env, probe, process_identity  # noqa: E402  pylint: disable=wrong-import-position
+from lab import Lab, file_lock, is_same_process, load_env, probe, process_identity  # importable: see tests/conftest.py
 
 
 def _external_lab():
