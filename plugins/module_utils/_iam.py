@@ -474,8 +474,8 @@ class IamKeyRotator:
         for key_id in invalid:
             value = values.get(tag_key(key_id))
             self.warn('user %s: the tag %s holds %r, not a UTC time %s in ISO 8601 (edited by hand?); it is ignored: '
-                                 'the key counts as deactivated without a record' % (
-                                     name, tag_key(key_id), value[:64] if isinstance(value, str) else value, TIME_RANGE))
+                      'the key counts as deactivated without a record' % (
+                          name, tag_key(key_id), value[:64] if isinstance(value, str) else value, TIME_RANGE))
         return arn, keys, stale
 
     @staticmethod
@@ -669,7 +669,7 @@ class IamKeyRotator:
                                     'that key no longer exists after this failure: rotate again' % (exc, again, mount, path, new['id']))
             if at == version + 1 and isinstance(current, dict) and current.get('access_key_id') == new['id']:
                 self.warn('user %s: Vault did not confirm the write of %s/%s (%s), but re-reading it shows version %d '
-                                     'with the new key %s: it is stored' % (name, mount, path, exc, at, new['id']))
+                          'with the new key %s: it is stored' % (name, mount, path, exc, at, new['id']))
                 return dict(mount=mount, path=path, version=at)
             if conflict:
                 raise RotationError('KV v2 secret %s/%s changed while the key was rotated (check-and-set on version %d failed): '

@@ -44,6 +44,7 @@ class RotationModule:
         for library, import_error in self.requires:
             if import_error:
                 module.fail_json(msg=missing_required_lib(library), exception=import_error, **self.fail_extra)
+
         def action():
             # built inside run_module, so a constructor that refuses its input fails as cleanly as run() does
             logic = self.logic_cls(module.params, check_mode=module.check_mode, diff=module._diff, warn=module.warn)

@@ -149,7 +149,7 @@ reason:
       another one after every attempt; the task fails), V(unreachable) (no connection or no handshake after every attempt;
       the task fails), V(unverified) (with O(ca_cert), the certificate does not verify or does not name the server; the
       task fails), V(error) (invalid input; the task fails).
-    - One endpoint per task, so there is no RV(results) list and no C(reasons) count (the batch shape of the other
+    - One endpoint per task, so there is no C(results) list and no C(reasons) count (the batch shape of the other
       modules, docs/results.md, does not apply); RV(changed), RV(reason) and RV(msg) are always returned.
   returned: always
   type: str

@@ -143,7 +143,7 @@ def test_pki_cert_renew_returns_the_one_result_shape(monkeypatch, tmp_path, vaul
             assert result['msg'] == 'renewed 2 of 2 certificates (missing: 2)'
     else:
         assert result['common_name'] == names[0] and result['msg'] == result['results'][0]['msg']
-        assert result['cert_path'] == str(tmp_path / (names[0].split('.')[0] + '.crt'))
+        assert result['cert_path'] == str(tmp_path / (names[0].split('.', maxsplit=1)[0] + '.crt'))
         if not failing:
             assert result['serial'] and result['msg'].startswith('issued a.example.test: missing')
 
@@ -166,8 +166,8 @@ def test_pki_cert_renew_returns_the_one_result_shape(monkeypatch, tmp_path, vaul
 
 
 def test_pki_cert_renew_invalid_input_fails_with_reason_error(monkeypatch, tmp_path, vault):
-    kind, result = run_pki(monkeypatch, vault, dict(role='web', certificates=[item(tmp_path, 'a.example.test'),
-                                                                             dict(common_name='x.test')]))
+    certificates = [item(tmp_path, 'a.example.test'), dict(common_name='x.test')]
+    kind, result = run_pki(monkeypatch, vault, dict(role='web', certificates=certificates))
     assert kind == 'fail' and result['reason'] == 'error' and result['changed'] is False
     assert result['msg'].startswith('invalid input, nothing was changed: certificates[1] (x.test): key_path is required')
     assert 'certificates[1] (x.test): cert_path is required' in result['msg']
