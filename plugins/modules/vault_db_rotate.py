@@ -601,23 +601,16 @@ diff:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
-from ansible_collections.secops.rotation.plugins.module_utils._db import DbCredentialRotator, db_argument_spec
-from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._db import DbCredentialRotator, argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
+from ansible_collections.secops.rotation.plugins.module_utils._vault import HVAC_IMPORT_ERROR
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=merge_argument_specs(db_argument_spec(), vault_argument_spec()),
-        mutually_exclusive=[('role', 'roles'), ('lease_threshold', 'lease_threshold_fraction')],
-        supports_check_mode=True,
-    )
     # A failed result is printed in full: run_module strips every password from it (the rotator has revoked the new
     # leases whose password would be lost, or says where a static role's new password is).
-    run_module(module, lambda: DbCredentialRotator(module.params, check_mode=module.check_mode, diff=module._diff).run(),
-               secret_keys=('password',))
+    RotationModule(DbCredentialRotator, argument_spec(), requires=[('hvac', HVAC_IMPORT_ERROR)], secret_keys=('password',),
+                   mutually_exclusive=[('role', 'roles'), ('lease_threshold', 'lease_threshold_fraction')]).run()
 
 
 if __name__ == '__main__':
