@@ -558,8 +558,10 @@ def decide_static(plan: ItemPlan, creds: Mapping[str, Any], now: datetime.dateti
 
 # ----------------------------------------------------------------------------------------------- results
 
-# The words of a batch's summary (``not due 1, rotated 2 (3 roles)``), per action of the items that did not fail.
-SUMMARY_WORDS = dict(rotate='rotated', renew='renewed', none='not due', revoke='revoked', keep='already revoked')
+# The words of a batch's summary (``not due 1, rotated 2 (3 roles)``), per action of the items that did not fail
+# (``rolled_back``: new credentials revoked again because another item failed).
+SUMMARY_WORDS = dict(rotate='rotated', renew='renewed', none='not due', revoke='revoked', keep='already revoked',
+                     rolled_back='revoked again')
 CHECK_MODE_WORDS = dict(SUMMARY_WORDS, rotate='would rotate', renew='would renew', revoke='would revoke')
 
 
@@ -570,7 +572,8 @@ def summary(results: Iterable[Mapping[str, Any]], check_mode: bool = False, what
     counts: dict[str, int] = {}
     for res in results:
         if not res.get('failed'):
-            counts[res.get('action')] = counts.get(res.get('action'), 0) + 1
+            action = 'rolled_back' if res.get('revoked_lease_id') and not res.get('changed') else res.get('action')
+            counts[action] = counts.get(action, 0) + 1
     words = CHECK_MODE_WORDS if check_mode else SUMMARY_WORDS
     parts = ['%s %d' % (words.get(action, action), count) for action, count in sorted(counts.items())]
     return '%s (%d %s)' % (', '.join(parts) or 'nothing done', len(results), what)
