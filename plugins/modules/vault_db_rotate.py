@@ -473,7 +473,7 @@ reason:
   sample: expiring
 reasons:
   description:
-    - The number of items per reason, for one item too (C({"expiring": 1})).
+    - "The number of items per reason, for one item too (C({\"expiring\": 1}))."
   returned: always
   type: dict
   sample: {"missing": 2, "not_due": 8}

@@ -531,8 +531,8 @@ class FakePostgres:
         return dict(login_attempts=1, check_query='SELECT 1', privileges=[])
 
 
-def fake_rotator(vault, params, postgres=None, check_mode=False, diff=False, warn=None):
-    rotator = DbCredentialRotator(dict(params), check_mode=check_mode, diff=diff, warn=warn, environ={},
+def fake_rotator(vault, params, postgres=None, check_mode=False, diff=False, warn=None, clock=None):
+    rotator = DbCredentialRotator(dict(params), check_mode=check_mode, diff=diff, warn=warn, clock=clock, environ={},
                                   postgres=postgres or FakePostgres(), sleep=lambda seconds: None)
 
     def connect():
@@ -650,6 +650,15 @@ def test_failed_batch_result_printed_by_run_module_has_no_secret_even_for_items_
     with pytest.raises(SystemExit):
         run_module(module, fake_rotator(vault, params, postgres=FakePostgres(bad_roles=('b',))).run, secret_keys=('password',))
     assert _secrets_in(module.failed) == [] and module.failed['results'][0]['username'] == 'static-s'
+
+
+def test_the_clock_seam_dates_what_the_rotator_decides_and_returns():
+    late = NOW + datetime.timedelta(hours=2)
+    result = fake_rotator(FakeVault(), {'role': 'app'}, clock=lambda: late).run()
+    assert result['expires_at'] == '2026-11-26T15:00:00Z'  # issued for 1h at the clock's 14:00
+    static = {'role': 's', 'role_type': 'static', 'max_age': '90m'}  # the fake's last rotation: 11:00
+    assert fake_rotator(FakeVault(static=('s',)), static, clock=lambda: NOW).run()['reason'] == 'not_due'
+    assert fake_rotator(FakeVault(static=('s',)), static, clock=lambda: late).run()['reason'] == 'age'
 
 
 def test_a_successful_batch_keeps_every_password():
