@@ -791,3 +791,43 @@ def test_options_that_would_overflow_are_refused_before_connecting(params, messa
     with pytest.raises(RotationError) as err:
         DbCredentialRotator(params, environ={}).run()
     assert message in str(err.value)
+
+
+class SessionsLeft(FakePostgres):
+    """The session check finds ``counts`` (no login; the old users still have sessions)."""
+
+    def __init__(self, counts):
+        super().__init__()
+        outer = self
+
+        class SessionCounter:
+            def __init__(self, target, user, password):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc_info):
+                pass
+
+            def count(self, users):
+                return dict((user, counts.get(user, 0)) for user in users)
+        outer.SessionCounter = SessionCounter
+
+
+def test_a_batch_of_leases_in_use_revokes_none_and_names_them_once():
+    vault = FakeVault(roles=('a', 'c'))
+    leases = [vault.generate('a')['lease_id'], vault.generate('c')['lease_id'], 'database/creds/a/GONE']
+    rotator = DbCredentialRotator({'state': 'revoked', 'lease_ids': leases, 'no_sessions_of': ['v-a-1'], 'sessions_timeout': 0},
+                                  environ={}, postgres=SessionsLeft({'v-a-1': 2}), diff=True)
+    rotator._connect = lambda: setattr(rotator, 'client', vault) or setattr(rotator, 'opts', types.SimpleNamespace(url='v', timeout=1))
+    result = rotator.run()
+    assert result['failed'] is True and result['changed'] is False and result['revoked'] == [] and len(vault.leases) == 2
+    assert [res['reason'] for res in result['results']] == ['in_use', 'in_use', 'absent']
+    assert result['reason'] == 'mixed' and result['reasons'] == {'in_use': 2, 'absent': 1}
+    assert result['msg'] == ('not revoking %s, %s: user v-a-1 still has 2 session(s) in pg_stat_activity on localhost:5432/postgres '
+                             'after waiting 0s (something still uses it); nothing was revoked; already revoked 1 (3 leases)'
+                             % tuple(leases[:2]))
+    assert [entry['after'] for entry in result['diff']] == [{'state': 'active', 'expires_at': '2026-11-26T12:50:00Z'}] * 2 + [
+        {'state': 'absent'}]
+    assert result['sessions'] == {'v-a-1': 2} and result['sessions_waited'] == 0.0
