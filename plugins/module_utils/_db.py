@@ -1050,7 +1050,9 @@ class DbCredentialRotator:
             result.update(failed=True, reason='in_use', action='keep', msg=self._in_use_message([lease_id], plan, counts),
                           diff=_diff(lease_id, before, before))
             return
-        proof = ' (no session of %s%s)' % (', '.join(plan.users), ' after waiting %ss' % waited if waited else '') if counts else ''
+        # check mode counts once and never waits: the time that one count took is no wait
+        waiting = ' after waiting %ss' % waited if waited and not self.check_mode else ''
+        proof = ' (no session of %s%s)' % (', '.join(plan.users), waiting) if counts else ''
         try:
             if not self.check_mode:
                 with self._vault('revoking lease %s' % lease_id):

@@ -49,7 +49,8 @@ attributes:
   diff_mode:
     support: full
     description:
-      - Shows lease ids, user names, expiry and rotation times before and after, per role; never passwords.
+      - Shows lease ids, user names, expiry and rotation times before and after, per role or lease, headed by its name
+        (a batch returns a list of diffs, see RV(diff)); never passwords.
 options:
   state:
     description:

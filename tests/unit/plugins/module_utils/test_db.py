@@ -831,3 +831,18 @@ def test_a_batch_of_leases_in_use_revokes_none_and_names_them_once():
     assert [entry['after'] for entry in result['diff']] == [{'state': 'active', 'expires_at': '2026-11-26T12:50:00Z'}] * 2 + [
         {'state': 'absent'}]
     assert result['sessions'] == {'v-a-1': 2} and result['sessions_waited'] == 0.0
+
+
+@pytest.mark.parametrize('check_mode, proof', [(True, ''), (False, ' after waiting 0.3s')])
+def test_a_slow_count_is_no_wait_in_check_mode(check_mode, proof):
+    """Check mode counts once without waiting: a count that took 0.3 s (a loaded server) is not reported as a wait."""
+    vault = FakeVault(roles=('a',))
+    lease_id = vault.generate('a')['lease_id']
+    ticks = iter([100.0, 100.3, 100.3, 100.3])
+    rotator = DbCredentialRotator({'state': 'revoked', 'lease_id': lease_id, 'no_sessions_of': ['v-a-1']}, check_mode=check_mode,
+                                  environ={}, postgres=SessionsLeft({}), monotonic=lambda: next(ticks))
+    rotator._connect = lambda: setattr(rotator, 'client', vault) or setattr(rotator, 'opts', types.SimpleNamespace(url='v', timeout=1))
+    result = rotator.run()
+    verb = 'would revoke' if check_mode else 'revoked'
+    assert result['msg'] == '%s lease %s (no session of v-a-1%s)' % (verb, lease_id, proof)
+    assert result['sessions_waited'] == 0.3
