@@ -10,41 +10,75 @@ a failure that leaves open whether Vault created the user, the role's leases are
 failed batch returns no password, so the new leases of its good items are revoked too. It can renew a renewable
 lease instead of rotating it, revoke leases (with ``no_sessions_of`` only once no session of the old users is left
 in ``pg_stat_activity``), handle a batch of roles with one Vault client, and predict all of this in check mode
-without changing Vault or PostgreSQL.
+without changing Vault or PostgreSQL. Its results have the one shape of docs/results.md (``_common.BatchRunner``).
 
 The decisions (:func:`validate_item`, :func:`validate_revoke`, :func:`decide_dynamic`, :func:`decide_static`,
-:func:`wait_for_no_sessions`, :func:`summarize`) are pure functions so that unit tests drive them without servers.
+:func:`wait_for_no_sessions`, :func:`summary`) are pure functions so that unit tests drive them without servers.
 
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
+import copy
 import datetime
 import os
 import time
+from typing import Any, Callable, Iterable, Mapping
 
 try:
     import hvac.exceptions as hvac_exceptions
-except ImportError:  # reported by get_vault_connection() with a clear message
+except ImportError:  # the module reports it (RotationModule requires hvac)
     hvac_exceptions = None
 
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    OperatorError, RotationError, backoff_delays, batch_argument_spec, expand_batch, parse_iso, to_iso, utcnow)
+    BatchRunner, OperatorError, RotationError, backoff_delays, batch_argument_spec, expand_batch, merge_argument_specs,
+    parse_iso, spec_defaults, to_iso, utcnow, with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import format_duration, parse_duration
 from ansible_collections.secops.rotation.plugins.module_utils._vault import (
-    VaultClientError, get_vault_connection, send_once, vault_errors)
+    VaultClientError, get_vault_connection, send_once, vault_argument_spec, vault_errors)
 
 ROLE_TYPES = ('dynamic', 'static')
 
-# Options a batch item (an entry of ``roles``) can set; unset ones fall back to the task's top-level value.
-ITEM_OPTIONS = ('role', 'role_type', 'mount', 'lease_id', 'lease_threshold', 'lease_threshold_fraction', 'max_age',
-                'renew', 'renew_increment', 'force', 'verify', 'check_query', 'privileges', 'db_host', 'db_port',
-                'db_name', 'db_sslmode', 'db_require_auth', 'db_connect_timeout', 'verify_attempts')
+# The options of one role: top-level options of the task, and the options of an entry of ``roles`` (where they have no
+# default, so that an unset one falls back to the task's value). The defaults here are the only ones.
+ITEM_SPEC = dict(
+    role=dict(type='str'),
+    role_type=dict(type='str', default='dynamic', choices=list(ROLE_TYPES)),
+    mount=dict(type='str', default='database'),
+    lease_id=dict(type='str'),
+    lease_threshold=dict(type='raw'),
+    lease_threshold_fraction=dict(type='float'),
+    max_age=dict(type='raw'),
+    renew=dict(type='bool', default=False),
+    renew_increment=dict(type='raw'),
+    force=dict(type='bool', default=False),
+    verify=dict(type='bool', default=True),
+    check_query=dict(type='str', default='SELECT 1'),
+    privileges=dict(type='list', elements='dict', options=dict(table=dict(type='str', required=True),
+                                                               privilege=dict(type='str', default='SELECT'))),
+    db_host=dict(type='str'),
+    db_port=dict(type='int'),
+    db_name=dict(type='str'),
+    db_sslmode=dict(type='str', choices=list(_postgres.SSLMODES)),
+    db_require_auth=dict(type='str'),
+    db_connect_timeout=dict(type='int', default=5),
+    verify_attempts=dict(type='int', default=5),
+)
+ITEM_OPTIONS = tuple(ITEM_SPEC)
+ITEM_DEFAULTS = spec_defaults(ITEM_SPEC)
 
-# Defaults of the options above (also the argument spec's defaults, so ansible-doc shows them).
-DEFAULTS = dict(role_type='dynamic', mount='database', renew=False, force=False, verify=True, check_query='SELECT 1',
-                db_connect_timeout=5, verify_attempts=5)
+# Options of the task only (state=revoked and its session check). sessions_timeout has no default in the spec on
+# purpose: with state=present a set one is rejected, so unset must be told apart from set (SESSIONS_TIMEOUT below).
+TASK_SPEC = dict(
+    state=dict(type='str', default='present', choices=['present', 'revoked']),
+    lease_ids=dict(type='list', elements='str'),
+    no_sessions_of=dict(type='list', elements='str'),
+    sessions_timeout=dict(type='raw'),
+    db_user=dict(type='str'),
+    db_password=dict(type='str', no_log=True),
+)
 
 # Options without a static default: environment variable consulted, then the default.
 # db_sslmode: require, so the new password never travels without TLS (prefer sent it to whoever answered the port, TLS or
@@ -68,77 +102,55 @@ SESSIONS_POLL_START, SESSIONS_POLL_CAP = 0.5, 5.0
 UNCERTAIN_SETTLE = (0.5, 1.0, 2.0, 4.0)
 
 
-def db_argument_spec():
-    """The module's own options (merge with ``vault_argument_spec()``); batch items take the per-role ones."""
-    privilege_options = dict(table=dict(type='str', required=True), privilege=dict(type='str', default='SELECT'))
-    spec = batch_argument_spec(dict(
-        role=dict(type='str'),
-        role_type=dict(type='str', default=DEFAULTS['role_type'], choices=list(ROLE_TYPES)),
-        mount=dict(type='str', default=DEFAULTS['mount']),
-        lease_id=dict(type='str'),
-        lease_threshold=dict(type='raw'),
-        lease_threshold_fraction=dict(type='float'),
-        max_age=dict(type='raw'),
-        renew=dict(type='bool', default=DEFAULTS['renew']),
-        renew_increment=dict(type='raw'),
-        force=dict(type='bool', default=DEFAULTS['force']),
-        verify=dict(type='bool', default=DEFAULTS['verify']),
-        check_query=dict(type='str', default=DEFAULTS['check_query']),
-        privileges=dict(type='list', elements='dict', options=privilege_options),
-        db_host=dict(type='str'),
-        db_port=dict(type='int'),
-        db_name=dict(type='str'),
-        db_sslmode=dict(type='str', choices=list(_postgres.SSLMODES)),
-        db_require_auth=dict(type='str'),
-        db_connect_timeout=dict(type='int', default=DEFAULTS['db_connect_timeout']),
-        verify_attempts=dict(type='int', default=DEFAULTS['verify_attempts']),
-    ), 'roles', required='role')
-    spec.update(
-        state=dict(type='str', default='present', choices=['present', 'revoked']),
-        lease_ids=dict(type='list', elements='str'),
-        no_sessions_of=dict(type='list', elements='str'),
-        sessions_timeout=dict(type='raw'),
-        db_user=dict(type='str'),
-        db_password=dict(type='str', no_log=True),
-    )
+def db_argument_spec() -> dict[str, dict[str, Any]]:
+    """The module's own options (merge with ``vault_argument_spec()``); batch items (``roles``) take those of
+    :data:`ITEM_SPEC` without their defaults."""
+    spec = batch_argument_spec(copy.deepcopy(ITEM_SPEC), 'roles', required='role')
+    spec.update(copy.deepcopy(TASK_SPEC))
     return spec
+
+
+def argument_spec() -> dict[str, dict[str, Any]]:
+    """The whole argument spec of vault_db_rotate: its own options and the Vault connection options."""
+    return merge_argument_specs(db_argument_spec(), vault_argument_spec())
 
 
 # ----------------------------------------------------------------------------------------------- validation
 
 class ItemPlan:
-    """One role to handle, validated; filled with what Vault says (lease, role, static creds) in pre-flight."""
+    """One role to handle, validated by :func:`validate_item`; filled with what Vault says (role, lease, static creds)
+    and the :class:`Decision` in pre-flight."""
 
-    def __init__(self, **kwargs):
-        self.index = 0
-        self.role = None
-        self.role_type = 'dynamic'
-        self.mount = 'database'
-        self.lease_id = None
-        self.threshold = None
-        self.fraction = None
-        self.max_age = None
-        self.renew = False
-        self.increment = None
-        self.force = False
-        self.verify = True
-        self.check_query = 'SELECT 1'
-        self.privileges = []
-        self.target = None
-        self.attempts = 5
+    def __init__(self, **fields: Any) -> None:
+        self.index: int = 0
+        self.role: str = ''
+        self.role_type: str = ''
+        self.mount: str = ''
+        self.lease_id: str | None = None
+        self.threshold: int | None = None
+        self.fraction: float | None = None
+        self.max_age: int | None = None
+        self.renew: bool = False
+        self.increment: int | None = None
+        self.force: bool = False
+        self.verify: bool = False
+        self.check_query: str = ''
+        self.privileges: list[tuple[str, str]] = []
+        self.target: _postgres.PgTarget | None = None
+        self.attempts: int = 0
         # pre-flight
-        self.role_info = None
-        self.lease = None
-        self.static_creds = None
-        self.decision = None
-        self.__dict__.update(kwargs)
+        self.role_info: dict[str, Any] | None = None
+        self.lease: dict[str, Any] | None = None
+        self.static_creds: dict[str, Any] | None = None
+        self.decision: Decision | None = None
+        self.__dict__.update(fields)
 
     @property
-    def path(self):
+    def path(self) -> str:
         return '%s/%s/%s' % (self.mount, 'creds' if self.role_type == 'dynamic' else 'static-creds', self.role)
 
 
-def _env_or_default(item, key, environ):
+def _env_or_default(item: Mapping[str, Any], key: str, environ: Mapping[str, str]) -> Any:
     value = item.get(key)
     if value is not None and value != '':
         return value
@@ -146,36 +158,52 @@ def _env_or_default(item, key, environ):
     return environ.get(name) or default
 
 
-def _value(item, key):
+def _value(item: Mapping[str, Any], key: str) -> Any:
+    """The item's value of ``key``, else the spec's default (items built in tests may leave options unset)."""
     value = item.get(key)
-    return DEFAULTS.get(key) if value is None else value
+    return ITEM_DEFAULTS.get(key) if value is None else value
 
 
-def validate_item(item, index=0, environ=None):
+def _duration(item: Mapping[str, Any], key: str) -> int | None:
+    if item.get(key) in (None, ''):
+        return None
+    return parse_duration(item[key], name=key)
+
+
+def validate_item(item: Mapping[str, Any], index: int = 0, environ: Mapping[str, str] | None = None) -> ItemPlan:
     """Check one item's options (durations, ranges, conflicts) and return an :class:`ItemPlan`.
 
-    Raises :class:`RotationError` / :class:`DurationError` / :class:`PostgresError` naming the option.
+    The argument spec already checked types and choices; this checks what it cannot (ranges, paths, options that
+    exclude each other). Raises :class:`RotationError` / :class:`DurationError` / :class:`PostgresError` naming the option.
     """
     environ = os.environ if environ is None else environ
+    fields = _role_fields(item)
+    fields.update(_due_fields(item, fields))
+    fields.update(_verify_fields(item))
+    return ItemPlan(index=index, target=db_target(item, environ), **fields)
+
+
+def _role_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """``role``, ``role_type`` and ``mount`` of an item, checked."""
     role = item.get('role')
     if not role or not str(role).strip():
         raise RotationError('role is required (the name of the database role in Vault)')
     role = str(role).strip()
     if '/' in role:
         raise RotationError('role %r must be a role name without "/" (set the mount separately with mount)' % role)
-    role_type = _value(item, 'role_type')
-    if role_type not in ROLE_TYPES:
-        raise RotationError('role_type must be one of %s, got %r' % (', '.join(ROLE_TYPES), role_type))
     mount = str(_value(item, 'mount') or '').strip().strip('/')
     if not mount:
         raise RotationError('mount must not be empty (the path of the database secrets engine, e.g. database)')
     if any(part in ('', '.', '..') for part in mount.split('/')) or any(char in mount for char in '?#%\x00 '):
         raise RotationError('mount %r must be the path of the database secrets engine (e.g. database or team/db), without '
                             'empty, "." or ".." segments, spaces or ?#%%' % mount)
+    return dict(role=role, role_type=_value(item, 'role_type'), mount=mount)
 
-    threshold = None
-    if item.get('lease_threshold') not in (None, ''):
-        threshold = parse_duration(item['lease_threshold'], name='lease_threshold')
+
+def _due_fields(item: Mapping[str, Any], role: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides whether the role is due (lease and its threshold, max_age, renew, force), checked against the
+    role type (``role``: the item's :func:`_role_fields`)."""
+    threshold = _duration(item, 'lease_threshold')
     fraction = item.get('lease_threshold_fraction')
     if fraction is not None:
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
@@ -183,35 +211,42 @@ def validate_item(item, index=0, environ=None):
         fraction = float(fraction)
     if threshold is not None and fraction is not None:
         raise RotationError('lease_threshold and lease_threshold_fraction are mutually exclusive: set one of them')
-    max_age = None
-    if item.get('max_age') not in (None, ''):
-        max_age = parse_duration(item['max_age'], name='max_age')
-    increment = None
-    if item.get('renew_increment') not in (None, ''):
-        increment = parse_duration(item['renew_increment'], name='renew_increment')
-    renew = bool(_value(item, 'renew'))
-    lease_id = item.get('lease_id') or None
-
-    if role_type == 'static':
-        for key, value in (('lease_id', lease_id), ('lease_threshold', threshold), ('lease_threshold_fraction', fraction),
-                           ('renew_increment', increment)):
-            if value is not None:
-                raise RotationError('%s applies to dynamic roles only; static role %s is rotated by age (max_age) or force'
-                                    % (key, role))
-        if renew:
-            raise RotationError('renew applies to dynamic roles only (static roles have no lease to renew)')
+    fields = dict(lease_id=item.get('lease_id') or None, threshold=threshold, fraction=fraction,
+                  max_age=_duration(item, 'max_age'), renew=bool(_value(item, 'renew')),
+                  increment=_duration(item, 'renew_increment'), force=bool(_value(item, 'force')))
+    if role['role_type'] == 'static':
+        _check_static(fields, role['role'])
     else:
-        if max_age is not None:
-            raise RotationError('max_age applies to static roles only; for dynamic roles use lease_threshold or '
-                                'lease_threshold_fraction with lease_id')
-        if increment is not None and not renew:
-            raise RotationError('renew_increment needs renew=true')
-        if lease_id is not None:
-            prefix = '%s/creds/%s/' % (mount, role)
-            if not lease_id.startswith(prefix) or len(lease_id) == len(prefix):
-                raise RotationError('lease_id %s is not a lease of %s/creds/%s (expected %s<id>): pass the lease of this role'
-                                    % (lease_id, mount, role, prefix))
+        _check_dynamic(fields, role['role'], role['mount'])
+    return fields
 
+
+def _check_static(fields: Mapping[str, Any], role: str) -> None:
+    for key, name in (('lease_id', 'lease_id'), ('threshold', 'lease_threshold'), ('fraction', 'lease_threshold_fraction'),
+                      ('increment', 'renew_increment')):
+        if fields[key] is not None:
+            raise RotationError('%s applies to dynamic roles only; static role %s is rotated by age (max_age) or force'
+                                % (name, role))
+    if fields['renew']:
+        raise RotationError('renew applies to dynamic roles only (static roles have no lease to renew)')
+
+
+def _check_dynamic(fields: Mapping[str, Any], role: str, mount: str) -> None:
+    if fields['max_age'] is not None:
+        raise RotationError('max_age applies to static roles only; for dynamic roles use lease_threshold or '
+                            'lease_threshold_fraction with lease_id')
+    if fields['increment'] is not None and not fields['renew']:
+        raise RotationError('renew_increment needs renew=true')
+    lease_id = fields['lease_id']
+    if lease_id is not None:
+        prefix = '%s/creds/%s/' % (mount, role)
+        if not lease_id.startswith(prefix) or len(lease_id) == len(prefix):
+            raise RotationError('lease_id %s is not a lease of %s/creds/%s (expected %s<id>): pass the lease of this role'
+                                % (lease_id, mount, role, prefix))
+
+
+def _verify_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """How the new credentials are verified: ``verify``, ``check_query``, ``privileges``, ``verify_attempts``, checked."""
     verify = bool(_value(item, 'verify'))
     check_query = _value(item, 'check_query')
     if verify and not (check_query or '').strip():
@@ -224,13 +259,10 @@ def validate_item(item, index=0, environ=None):
     attempts = _value(item, 'verify_attempts')
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
         raise RotationError('verify_attempts must be between 1 and 20, got %r' % (attempts,))
-    target = db_target(item, environ)
-    return ItemPlan(index=index, role=role, role_type=role_type, mount=mount, lease_id=lease_id, threshold=threshold,
-                    fraction=fraction, max_age=max_age, renew=renew, increment=increment, force=bool(_value(item, 'force')),
-                    verify=verify, check_query=check_query, privileges=privileges, target=target, attempts=attempts)
+    return dict(verify=verify, check_query=check_query, privileges=privileges, attempts=attempts)
 
 
-def db_target(options, environ=None):
+def db_target(options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> _postgres.PgTarget:
     """The :class:`_postgres.PgTarget` of ``db_host``, ``db_port``, ``db_name``, ``db_sslmode`` and ``db_connect_timeout``
     (unset ones from ``PGHOST``, ``PGPORT``, ``PGDATABASE``, ``PGSSLMODE``, then the defaults), validated.
 
@@ -260,7 +292,7 @@ def db_target(options, environ=None):
                               connect_timeout=connect_timeout, require_auth=require_auth(options, environ))
 
 
-def require_auth(options, environ):
+def require_auth(options: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
     """libpq's ``require_auth`` from ``db_require_auth`` (else ``PGREQUIREAUTH``, else scram-sha-256), validated;
     None for ``any`` (no requirement). Raises :class:`RotationError` naming the option."""
     value = _env_or_default(options, 'db_require_auth', environ)
@@ -291,7 +323,8 @@ def require_auth(options, environ):
 class RevokePlan:
     """The leases to revoke and, with ``no_sessions_of``, whose sessions must be gone first and how to check."""
 
-    def __init__(self, lease_ids, single, users=None, timeout=None, target=None, db_user=None, db_password=None):
+    def __init__(self, lease_ids: list[str], single: bool, users: list[str] | None = None, timeout: int | None = None,
+                 target: _postgres.PgTarget | None = None, db_user: str | None = None, db_password: str | None = None) -> None:
         self.lease_ids = lease_ids
         self.single = single
         self.users = users or []
@@ -301,7 +334,7 @@ class RevokePlan:
         self.db_password = db_password
 
 
-def reject_revoke_options(params):
+def reject_revoke_options(params: Mapping[str, Any]) -> None:
     """With state=present: fail if an option of state=revoked's session check is set."""
     given = [key for key in SESSION_OPTIONS if params.get(key) is not None]
     if given:
@@ -309,7 +342,7 @@ def reject_revoke_options(params):
                             'the new credentials are verified with their own login' % (', '.join(given), 'is' if len(given) == 1 else 'are'))
 
 
-def validate_revoke(params, environ=None):
+def validate_revoke(params: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> RevokePlan:
     """Check the options of state=revoked and return a :class:`RevokePlan`; nothing is contacted."""
     environ = os.environ if environ is None else environ
     if params.get('roles'):
@@ -355,28 +388,30 @@ def validate_revoke(params, environ=None):
     return plan
 
 
-def wait_for_no_sessions(count, users, timeout, check_mode=False, clock=time.monotonic, sleep=time.sleep):
+def wait_for_no_sessions(count: Callable[[list[str]], dict[str, int]], users: list[str], timeout: float, check_mode: bool = False,
+                         monotonic: Callable[[], float] = time.monotonic,
+                         sleep: Callable[[float], Any] = time.sleep) -> tuple[dict[str, int], float]:
     """Count the sessions of ``users`` with ``count(users)`` until none is left or ``timeout`` seconds have passed.
 
     Pauses between counts follow ``backoff_delays`` (0.5 s doubling to at most 5 s), never past the deadline; the
     last count is taken at the deadline. ``timeout=0`` and check mode count once and do not wait.
     Returns ``(counts, waited)``: ``{user: count}`` of the last count and the seconds spent (rounded to 0.1).
     """
-    started = clock()
+    started = monotonic()
     deadline = started + (0 if check_mode else timeout)
     delays = iter(backoff_delays(SESSIONS_POLL_START, SESSIONS_POLL_CAP, total=timeout) if timeout and not check_mode else ())
     counts = count(users)
     while any(counts.values()):
-        remaining = deadline - clock()
+        remaining = deadline - monotonic()
         delay = next(delays, None)
         if remaining <= 0 or delay is None:
             break
         sleep(min(delay, remaining))
         counts = count(users)
-    return counts, round(max(0.0, clock() - started), 1)
+    return counts, round(max(0.0, monotonic() - started), 1)
 
 
-def describe_sessions(counts, still=False):
+def describe_sessions(counts: Mapping[str, int], still: bool = False) -> str:
     """``user v-app-a still has 2 session(s) and user v-app-c ...`` for the users with sessions."""
     parts = ['user %s %shas %d session(s)' % (name, 'still ' if still else '', number) for name, number in counts.items() if number]
     return ' and '.join(parts)
@@ -387,13 +422,13 @@ def describe_sessions(counts, still=False):
 class Decision:
     """What to do with one role: ``action`` (rotate, renew, none), ``reason`` and a human ``why``."""
 
-    def __init__(self, action, reason, why, need=None):
+    def __init__(self, action: str, reason: str, why: str, need: int | None = None) -> None:
         self.action = action
         self.reason = reason
         self.why = why
         self.need = need  # seconds of TTL a renewal must reach to be worth it
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'Decision(%r, %r, %r)' % (self.action, self.reason, self.why)
 
 
@@ -401,7 +436,7 @@ class Decision:
 MAX_SERVER_SECONDS = 36500 * 86400
 
 
-def server_time(data, key, where):
+def server_time(data: Mapping[str, Any], key: str, where: str) -> datetime.datetime | None:
     """``data[key]`` as an aware UTC datetime (None when missing); :class:`RotationError` naming it when it is no time."""
     value = data.get(key)
     if value in (None, ''):
@@ -414,7 +449,7 @@ def server_time(data, key, where):
     raise RotationError('%s%s %r is not a time' % (where, key, value))
 
 
-def server_seconds(value, key, where, default=None):
+def server_seconds(value: Any, key: str, where: str, default: int | None = None) -> int:
     """``value`` as a whole number of seconds (0 to 100 years); :class:`RotationError` naming ``key`` otherwise."""
     if value in (None, '') and default is not None:
         return default
@@ -427,7 +462,7 @@ def server_seconds(value, key, where, default=None):
     return seconds
 
 
-def lease_info(data, now=None, lease_id=None):
+def lease_info(data: Mapping[str, Any], now: datetime.datetime | None = None, lease_id: str | None = None) -> dict[str, Any]:
     """Normalize a ``sys/leases/lookup`` answer: ttl, duration, renewable, issue/expire times (datetimes).
 
     Raises :class:`RotationError` naming the field when Vault's answer cannot be read (nothing has changed then)."""
@@ -451,14 +486,15 @@ def lease_info(data, now=None, lease_id=None):
                 issue_time=issued, expire_time=expire_time)
 
 
-def _lease_ttl(value, where):
+def _lease_ttl(value: Any, where: str) -> int:
     try:
         return server_seconds(value, 'ttl', where)
     except RotationError:
         raise RotationError('%sttl %r is not a number of seconds' % (where, value))
 
 
-def decide_dynamic(plan, lease, now=None, max_ttl=None):
+def decide_dynamic(plan: ItemPlan, lease: Mapping[str, Any] | None, now: datetime.datetime | None = None,
+                   max_ttl: Any = None) -> Decision:
     """Decide for a dynamic role. ``lease``: :func:`lease_info` of ``plan.lease_id``, or None when it is gone.
 
     ``max_ttl``: the role's max TTL in seconds when known (to tell whether a renewal can still extend the lease).
@@ -504,7 +540,7 @@ def decide_dynamic(plan, lease, now=None, max_ttl=None):
     return Decision('rotate', 'expiring', why)
 
 
-def decide_static(plan, creds, now=None):
+def decide_static(plan: ItemPlan, creds: Mapping[str, Any], now: datetime.datetime | None = None) -> Decision:
     """Decide for a static role from its ``static-creds`` answer (``last_vault_rotation``)."""
     now = now or utcnow()
     if plan.force:
@@ -522,76 +558,105 @@ def decide_static(plan, creds, now=None):
 
 # ----------------------------------------------------------------------------------------------- results
 
-def summarize(results, single, check_mode=False, what='roles'):
-    """The task result from per-item results: ``changed``, ``failed``, ``reason``, ``msg``, ``results``.
-
-    A single item (no list given) also has its fields at the top level.
-    """
-    failed = [res for res in results if res.get('failed')]
-    changed = any(res.get('changed') for res in results)
-    reasons = sorted(set(res.get('reason') for res in results))
-    if single and results:
-        result = dict((key, value) for key, value in results[0].items() if key != 'diff')
-    else:
-        result = dict(reason=reasons[0] if len(reasons) == 1 else 'mixed')
-        counts = {}
-        for res in results:
-            if not res.get('failed'):
-                counts[res.get('action')] = counts.get(res.get('action'), 0) + 1
-        words = dict(rotate='rotated', renew='renewed', none='not due', revoke='revoked', keep='already revoked')
-        if check_mode:
-            words = dict(rotate='would rotate', renew='would renew', none='not due', revoke='would revoke', keep='already revoked')
-        parts = ['%s %d' % (words.get(action, action), count) for action, count in sorted(counts.items())]
-        result['msg'] = '%s (%d %s)' % (', '.join(parts) or 'nothing done', len(results), what)
-    if failed and not single:
-        result['msg'] = '%d of %d %s failed: %s' % (len(failed), len(results), what, '; '.join(
-            res.get('msg') if str(res.get('msg')).startswith('%s: ' % res.get('item')) else '%s: %s' % (res.get('item'), res.get('msg'))
-            for res in failed))
-    result.update(changed=changed, failed=bool(failed), results=results)
-    return result
+# The words of a batch's summary (``not due 1, rotated 2 (3 roles)``), per action of the items that did not fail
+# (``rolled_back``: new credentials revoked again because another item failed).
+SUMMARY_WORDS = dict(rotate='rotated', renew='renewed', none='not due', revoke='revoked', keep='already revoked',
+                     rolled_back='revoked again')
+CHECK_MODE_WORDS = dict(SUMMARY_WORDS, rotate='would rotate', renew='would renew', revoke='would revoke')
 
 
-def merge_diffs(results):
-    """One ``{before, after}`` diff keyed by item, from the ``diff`` of each result (removed from the results)."""
-    before, after = {}, {}
+def summary(results: Iterable[Mapping[str, Any]], check_mode: bool = False, what: str = 'roles') -> str:
+    """The one-line account of a batch: ``not due 1, rotated 2 (3 roles)``; ``nothing done (2 leases)`` when every item
+    failed (the failed ones are named by the first part of the task's ``msg``)."""
+    results = list(results)
+    counts: dict[str, int] = {}
     for res in results:
-        diff = res.pop('diff', None)
-        if diff:
-            before[res['item']] = diff['before']
-            after[res['item']] = diff['after']
-    return dict(before=before, after=after)
+        if not res.get('failed'):
+            action = 'rolled_back' if res.get('revoked_lease_id') and not res.get('changed') else res.get('action')
+            counts[action] = counts.get(action, 0) + 1
+    words = CHECK_MODE_WORDS if check_mode else SUMMARY_WORDS
+    parts = ['%s %d' % (words.get(action, action), count) for action, count in sorted(counts.items())]
+    return '%s (%d %s)' % (', '.join(parts) or 'nothing done', len(results), what)
+
+
+def label(thing: ItemPlan | Mapping[str, Any]) -> str:
+    """How an item is named in messages and diff headers: ``database/creds/app``, ``database/static-creds/s`` or a lease
+    id; ``thing`` is an item's options, its :class:`ItemPlan` or its result."""
+    if isinstance(thing, ItemPlan):
+        return thing.path
+    if thing.get('item'):
+        return thing['item']
+    kind = 'static-creds' if thing.get('role_type') == 'static' else 'creds'
+    return '%s/%s/%s' % (thing.get('mount') or ITEM_DEFAULTS['mount'], kind, thing.get('role'))
+
+
+def _diff(name: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """An item's diff (Ansible's diff protocol), headed by its name."""
+    return dict(before=before, after=after, before_header=name, after_header=name)
 
 
 # ----------------------------------------------------------------------------------------------- the rotator
 
 class DbCredentialRotator:
-    """Run the module: ``DbCredentialRotator(module.params, check_mode=..., diff=...).run()`` -> result dict."""
+    """Run the module: ``DbCredentialRotator(module.params, check_mode=..., diff=..., warn=module.warn).run()`` -> the
+    result dict of docs/results.md.
 
-    def __init__(self, params, check_mode=False, diff=False, environ=None, postgres=None, sleep=None, clock=None):
-        self.params = params
+    ``warn(text)`` is the one warning channel (default: collected in :attr:`warnings`); ``clock()`` the current UTC time
+    (default :func:`_common.utcnow`). Seams for tests: ``environ`` (``PG*``/``VAULT_*`` fallbacks), ``postgres`` (the
+    :mod:`_postgres` module), ``sleep`` and ``monotonic`` (waits and their deadlines).
+    """
+
+    def __init__(self, params: Mapping[str, Any], check_mode: bool = False, diff: bool = False,
+                 warn: Callable[[str], Any] | None = None, clock: Callable[[], datetime.datetime] | None = None, *,
+                 environ: Mapping[str, str] | None = None, postgres: Any = None, sleep: Callable[[float], Any] | None = None,
+                 monotonic: Callable[[], float] | None = None) -> None:
+        self.params = with_defaults(params, db_argument_spec())
         self.check_mode = check_mode
         self.want_diff = diff
+        self.warnings: list[str] = []
+        self.warn = warn or self.warnings.append
+        self.clock = clock or utcnow
         self.environ = os.environ if environ is None else environ
         self.pg = postgres or _postgres
         self.sleep = sleep
-        self.clock = clock
-        self.client = None
-        self.opts = None
+        self.monotonic = monotonic or time.monotonic
+        self.client: Any = None
+        self.opts: Any = None
 
     # -- entry point
-    def run(self):
-        if (self.params.get('state') or 'present') == 'revoked':
+    def run(self) -> dict[str, Any]:
+        if self.params['state'] == 'revoked':
             return self.run_revoked()
         return self.run_present()
 
-    def _connect(self):
+    def _connect(self) -> None:
         self.client, self.opts = get_vault_connection(self.params, self.environ)
 
-    def _vault(self, action):
+    def _vault(self, action: str) -> Any:
         return vault_errors(action, self.opts)
 
     # -- state=present
-    def run_present(self):
+    def run_present(self) -> dict[str, Any]:
+        """Validate every role, read what the decisions need, check the databases, then act on each role; a failed
+        batch revokes the new leases of its other roles (its result holds no password)."""
+        single = self._check_present_options()
+        runner = BatchRunner('roles', 'roles', single, label)
+        plans = runner.check_all(expand_batch(self.params, 'roles', ITEM_OPTIONS),
+                                 lambda item, index: validate_item(item, index, self.environ))
+        if any(plan.verify for plan in plans):
+            self.pg.require_psycopg2('verify')
+        self._connect()
+        runner.check_all(plans, lambda plan, index: self._preflight(plan))
+        self._probe_databases(plans, single)
+        results = [self._act(plan) for plan in plans]  # _act turns an error into the item's failed result itself
+        notes = self._roll_back_for_failed_batch(plans, results)
+        warning = libpq_warning([plan.target for plan in plans if plan.verify and plan.decision.action == 'rotate'])
+        if warning:
+            self.warn(warning)
+        return runner.result(results, summary(results, self.check_mode, 'roles'), notes=notes, want_diff=self.want_diff)
+
+    def _check_present_options(self) -> bool:
+        """Options that do not go with state=present, and role vs roles; returns whether a single role was given."""
         if self.params.get('lease_ids'):
             raise RotationError('lease_ids is for state=revoked; with state=present pass the lease in use as lease_id')
         reject_revoke_options(self.params)
@@ -600,34 +665,12 @@ class DbCredentialRotator:
             raise RotationError('role is required with state=present (or roles, a list of roles)')
         if not single and self.params.get('role'):
             raise RotationError('role and roles are mutually exclusive: put every role in roles')
-        items = expand_batch(self.params, 'roles', ITEM_OPTIONS)
-        plans = self._collect(items, lambda item, index: validate_item(item, index, self.environ), single)
-        if any(plan.verify for plan in plans):
-            message = self.pg.missing_psycopg2_message()
-            if message:
-                raise RotationError(message)
-        self._connect()
-        self._collect(plans, lambda plan, index: self._preflight(plan), single)
-        self._probe_databases(plans, single)
-        results = []
-        for plan in plans:
-            results.append(self._act(plan))
-        notes = self._roll_back_for_failed_batch(plans, results)
-        diff = merge_diffs(results)
-        result = summarize(results, single, self.check_mode)
-        if notes:
-            result['msg'] = '%s; %s' % (result['msg'], '; '.join(notes))
-        if self.want_diff:
-            result['diff'] = diff
-        warning = libpq_warning([plan.target for plan in plans if plan.verify and plan.decision.action == 'rotate'])
-        if warning:
-            result['warnings'] = [warning]
-        return result
+        return single
 
-    def _roll_back_for_failed_batch(self, plans, results):
+    def _roll_back_for_failed_batch(self, plans: list[ItemPlan], results: list[dict[str, Any]]) -> list[str]:
         """A failed task returns no password (it prints its whole result): when an item failed, the new credentials of
         the items that succeeded would be lost. Revoke their new leases; a static role's new password stays readable
-        in Vault. Returns sentences for the task's message."""
+        in Vault. Returns the notes for the task's message."""
         if self.check_mode or not any(res['failed'] for res in results):
             return []
         revoked, kept, static = [], [], []
@@ -657,22 +700,10 @@ class DbCredentialRotator:
             notes.append('the new leases of %s were revoked (a failed task returns no password)' % ', '.join(revoked))
         return notes + kept + static
 
-    def _collect(self, things, check, single):
-        """Apply ``check`` to every item; if any fails, raise one error naming every failed item (nothing changed yet)."""
-        done, errors = [], []
-        for index, thing in enumerate(things):
-            try:
-                done.append(check(thing, index))
-            except OperatorError as exc:
-                errors.append(str(exc) if single else 'roles[%d] (%s): %s' % (index, _label(thing), exc))
-        if errors:
-            raise RotationError('; '.join(errors) + ('' if single else ' - nothing was changed'))
-        return done
-
-    def _preflight(self, plan):
+    def _preflight(self, plan: ItemPlan) -> ItemPlan:
         """Read what the decision needs (role, lease, static creds); nothing is changed."""
         plan.role_info = self._read_role(plan)
-        now = utcnow()
+        now = self.clock()
         if plan.role_type == 'static':
             with self._vault('reading %s' % plan.path):
                 plan.static_creds = self.client.secrets.database.get_static_credentials(plan.role, mount_point=plan.mount)['data']
@@ -684,7 +715,7 @@ class DbCredentialRotator:
             plan.decision = decide_dynamic(plan, plan.lease, now, max_ttl=max_ttl)
         return plan
 
-    def _read_role(self, plan):
+    def _read_role(self, plan: ItemPlan) -> dict[str, Any] | None:
         """The role's definition, or None when the token may not read it; a missing role or mount fails clearly."""
         kind = 'roles' if plan.role_type == 'dynamic' else 'static-roles'
         path = '%s/%s/%s' % (plan.mount, kind, plan.role)
@@ -701,7 +732,7 @@ class DbCredentialRotator:
                 raise RotationError('%s role %s not found at %s: check role, role_type and mount'
                                     % (plan.role_type, plan.role, path))
 
-    def _lookup_lease(self, lease_id):
+    def _lookup_lease(self, lease_id: str) -> dict[str, Any] | None:
         """:func:`lease_info` of a lease, or None when Vault does not know it (expired or revoked)."""
         with self._vault('looking up lease %s (sys/leases/lookup)' % lease_id):
             try:
@@ -710,9 +741,9 @@ class DbCredentialRotator:
                 if 'invalid lease' in str(exc):
                     return None
                 raise
-        return lease_info(data, lease_id=lease_id)
+        return lease_info(data, self.clock(), lease_id=lease_id)
 
-    def _probe_databases(self, plans, single):
+    def _probe_databases(self, plans: list[ItemPlan], single: bool) -> None:
         """Before anything is issued: every database a new credential will be verified on answers like PostgreSQL."""
         seen = {}
         errors = []
@@ -738,7 +769,8 @@ class DbCredentialRotator:
             raise RotationError('; '.join(errors) + ' - nothing was issued or rotated')
 
     # -- acting on one item
-    def _act(self, plan):
+    def _act(self, plan: ItemPlan) -> dict[str, Any]:
+        """Rotate, renew or leave one role as its decision says (check mode: predict); an error fails this item only."""
         decision = plan.decision
         result = dict(item=plan.path, role=plan.role, role_type=plan.role_type, mount=plan.mount, changed=False,
                       failed=False, reason=decision.reason, action=decision.action, verified=False)
@@ -748,19 +780,10 @@ class DbCredentialRotator:
         if decision.action == 'none':
             result['msg'] = '%s: not due: %s' % (plan.path, decision.why)
             result.update(self._current_fields(plan))
-            result['diff'] = dict(before=before, after=before)
+            result['diff'] = _diff(plan.path, before, before)
             return result
         if self.check_mode:
-            verb = 'rotate' if decision.action == 'rotate' else 'renew'
-            result.update(changed=True, msg='would %s %s: %s' % (verb, plan.path, decision.why))
-            if plan.role_type == 'static':
-                after = dict(before, last_vault_rotation='(now)')
-            elif verb == 'rotate':
-                after = dict(lease_id='(new lease)', expires_at='(new)', username='(new user)')
-            else:
-                after = dict(before, expires_at='(renewed)')
-            result['diff'] = dict(before=before, after=after)
-            return result
+            return self._predict(plan, result, before)
         try:
             if decision.action == 'renew':
                 self._renew(plan, result)
@@ -772,10 +795,24 @@ class DbCredentialRotator:
             result.update(failed=True, msg='%s: %s' % (plan.path, exc))
             result.pop('password', None)
             return result
-        result['diff'] = dict(before=before, after=self._state_after(plan, result))
+        result['diff'] = _diff(plan.path, before, self._state_after(plan, result))
         return result
 
-    def _state_before(self, plan):
+    @staticmethod
+    def _predict(plan: ItemPlan, result: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        """Check mode: what the rotation or renewal would do, without doing it."""
+        verb = 'rotate' if plan.decision.action == 'rotate' else 'renew'
+        result.update(changed=True, msg='would %s %s: %s' % (verb, plan.path, plan.decision.why))
+        if plan.role_type == 'static':
+            after = dict(before, last_vault_rotation='(now)')
+        elif verb == 'rotate':
+            after = dict(lease_id='(new lease)', expires_at='(new)', username='(new user)')
+        else:
+            after = dict(before, expires_at='(renewed)')
+        result['diff'] = _diff(plan.path, before, after)
+        return result
+
+    def _state_before(self, plan: ItemPlan) -> dict[str, Any]:
         if plan.role_type == 'static':
             creds = plan.static_creds or {}
             return dict(username=creds.get('username'), last_vault_rotation=_iso(creds.get('last_vault_rotation')))
@@ -783,7 +820,7 @@ class DbCredentialRotator:
         return dict(lease_id=plan.lease_id if lease else None, expires_at=to_iso(lease['expire_time']) if lease else None)
 
     @staticmethod
-    def _state_after(plan, result):
+    def _state_after(plan: ItemPlan, result: Mapping[str, Any]) -> dict[str, Any]:
         if plan.role_type == 'static':
             return dict(username=result.get('username'), last_vault_rotation=result.get('last_vault_rotation'))
         after = dict(lease_id=result.get('lease_id'), expires_at=result.get('expires_at'))
@@ -792,7 +829,7 @@ class DbCredentialRotator:
         return after
 
     @staticmethod
-    def _current_fields(plan):
+    def _current_fields(plan: ItemPlan) -> dict[str, Any]:
         """Return fields of an item left as it is."""
         if plan.role_type == 'static':
             creds = plan.static_creds or {}
@@ -802,10 +839,10 @@ class DbCredentialRotator:
         return dict(lease_id=plan.lease_id, lease_duration=lease['ttl'], renewable=lease['renewable'],
                     expires_at=to_iso(lease['expire_time']))
 
-    def _issue(self, plan, result):
+    def _issue(self, plan: ItemPlan, result: dict[str, Any]) -> None:
         changed_before = result.get('changed', False)
         answer = self._generate(plan, result)
-        now = utcnow()
+        now = self.clock()
         answer = answer if isinstance(answer, dict) else {}
         data = answer.get('data') if isinstance(answer.get('data'), dict) else {}
         lease_id = answer.get('lease_id')
@@ -837,7 +874,7 @@ class DbCredentialRotator:
             'rotated' if plan.lease_id else 'issued', plan.path, plan.decision.why, lease_id, data.get('username'),
             result['expires_at'], ', verified' if plan.verify else ', not verified (verify=false)')
 
-    def _generate(self, plan, result):
+    def _generate(self, plan: ItemPlan, result: dict[str, Any]) -> Any:
         """``GET <mount>/creds/<role>``, sent at most once: every send creates a database user.
 
         After a failure that leaves open whether Vault created the user (no answer, or a 5xx), the role's leases are
@@ -845,7 +882,7 @@ class DbCredentialRotator:
         client issued meanwhile) are named, none revoked. Raises :class:`RotationError` saying which.
         """
         before = self._role_leases(plan)
-        started = utcnow()
+        started = self.clock()
         try:
             with send_once(self.client):
                 with self._vault('issuing credentials from %s' % plan.path):
@@ -855,7 +892,7 @@ class DbCredentialRotator:
                 raise
             raise RotationError('%s; %s' % (exc, self._after_uncertain_issue(plan, before, started, exc.answered, result)))
 
-    def _role_leases(self, plan):
+    def _role_leases(self, plan: ItemPlan) -> set[str] | None:
         """The ids of the role's leases (``LIST sys/leases/lookup/<mount>/creds/<role>/``, needs list and sudo), or
         None when they cannot be listed."""
         prefix = '%s/creds/%s/' % (plan.mount, plan.role)
@@ -872,7 +909,8 @@ class DbCredentialRotator:
             return None
         return set(prefix + str(key) for key in keys if not str(key).endswith('/'))
 
-    def _after_uncertain_issue(self, plan, before, started, answered, result):
+    def _after_uncertain_issue(self, plan: ItemPlan, before: set[str] | None, started: datetime.datetime, answered: bool,
+                               result: dict[str, Any]) -> str:
         """Find and revoke what an issuing request that failed uncertainly created; returns a sentence saying what."""
         listing = 'LIST sys/leases/lookup/%s/creds/%s/ (list and sudo)' % (plan.mount, plan.role)
         unknown = ('the request may have created a database user and lease anyway, and this token cannot see the leases of '
@@ -903,7 +941,7 @@ class DbCredentialRotator:
             result['revoked_lease_id'] = new[0]
         return 'the request created lease %s anyway (found among the leases of the role); %s' % (new[0], note)
 
-    def _rotate_static(self, plan, result):
+    def _rotate_static(self, plan: ItemPlan, result: dict[str, Any]) -> None:
         with self._vault('rotating static role %s (%s/rotate-role/%s)' % (plan.role, plan.mount, plan.role)):
             self.client.secrets.database.rotate_static_role_credentials(plan.role, mount_point=plan.mount)
         result['changed'] = True
@@ -920,7 +958,7 @@ class DbCredentialRotator:
         result['msg'] = 'rotated static role %s: %s; user %s%s' % (
             plan.path, plan.decision.why, data.get('username'), ', verified' if plan.verify else ', not verified (verify=false)')
 
-    def _renew(self, plan, result):
+    def _renew(self, plan: ItemPlan, result: dict[str, Any]) -> None:
         with self._vault('renewing lease %s' % plan.lease_id):
             answer = self.client.sys.renew_lease(plan.lease_id, increment=plan.increment)
         result['changed'] = True
@@ -932,12 +970,12 @@ class DbCredentialRotator:
             result['action'] = 'rotate'
             self._issue(plan, result)
             return
-        now = utcnow()
+        now = self.clock()
         result.update(lease_id=plan.lease_id, lease_duration=new_ttl, renewable=bool(answer.get('renewable')),
                       expires_at=to_iso(now + datetime.timedelta(seconds=new_ttl)))
         result['msg'] = 'renewed %s: %s; it now expires at %s' % (plan.lease_id, plan.decision.why, result['expires_at'])
 
-    def _verify(self, plan, username, password, result):
+    def _verify(self, plan: ItemPlan, username: str, password: str, result: dict[str, Any]) -> None:
         if not plan.verify:
             return
         kwargs = dict(check_query=plan.check_query, privileges=plan.privileges, attempts=plan.attempts)
@@ -946,7 +984,7 @@ class DbCredentialRotator:
         report = self.pg.verify_login(plan.target, username, password, **kwargs)
         result.update(verified=True, verification=report)
 
-    def _revoke_quietly(self, lease_id):
+    def _revoke_quietly(self, lease_id: str) -> str:
         """Revoke what we created after a failure; returns a sentence for the message."""
         try:
             with self._vault('revoking the new lease %s' % lease_id):
@@ -956,14 +994,39 @@ class DbCredentialRotator:
         return 'the new lease %s was revoked' % lease_id
 
     # -- state=revoked
-    def run_revoked(self):
+    def run_revoked(self) -> dict[str, Any]:
+        """Revoke the leases that are still active; with ``no_sessions_of`` only once none of these users has a session
+        left (else none is revoked: reason ``in_use``)."""
         plan = validate_revoke(self.params, self.environ)
-        if plan.users and self.pg.missing_psycopg2_message():
-            raise RotationError('the Python library psycopg2 is required on the host that runs this module to count the sessions '
-                                'of no_sessions_of: pip install psycopg2-binary - nothing was revoked')
+        if plan.users:
+            self.pg.require_psycopg2('no_sessions_of')
         self._connect()
+        results, active = self._look_up_leases(plan.lease_ids)
+        counts = waited = None
+        if plan.users and active:
+            counts, waited = self._wait_for_no_sessions(plan)
+        in_use = bool(counts) and any(counts.values())
+        for result, lease in active:
+            self._revoke(result, lease, plan, counts, waited, in_use)
+        failure = None
+        if in_use:  # the leases in use are named once, with the sessions that keep them
+            failure = '; '.join([self._in_use_message([res['lease_id'] for res, dummy in active], plan, counts)]
+                                + ['%s: %s' % (res['item'], res['msg']) for res in results if res['failed'] and res['reason'] != 'in_use'])
+        runner = BatchRunner('lease_ids', 'leases', plan.single, label)
+        result = runner.result(results, summary(results, self.check_mode, 'leases'), want_diff=self.want_diff, failure=failure)
+        result['revoked'] = [res['lease_id'] for res in results if res['changed'] and not res['failed']]
+        if counts is not None:
+            result.update(sessions=counts, sessions_waited=waited)
+            warning = libpq_warning([plan.target])
+            if warning:
+                self.warn(warning)
+        return result
+
+    def _look_up_leases(self, lease_ids: list[str]) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]]]:
+        """One result per lease; those already gone (reason ``absent``) or unreadable (``error``) are done. Returns the
+        results and ``[(result, lease_info)]`` of the active leases."""
         results, active = [], []
-        for lease_id in plan.lease_ids:
+        for lease_id in lease_ids:
             result = dict(item=lease_id, lease_id=lease_id, changed=False, failed=False)
             try:
                 lease = self._lookup_lease(lease_id)
@@ -972,59 +1035,45 @@ class DbCredentialRotator:
             else:
                 if lease is None:
                     result.update(reason='absent', action='keep', msg='lease %s is already revoked or expired' % lease_id,
-                                  diff=dict(before=dict(state='absent'), after=dict(state='absent')))
+                                  diff=_diff(lease_id, dict(state='absent'), dict(state='absent')))
                 else:
                     active.append((result, lease))
             results.append(result)
+        return results, active
 
-        counts = waited = None
-        if plan.users and active:
-            counts, waited = self._wait_for_no_sessions(plan)
-        in_use = bool(counts) and any(counts.values())
-        for result, lease in active:
-            before = dict(state='active', expires_at=to_iso(lease['expire_time']))
-            if in_use:
-                result.update(failed=True, reason='in_use', action='keep', msg=self._in_use_message([result['lease_id']], plan, counts),
-                              diff=dict(before=before, after=before))
-                continue
-            proof = ' (no session of %s%s)' % (', '.join(plan.users), ' after waiting %ss' % waited if waited else '') if counts else ''
-            try:
-                if not self.check_mode:
-                    with self._vault('revoking lease %s' % result['lease_id']):
-                        self.client.sys.revoke_lease(result['lease_id'])
-            except OperatorError as exc:
-                result.update(failed=True, reason='error', action='revoke', msg=str(exc))
-                continue
-            result.update(changed=True, reason='requested', action='revoke', diff=dict(before=before, after=dict(state='revoked')),
-                          msg='%s lease %s%s' % ('would revoke' if self.check_mode else 'revoked', result['lease_id'], proof))
-
-        diff = merge_diffs(results)
-        result = summarize(results, plan.single, self.check_mode, what='leases')
-        result['revoked'] = [res['lease_id'] for res in results if res['changed'] and not res['failed']]
-        if counts is not None:
-            result.update(sessions=counts, sessions_waited=waited)
-            warning = libpq_warning([plan.target])
-            if warning:
-                result['warnings'] = [warning]
+    def _revoke(self, result: dict[str, Any], lease: Mapping[str, Any], plan: RevokePlan, counts: dict[str, int] | None,
+                waited: float | None, in_use: bool) -> None:
+        """Revoke one active lease (check mode: predict), unless a session of ``no_sessions_of`` is left."""
+        lease_id = result['lease_id']
+        before = dict(state='active', expires_at=to_iso(lease['expire_time']))
         if in_use:
-            others = ['%s: %s' % (res['item'], res['msg']) for res in results if res['failed'] and res['reason'] != 'in_use']
-            result.update(reason='in_use', msg='; '.join([self._in_use_message([res['lease_id'] for res, dummy in active], plan, counts)]
-                                                         + others))
-        if self.want_diff:
-            result['diff'] = diff
-        return result
+            result.update(failed=True, reason='in_use', action='keep', msg=self._in_use_message([lease_id], plan, counts),
+                          diff=_diff(lease_id, before, before))
+            return
+        # check mode counts once and never waits: the time that one count took is no wait
+        waiting = ' after waiting %ss' % waited if waited and not self.check_mode else ''
+        proof = ' (no session of %s%s)' % (', '.join(plan.users), waiting) if counts else ''
+        try:
+            if not self.check_mode:
+                with self._vault('revoking lease %s' % lease_id):
+                    self.client.sys.revoke_lease(lease_id)
+        except OperatorError as exc:
+            result.update(failed=True, reason='error', action='revoke', msg=str(exc))
+            return
+        result.update(changed=True, reason='requested', action='revoke', diff=_diff(lease_id, before, dict(state='revoked')),
+                      msg='%s lease %s%s' % ('would revoke' if self.check_mode else 'revoked', lease_id, proof))
 
-    def _wait_for_no_sessions(self, plan):
+    def _wait_for_no_sessions(self, plan: RevokePlan) -> tuple[dict[str, int], float]:
         """Count the sessions of ``plan.users`` over one login until none is left or ``plan.timeout`` has passed
         (check mode: count once); returns ``(counts, waited)``. A failed login raises, naming server and user."""
         try:
             with self.pg.SessionCounter(plan.target, plan.db_user, plan.db_password) as counter:
                 return wait_for_no_sessions(counter.count, plan.users, plan.timeout, check_mode=self.check_mode,
-                                            clock=self.clock or time.monotonic, sleep=self.sleep or time.sleep)
+                                            monotonic=self.monotonic, sleep=self.sleep or time.sleep)
         except _postgres.PostgresError as exc:
             raise RotationError('cannot check no_sessions_of in pg_stat_activity: %s; nothing was revoked' % exc)
 
-    def _in_use_message(self, lease_ids, plan, counts):
+    def _in_use_message(self, lease_ids: list[str], plan: RevokePlan, counts: Mapping[str, int]) -> str:
         leases, timeout = ', '.join(lease_ids), format_duration(plan.timeout)
         if self.check_mode:
             return ('would not revoke %s: %s in pg_stat_activity on %s; the real run waits up to %s for them to end, '
@@ -1033,7 +1082,7 @@ class DbCredentialRotator:
                 % (leases, describe_sessions(counts, still=True), plan.target, timeout))
 
 
-def libpq_warning(targets):
+def libpq_warning(targets: Iterable[_postgres.PgTarget]) -> str | None:
     """A warning when the verification login cannot refuse to send the password in clear text (libpq < 16)."""
     if _postgres.libpq_version() and not _postgres.require_auth_supported() and any(
             target.require_auth and target.sslmode != 'verify-full' and not target.is_socket for target in targets):
@@ -1043,14 +1092,7 @@ def libpq_warning(targets):
     return None
 
 
-def _label(thing):
-    if isinstance(thing, ItemPlan):
-        return thing.path
-    kind = 'static-creds' if thing.get('role_type') == 'static' else 'creds'
-    return '%s/%s/%s' % (thing.get('mount') or DEFAULTS['mount'], kind, thing.get('role'))
-
-
-def _iso(text):
+def _iso(text: Any) -> str | None:
     """A time Vault returned, as UTC ISO 8601 (shown as it is when it is no time)."""
     if not text:
         return None

@@ -11,6 +11,7 @@ transaction that is rolled back.
 Private to the collection: the leading underscore means no compatibility promise to other collections.
 """
 
+from __future__ import annotations
 
 import re
 import socket
@@ -18,9 +19,10 @@ import ssl
 import struct
 import time
 import traceback
+from typing import Any, Callable, Iterable, Mapping
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import backoff_delays
-from ansible_collections.secops.rotation.plugins.module_utils._errors import OperatorError
+from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError, OperatorError
 
 PSYCOPG2_IMPORT_ERROR = None
 try:
@@ -56,27 +58,34 @@ class PostgresError(OperatorError):
     """A PostgreSQL check failed; the message says which one and why, never with a password."""
 
 
-def missing_psycopg2_message():
-    """Message for a host without psycopg2 (None when it imports)."""
+def require_psycopg2(reason: str) -> None:
+    """Raise :class:`MissingLibraryError` (reported with Ansible's ``missing_required_lib``) when psycopg2 does not import;
+    ``reason`` names the option that needs it (``verify``, ``no_sessions_of``). Called before anything is changed."""
+    if PSYCOPG2_IMPORT_ERROR is not None:
+        raise MissingLibraryError('psycopg2-binary', import_error=PSYCOPG2_IMPORT_ERROR, reason=reason)
+
+
+def missing_psycopg2_message() -> str | None:
+    """Message for a host without psycopg2 (None when it imports): a login attempted anyway fails with it."""
     if PSYCOPG2_IMPORT_ERROR is None:
         return None
     return ('the Python library psycopg2 is required on the host that runs this module to verify database logins: '
             'pip install psycopg2-binary (or set verify=false)')
 
 
-def libpq_version():
+def libpq_version() -> int:
     """The version of the libpq psycopg2 uses (``170011`` for 17.11), 0 without psycopg2."""
     if PSYCOPG2_IMPORT_ERROR is not None:
         return 0
     return psycopg2.extensions.libpq_version()
 
 
-def libpq_version_text(version=None):
+def libpq_version_text(version: int | None = None) -> str:
     version = libpq_version() if version is None else version
     return '%d.%d' % (version // 10000, version % 10000) if version >= 100000 else str(version)
 
 
-def require_auth_supported():
+def require_auth_supported() -> bool:
     """True when libpq knows ``require_auth`` (libpq 16 and later)."""
     return libpq_version() >= REQUIRE_AUTH_LIBPQ
 
@@ -85,8 +94,8 @@ class PgTarget:
     """Where to log in: host (name, address or a Unix socket directory), port, database, sslmode, connect_timeout, and
     the authentication methods the client accepts (``require_auth``; None: any)."""
 
-    def __init__(self, host, port=5432, dbname='postgres', sslmode=DEFAULT_SSLMODE, connect_timeout=5,
-                 require_auth=DEFAULT_REQUIRE_AUTH):
+    def __init__(self, host: str, port: int | str = 5432, dbname: str = 'postgres', sslmode: str = DEFAULT_SSLMODE,
+                 connect_timeout: int = 5, require_auth: str | None = DEFAULT_REQUIRE_AUTH) -> None:
         self.host = host
         self.port = port
         self.dbname = dbname
@@ -94,14 +103,14 @@ class PgTarget:
         self.connect_timeout = connect_timeout
         self.require_auth = require_auth
 
-    def __str__(self):
+    def __str__(self) -> str:
         return '%s:%s/%s' % (self.host, self.port, self.dbname)
 
     @property
-    def is_socket(self):
+    def is_socket(self) -> bool:
         return str(self.host).startswith('/')
 
-    def connect_kwargs(self, user, password):
+    def connect_kwargs(self, user: str | None, password: str | None) -> dict[str, Any]:
         kwargs = dict(host=self.host, port=self.port, dbname=self.dbname, user=user, password=password,
                       sslmode=self.sslmode, connect_timeout=self.connect_timeout,
                       application_name='secops.rotation', options='-c statement_timeout=30s')
@@ -110,7 +119,7 @@ class PgTarget:
         return kwargs
 
 
-def normalize_privileges(privileges, name='privileges'):
+def normalize_privileges(privileges: Iterable[Mapping[str, Any]] | None, name: str = 'privileges') -> list[tuple[str, str]]:
     """Validate ``[{table, privilege}]`` and return ``[(table, 'SELECT'), ...]``.
 
     ``privilege`` may be one privilege or several separated by commas (``SELECT, INSERT``), each of
@@ -141,17 +150,17 @@ def normalize_privileges(privileges, name='privileges'):
     return checks
 
 
-def is_transient_login_error(message):
+def is_transient_login_error(message: str | None) -> bool:
     """True for the login errors a just-created role may show for a moment (worth a retry)."""
     return any(pattern.search(message or '') for pattern in _TRANSIENT_LOGIN)
 
 
-def login_delays(attempts):
+def login_delays(attempts: int) -> list[float]:
     """Sleeps between ``attempts`` login tries: 0.25, 0.5, 1, 2, 2, ... seconds (``attempts - 1`` of them)."""
     return backoff_delays(0.25, 2.0, count=max(0, attempts - 1))
 
 
-def short_error(exc, password=None):
+def short_error(exc: BaseException, password: str | None = None) -> str:
     """The useful line of a psycopg2 error, without libpq's prefixes and never with ``password``."""
     text = str(exc).strip() or exc.__class__.__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -161,14 +170,14 @@ def short_error(exc, password=None):
     return scrub(text, password)
 
 
-def scrub(text, password):
+def scrub(text: str, password: str | None) -> str:
     """Replace any occurrence of ``password`` in ``text`` (defence in depth: errors are built without it)."""
     if password and text and password in text:
         text = text.replace(password, '********')
     return text
 
 
-def probe(target, timeout=None):
+def probe(target: PgTarget, timeout: float | None = None) -> bytes | None:
     """Check that ``target`` answers like a PostgreSQL server, without logging in (no session is opened).
 
     Sends the SSLRequest message and expects the one-byte answer ``S`` or ``N``. After ``N`` the connection is
@@ -219,7 +228,7 @@ def probe(target, timeout=None):
     return answer
 
 
-def _close_tls_quietly(sock):
+def _close_tls_quietly(sock: socket.socket) -> socket.socket:
     """Complete the TLS handshake the server expects after ``S`` and shut TLS down cleanly; returns the socket
     to close. Best effort: the server already proved it speaks PostgreSQL, so a failure here is ignored."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -235,7 +244,8 @@ def _close_tls_quietly(sock):
         return tls
 
 
-def connect(target, user, password, attempts=1, sleep=time.sleep):
+def connect(target: PgTarget, user: str | None, password: str | None, attempts: int = 1,
+            sleep: Callable[[float], Any] = time.sleep) -> tuple[Any, int]:
     """Open a psycopg2 connection, retrying transient login errors; returns ``(connection, attempts_used)``."""
     message = missing_psycopg2_message()
     if message:
@@ -256,7 +266,7 @@ def connect(target, user, password, attempts=1, sleep=time.sleep):
                                    login_hint(reason, target)))
 
 
-def login_hint(reason, target):
+def login_hint(reason: str, target: PgTarget) -> str:
     """What to change when a login failed on the TLS or authentication requirements of the target."""
     if 'SSL was required' in reason or 'server does not support SSL' in reason:
         return (' (db_sslmode is %s: enable ssl on the server, or set db_sslmode (or PGSSLMODE) to prefer or disable where '
@@ -268,7 +278,9 @@ def login_hint(reason, target):
     return ''
 
 
-def verify_login(target, user, password, check_query='SELECT 1', privileges=(), attempts=5, sleep=time.sleep):
+def verify_login(target: PgTarget, user: str, password: str, check_query: str = 'SELECT 1',
+                 privileges: Iterable[tuple[str, str]] = (), attempts: int = 5,
+                 sleep: Callable[[float], Any] = time.sleep) -> dict[str, Any]:
     """Log in as ``user``, run ``check_query`` and the privilege checks; return what was checked.
 
     ``privileges``: ``[(table, privilege), ...]`` as :func:`normalize_privileges` returns them. Everything runs
@@ -301,7 +313,7 @@ def verify_login(target, user, password, check_query='SELECT 1', privileges=(), 
     return report
 
 
-def _rollback_and_close(conn):
+def _rollback_and_close(conn: Any) -> None:
     """Roll back and close; a connection the server already closed (e.g. the check query ended it) is fine."""
     try:
         conn.rollback()
@@ -315,7 +327,7 @@ _SESSIONS_SQL = ('SELECT usename, count(*) FROM pg_stat_activity WHERE usename =
                  'GROUP BY usename')
 
 
-def user_label(user):
+def user_label(user: str | None) -> str:
     """How a login user appears in messages (libpq picks the operating system user when none is given)."""
     return user if user else '(the default user of libpq)'
 
@@ -329,23 +341,23 @@ class SessionCounter:
     Use as a context manager (or call :meth:`close`).
     """
 
-    def __init__(self, target, user, password):
+    def __init__(self, target: PgTarget, user: str | None, password: str | None) -> None:
         self.target = target
         self.user = user
         self.password = password
-        self.conn = None
+        self.conn: Any = None
 
-    def __enter__(self):
+    def __enter__(self) -> SessionCounter:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def _open(self):
+    def _open(self) -> None:
         self.conn, dummy = connect(self.target, self.user, self.password)
         self.conn.autocommit = True
 
-    def count(self, usernames):
+    def count(self, usernames: Iterable[str]) -> dict[str, int]:
         """``{username: count}`` for every name in ``usernames``, including zeros."""
         names = [str(name) for name in usernames]
         for attempt in (1, 2):
@@ -366,7 +378,7 @@ class SessionCounter:
                                     % (self.target, user_label(self.user), short_error(exc, self.password)))
         return dict((name, counts.get(name, 0)) for name in names)
 
-    def close(self):
+    def close(self) -> None:
         if self.conn is not None:
             try:
                 self.conn.close()
@@ -375,7 +387,7 @@ class SessionCounter:
             self.conn = None
 
 
-def active_sessions(target, user, password, usernames):
+def active_sessions(target: PgTarget, user: str | None, password: str | None, usernames: Iterable[str]) -> dict[str, int]:
     """Count the sessions in ``pg_stat_activity`` of each name in ``usernames`` with one login (any login can).
 
     Returns ``{username: count}`` including zeros. Used to prove nobody uses an old credential any more.

@@ -49,7 +49,8 @@ attributes:
   diff_mode:
     support: full
     description:
-      - Shows lease ids, user names, expiry and rotation times before and after, per role; never passwords.
+      - Shows lease ids, user names, expiry and rotation times before and after, per role or lease, headed by its name
+        (a batch returns a list of diffs, see RV(diff)); never passwords.
 options:
   state:
     description:
@@ -454,6 +455,8 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+# One role (or lease) or a batch of them: the result has the one shape of every module of the collection, see
+# docs/results.md (reason, reasons, msg, diff, results).
 changed:
   description: Whether anything was issued, rotated, renewed or revoked (in check mode, whether it would be).
   returned: always
@@ -463,13 +466,24 @@ reason:
     - Why the item was (or was not) rotated. V(missing) (no lease in use, or it is expired or revoked),
       V(expiring) (remaining TTL below the threshold), V(age) (static role older than O(max_age)),
       V(forced), V(not_due); for O(state=revoked) V(requested), V(absent) (already revoked or expired) or
-      V(in_use) (a user of O(no_sessions_of) still has sessions, so nothing was revoked).
-    - A batch has the common reason of its items, or V(mixed).
+      V(in_use) (a user of O(no_sessions_of) still has sessions, so nothing was revoked), V(error) (the lease could
+      not be looked up or revoked).
+    - A batch has the reason every item has, or V(mixed) (see RV(reasons)).
   returned: always
   type: str
   sample: expiring
+reasons:
+  description:
+    - "The number of items per reason, for one item too (C({\"expiring\": 1}))."
+  returned: always
+  type: dict
+  sample: {"missing": 2, "not_due": 8}
+  version_added: 0.2.0
 msg:
-  description: What was done or would be done, and why, in words; a batch summarizes its items. Never holds a secret.
+  description:
+    - What was done or would be done, and why, in words. Never holds a secret.
+    - A batch says which items failed and why (only when one failed), then what was rolled back, then a summary such
+      as C(not due 1, rotated 2 (3 roles)).
   returned: always
   type: str
   sample: "rotated database/creds/app: lease expires in 4m, below the threshold of 20m; new lease ... verified"
@@ -590,34 +604,34 @@ results:
   description:
     - One entry per role (or per lease with O(state=revoked)) in the order given, with the per-item keys above
       (C(item), C(changed), C(failed), C(reason), C(action), C(msg), C(username), C(password), C(lease_id), ...).
+    - A single item (no O(roles) or O(lease_ids) list) also has its keys at the top level.
     - B(Secret) when it holds passwords; run the task with C(no_log=true). When the task fails, no entry holds a
       password.
   returned: always
   type: list
   elements: dict
 diff:
-  description: With C(--diff), lease ids, user names and times per item before and after; never passwords.
+  description:
+    - With C(--diff), the lease id, user name and times of the item before and after (C(before), C(after),
+      C(before_header) and C(after_header) naming the item); never passwords.
+    - A batch returns a list of these, one per item, in the order given. No entry of RV(results) has a C(diff).
   returned: in diff mode
-  type: dict
+  type: raw
+  sample: {"before": {"lease_id": null, "expires_at": null}, "after": {"lease_id": "database/creds/app/2bTm",
+           "expires_at": "2026-11-26T12:00:00Z", "username": "v-approle-app-x1Yz9abc"},
+           "before_header": "database/creds/app", "after_header": "database/creds/app"}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.secops.rotation.plugins.module_utils._common import merge_argument_specs, run_module
-from ansible_collections.secops.rotation.plugins.module_utils._db import DbCredentialRotator, db_argument_spec
-from ansible_collections.secops.rotation.plugins.module_utils._vault import vault_argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._db import DbCredentialRotator, argument_spec
+from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
+from ansible_collections.secops.rotation.plugins.module_utils._vault import HVAC_IMPORT_ERROR
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=merge_argument_specs(db_argument_spec(), vault_argument_spec()),
-        mutually_exclusive=[('role', 'roles'), ('lease_threshold', 'lease_threshold_fraction')],
-        supports_check_mode=True,
-    )
     # A failed result is printed in full: run_module strips every password from it (the rotator has revoked the new
     # leases whose password would be lost, or says where a static role's new password is).
-    run_module(module, lambda: DbCredentialRotator(module.params, check_mode=module.check_mode, diff=module._diff).run(),
-               secret_keys=('password',))
+    RotationModule(DbCredentialRotator, argument_spec(), requires=[('hvac', HVAC_IMPORT_ERROR)], secret_keys=('password',),
+                   mutually_exclusive=[('role', 'roles'), ('lease_threshold', 'lease_threshold_fraction')]).run()
 
 
 if __name__ == '__main__':

@@ -170,9 +170,10 @@ def test_dynamic_issue_verifies_and_is_idempotent_until_due(lab, env, vault, rol
     assert _login(lab, fourth['username'], fourth['password'])
     assert count_leases(vault, role) == 2
     item = 'database/creds/%s' % role
-    assert fourth['diff']['before'][item]['lease_id'] == first['lease_id']
-    assert fourth['diff']['after'][item] == {'lease_id': fourth['lease_id'], 'expires_at': fourth['expires_at'],
-                                             'username': fourth['username']}
+    assert fourth['diff']['before_header'] == fourth['diff']['after_header'] == item  # one role: its own diff
+    assert fourth['diff']['before']['lease_id'] == first['lease_id']
+    assert fourth['diff']['after'] == {'lease_id': fourth['lease_id'], 'expires_at': fourth['expires_at'],
+                                       'username': fourth['username']}
     assert fourth['password'] not in str(fourth['diff'])
 
 
@@ -228,7 +229,7 @@ def test_check_mode_predicts_and_creates_nothing(lab, env, vault, admin, roles):
     res = run_module(MODULE, {'role': role}, env=env, check=True, diff=True)
     assert res['changed'] is True and res['msg'].startswith('would rotate database/creds/%s' % role), res
     assert 'password' not in res and 'username' not in res
-    assert res['diff']['after']['database/creds/%s' % role]['lease_id'] == '(new lease)'
+    assert res['diff']['after']['lease_id'] == '(new lease)' and res['diff']['after_header'] == 'database/creds/%s' % role
     assert count_leases(vault, role) == 0
     # PostgreSQL: no user created, and the port probe left no error or authentication line in the server log
     assert _sql(admin, 'SELECT count(*) FROM pg_roles')[0][0] == pg_roles
@@ -332,7 +333,8 @@ def test_static_rotation_changes_the_password(lab, env, roles):
     assert _login(lab, user, res['password'])
     assert res['last_vault_rotation'].endswith('Z') and res['last_vault_rotation'] > before['last_vault_rotation']
     assert 0 < res['ttl'] <= 86400
-    assert res['diff']['before']['database/static-creds/%s' % role]['last_vault_rotation'] == before['last_vault_rotation']
+    assert res['diff']['before']['last_vault_rotation'] == before['last_vault_rotation']
+    assert res['diff']['before_header'] == 'database/static-creds/%s' % role
     assert res['password'] not in str(res['diff']) and res['password'] not in res['msg']
 
     time.sleep(2.1)  # utcnow() has whole seconds: leave room
@@ -360,7 +362,8 @@ def test_revoke_is_idempotent(env, vault, roles):
     res = run_module(MODULE, {'state': 'revoked', 'lease_ids': leases}, env=env, diff=True)
     assert res['changed'] is True and res['revoked'] == leases and [r['reason'] for r in res['results']] == ['requested'] * 2, res
     assert count_leases(vault, role) == 0
-    assert res['diff']['after'][leases[0]] == {'state': 'revoked'}
+    assert [entry['after'] for entry in res['diff']] == [{'state': 'revoked'}] * 2  # a batch: one diff per lease, in order
+    assert [entry['before_header'] for entry in res['diff']] == leases and res['reasons'] == {'requested': 2}
     again = run_module(MODULE, {'state': 'revoked', 'lease_id': leases[0]}, env=env)
     assert again['changed'] is False and again['reason'] == 'absent' and again['revoked'] == [], again
 
@@ -371,10 +374,16 @@ def test_batch_of_20_check_mode_then_rotate(lab, env, vault, roles):
     names = [roles.dynamic_role() for dummy in range(20)]
     batch = [{'role': name} for name in names]
     started = time.monotonic()
-    check = run_module(MODULE, {'roles': batch}, env=env, check=True)
+    check = run_module(MODULE, {'roles': batch}, env=env, check=True, diff=True)
     check_time = time.monotonic() - started
     assert check['changed'] is True and len(check['results']) == 20, check
     assert check['msg'] == 'would rotate 20 (20 roles)'
+    # the one result shape of docs/results.md: reasons counted, a list of diffs headed by the role, none in results
+    assert check['reason'] == 'missing' and check['reasons'] == {'missing': 20}
+    assert isinstance(check['diff'], list) and [entry['before_header'] for entry in check['diff']] == [
+        'database/creds/%s' % name for name in names]
+    assert all(entry['after']['lease_id'] == '(new lease)' for entry in check['diff'])
+    assert not any('diff' in entry for entry in check['results']) and 'role' not in check
     assert sum(count_leases(vault, name) for name in names) == 0
 
     started = time.monotonic()
@@ -390,6 +399,7 @@ def test_batch_of_20_check_mode_then_rotate(lab, env, vault, roles):
     rerun = run_module(MODULE, {'lease_threshold': '10m', 'roles': [{'role': r['role'], 'lease_id': r['lease_id']} for r in res['results']]},
                        env=env)
     assert rerun['changed'] is False and rerun['reason'] == 'not_due' and rerun['msg'] == 'not due 20 (20 roles)', rerun
+    assert rerun['reasons'] == {'not_due': 20} and 'diff' not in rerun
     assert [count_leases(vault, name) for name in names] == [1] * 20
 
 
@@ -414,8 +424,10 @@ def test_batch_item_failure_revokes_every_new_lease_and_returns_no_password(lab,
     res = run_module(MODULE, {'roles': [{'role': good[0]}, {'role': bad, 'privileges': [{'table': table}]}, {'role': good[1]}]}, env=env)
     assert res['failed'] is True and res['msg'].startswith('1 of 3 roles failed: database/creds/%s: verification' % bad), res['msg']
     assert 'lacks SELECT on table %s' % table in res['msg']
+    # docs/results.md: <failed items>; <notes (what was rolled back)>; <summary>
     assert res['msg'].endswith('; the new leases of database/creds/%s, database/creds/%s were revoked (a failed task returns '
-                               'no password)' % tuple(good)), res['msg']
+                               'no password); revoked again 2 (3 roles)' % tuple(good)), res['msg']
+    assert res['reason'] == 'missing' and res['reasons'] == {'missing': 3}
     assert [r['failed'] for r in res['results']] == [False, True, False]
     assert not any('password' in r for r in res['results']) and 'password' not in res
     for item in (res['results'][0], res['results'][2]):
@@ -707,7 +719,7 @@ def test_revoke_refuses_while_the_old_user_has_a_session_then_waits_for_it(lab, 
     assert res['revoked'] == [a['lease_id']] and res['sessions'] == {a['user']: 0}, res
     assert 1 < res['sessions_waited'] < 15, res
     assert res['msg'] == 'revoked lease %s (no session of %s after waiting %ss)' % (a['lease_id'], a['user'], res['sessions_waited'])
-    assert res['diff']['after'][a['lease_id']] == {'state': 'revoked'}
+    assert res['diff']['after'] == {'state': 'revoked'} and res['diff']['after_header'] == a['lease_id']
     assert not _lease_active(vault, a['lease_id']) and not _login(lab, a['user'], a['password'])
     assert _lease_active(vault, b['lease_id']) and _login(lab, b['user'], b['password'])
 

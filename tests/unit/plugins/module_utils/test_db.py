@@ -6,11 +6,14 @@
 import datetime
 
 import pytest
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError
+from ansible_collections.secops.rotation.plugins.module_utils._common import BatchRunner, RotationError
 from ansible_collections.secops.rotation.plugins.module_utils._db import (
-    ITEM_OPTIONS, SESSION_OPTIONS, DbCredentialRotator, db_argument_spec, db_target, decide_dynamic, decide_static,
-    describe_sessions, lease_info, merge_diffs, summarize, validate_item, validate_revoke, wait_for_no_sessions)
+    ITEM_OPTIONS, ITEM_SPEC, SESSION_OPTIONS, DbCredentialRotator, argument_spec, db_argument_spec, db_target, decide_dynamic,
+    decide_static, describe_sessions, label, lease_info, summary, validate_item, validate_revoke, wait_for_no_sessions)
+from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
 from ansible_collections.secops.rotation.plugins.module_utils._postgres import PostgresError
 
@@ -52,7 +55,6 @@ def test_durations_are_parsed():
 @pytest.mark.parametrize('item, error, message', [
     ({'role': None}, RotationError, 'role is required'),
     ({'role': 'a/b'}, RotationError, 'without "/"'),
-    ({'role_type': 'sticky'}, RotationError, 'role_type must be one of dynamic, static'),
     ({'mount': '/'}, RotationError, 'mount must not be empty'),
     ({'mount': 'database/../sys'}, RotationError, "mount 'database/../sys' must be the path of the database secrets engine"),
     ({'mount': 'db?x=1'}, RotationError, "mount 'db?x=1' must be the path"),
@@ -91,10 +93,18 @@ def test_validate_item_rejects(item, error, message):
     assert message in str(err.value)
 
 
+def test_the_spec_checks_types_and_choices():
+    """What the argument spec checks (AnsibleModule, before the rotator runs) is not checked again by validate_item."""
+    errors = ArgumentSpecValidator(argument_spec()).validate({'role': 'app', 'role_type': 'sticky'}).error_messages
+    assert any('role_type must be one of: dynamic, static' in error for error in errors), errors
+    errors = ArgumentSpecValidator(argument_spec()).validate({'roles': [{'role': 'a', 'role_type': 'sticky'}]}).error_messages
+    assert any('role_type must be one of: dynamic, static' in error for error in errors), errors
+
+
 def test_argument_spec_items_have_no_defaults_so_they_inherit():
     spec = db_argument_spec()
     sub = spec['roles']['options']
-    assert set(sub) == set(ITEM_OPTIONS)
+    assert set(sub) == set(ITEM_OPTIONS) == set(ITEM_SPEC)
     assert sub['role']['required'] is True
     assert all('default' not in option for name, option in sub.items())
     assert spec['mount']['default'] == 'database' and spec['verify']['default'] is True
@@ -181,32 +191,42 @@ def _res(item, action, changed, failed=False, reason='missing', **extra):
     return dict(item=item, action=action, changed=changed, failed=failed, reason=reason, msg='%s msg' % item, **extra)
 
 
+def summarize(results, single, check_mode=False, what='roles'):
+    """The task result as the rotator builds it: the batch runner of _common with the rotator's names and summary."""
+    return BatchRunner('roles', what, single, label).result(results, summary(results, check_mode, what))
+
+
 def test_summarize_single_item_is_mirrored_at_top_level():
     result = summarize([_res('database/creds/a', 'rotate', True, lease_id='l1', password='pw')], single=True)
     assert result['lease_id'] == 'l1' and result['msg'] == 'database/creds/a msg' and result['changed'] is True
-    assert result['failed'] is False and len(result['results']) == 1
+    assert result['failed'] is False and len(result['results']) == 1 and result['reasons'] == {'missing': 1}
 
 
 def test_summarize_batch_counts_and_reason():
     results = [_res('a', 'rotate', True), _res('b', 'none', False, reason='not_due'), _res('c', 'rotate', True)]
     result = summarize(results, single=False)
     assert result['msg'] == 'not due 1, rotated 2 (3 roles)' and result['reason'] == 'mixed' and result['changed'] is True
+    assert result['reasons'] == {'missing': 2, 'not_due': 1}
     assert 'lease_id' not in result
     assert summarize(results, single=False, check_mode=True)['msg'] == 'not due 1, would rotate 2 (3 roles)'
     assert summarize([_res('a', 'none', False, reason='not_due')] * 2, single=False)['reason'] == 'not_due'
+    assert summary([_res('x', 'keep', False, reason='absent'), _res('y', 'revoke', True)], what='leases') == (
+        'already revoked 1, revoked 1 (2 leases)')
 
 
 def test_summarize_batch_failure_names_failed_items():
     results = [_res('a', 'rotate', True), _res('b', 'rotate', False, failed=True)]
     result = summarize(results, single=False)
     assert result['failed'] is True and result['changed'] is True
-    assert result['msg'] == '1 of 2 roles failed: b: b msg'
+    assert result['msg'] == '1 of 2 roles failed: b: b msg; rotated 1 (2 roles)'
+    assert summary([_res('b', 'rotate', False, failed=True)]) == 'nothing done (1 roles)'
 
 
-def test_merge_diffs_keys_by_item_and_removes_them():
-    results = [dict(item='a', diff=dict(before={'lease_id': None}, after={'lease_id': 'x'})), dict(item='b')]
-    assert merge_diffs(results) == dict(before={'a': {'lease_id': None}}, after={'a': {'lease_id': 'x'}})
-    assert 'diff' not in results[0]
+def test_items_are_named_by_their_path_or_lease():
+    assert label({'role': 'app'}) == 'database/creds/app'
+    assert label({'role': 's', 'role_type': 'static', 'mount': 'team/db'}) == 'team/db/static-creds/s'
+    assert label(plan(role='app', mount='db2')) == 'db2/creds/app'
+    assert label({'item': LEASE, 'lease_id': LEASE}) == LEASE
 
 
 # ------------------------------------------------------------------------------------------ input checked before Vault
@@ -317,21 +337,21 @@ class Counter:
 def test_wait_ends_as_soon_as_the_sessions_are_gone():
     clock = Clock()
     counter = Counter(clock, {'a': 2}, {'a': 2}, {'a': 1}, {'a': 0, 'b': 0})
-    counts, waited = wait_for_no_sessions(counter, ['a', 'b'], 60, clock=clock, sleep=clock.sleep)
+    counts, waited = wait_for_no_sessions(counter, ['a', 'b'], 60, monotonic=clock, sleep=clock.sleep)
     assert counts == {'a': 0, 'b': 0}
     assert clock.sleeps == [0.5, 1.0, 2.0] and counter.calls == 4 and waited == 3.5
 
 
 def test_no_wait_when_there_are_no_sessions():
     clock = Clock()
-    counts, waited = wait_for_no_sessions(Counter(clock, {}), ['a'], 60, clock=clock, sleep=clock.sleep)
+    counts, waited = wait_for_no_sessions(Counter(clock, {}), ['a'], 60, monotonic=clock, sleep=clock.sleep)
     assert (counts, waited, clock.sleeps) == ({'a': 0}, 0.0, [])
 
 
 def test_wait_times_out_with_a_last_count_at_the_deadline():
     clock = Clock()
     counter = Counter(clock, {'a': 3, 'b': 1})
-    counts, waited = wait_for_no_sessions(counter, ['a', 'b'], 20, clock=clock, sleep=clock.sleep)
+    counts, waited = wait_for_no_sessions(counter, ['a', 'b'], 20, monotonic=clock, sleep=clock.sleep)
     assert counts == {'a': 3, 'b': 1} and waited == 20.0
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 2.5]  # doubling from 0.5 s, capped at 5 s, never past the deadline
     assert counter.calls == len(clock.sleeps) + 1
@@ -340,7 +360,7 @@ def test_wait_times_out_with_a_last_count_at_the_deadline():
 def test_slow_counts_do_not_stretch_the_timeout():
     clock = Clock()
     counter = Counter(clock, {'a': 1}, cost=0.3)
-    counts, waited = wait_for_no_sessions(counter, ['a'], 5, clock=clock, sleep=clock.sleep)
+    counts, waited = wait_for_no_sessions(counter, ['a'], 5, monotonic=clock, sleep=clock.sleep)
     assert counts == {'a': 1} and sum(clock.sleeps) + 0.3 * counter.calls == pytest.approx(5.3)
     assert waited == 5.3  # the deadline, plus the one count that ends there
 
@@ -349,7 +369,7 @@ def test_slow_counts_do_not_stretch_the_timeout():
 def test_zero_timeout_and_check_mode_count_once_without_waiting(timeout, check_mode):
     clock = Clock()
     counter = Counter(clock, {'a': 2}, {'a': 0})
-    counts, waited = wait_for_no_sessions(counter, ['a'], timeout, check_mode=check_mode, clock=clock, sleep=clock.sleep)
+    counts, waited = wait_for_no_sessions(counter, ['a'], timeout, check_mode=check_mode, monotonic=clock, sleep=clock.sleep)
     assert (counts, waited, clock.sleeps, counter.calls) == ({'a': 2}, 0.0, [], 1)
 
 
@@ -366,13 +386,32 @@ def test_in_use_messages_name_user_count_server_and_wait():
                      '127.0.0.1:5432/postgres; the real run waits up to 1m for them to end, then fails without revoking')
 
 
-def test_session_check_without_psycopg2_fails_before_connecting(monkeypatch):
+@pytest.mark.parametrize('params, reason', [
+    ({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['v-app-a']}, 'no_sessions_of'),
+    ({'role': 'app'}, 'verify'),
+])
+def test_an_option_that_needs_psycopg2_fails_before_anything_is_contacted(monkeypatch, params, reason):
+    """psycopg2 is needed only by verify and no_sessions_of: without it the task fails with Ansible's missing library
+    message naming psycopg2-binary and the option, before Vault is contacted (so nothing was revoked or issued)."""
     from ansible_collections.secops.rotation.plugins.module_utils import _postgres
     monkeypatch.setattr(_postgres, 'PSYCOPG2_IMPORT_ERROR', 'Traceback ...')
-    with pytest.raises(RotationError) as err:
-        DbCredentialRotator({'state': 'revoked', 'lease_id': LEASE, 'no_sessions_of': ['v-app-a']}, environ={}).run()
-    assert str(err.value) == ('the Python library psycopg2 is required on the host that runs this module to count the sessions of '
-                              'no_sessions_of: pip install psycopg2-binary - nothing was revoked')
+    rotator = DbCredentialRotator(params, environ={})
+    rotator._connect = lambda: pytest.fail('Vault was contacted')
+    with pytest.raises(MissingLibraryError) as err:
+        rotator.run()
+    assert (err.value.library, err.value.reason, err.value.import_error) == ('psycopg2-binary', reason, 'Traceback ...')
+    message = missing_required_lib(err.value.library, reason=err.value.reason)  # what run_module reports
+    assert '(psycopg2-binary)' in message and 'This is required %s.' % reason in message
+
+    class Reached(Exception):
+        pass
+
+    def reach():
+        raise Reached()
+    no_verify = DbCredentialRotator({'role': 'app', 'verify': False}, environ={})
+    no_verify._connect = reach
+    with pytest.raises(Reached):  # verify=false needs no psycopg2: the rotator goes on to Vault
+        no_verify.run()
 
 
 # ------------------------------------------------------------------------------------------ the rotator with a fake Vault
@@ -479,7 +518,7 @@ class FakePostgres:
         self.bad_roles, self.answer, self.logins = bad_roles, answer, []
 
     @staticmethod
-    def missing_psycopg2_message():
+    def require_psycopg2(reason):
         return None
 
     def probe(self, target):
@@ -492,9 +531,9 @@ class FakePostgres:
         return dict(login_attempts=1, check_query='SELECT 1', privileges=[])
 
 
-def fake_rotator(vault, params, postgres=None, check_mode=False):
-    rotator = DbCredentialRotator(dict(params), check_mode=check_mode, environ={}, postgres=postgres or FakePostgres(),
-                                  sleep=lambda seconds: None)
+def fake_rotator(vault, params, postgres=None, check_mode=False, diff=False, warn=None, clock=None):
+    rotator = DbCredentialRotator(dict(params), check_mode=check_mode, diff=diff, warn=warn, clock=clock, environ={},
+                                  postgres=postgres or FakePostgres(), sleep=lambda seconds: None)
 
     def connect():
         rotator.client, rotator.opts = vault, types.SimpleNamespace(url='http://vault:8200', timeout=30)
@@ -613,6 +652,15 @@ def test_failed_batch_result_printed_by_run_module_has_no_secret_even_for_items_
     assert _secrets_in(module.failed) == [] and module.failed['results'][0]['username'] == 'static-s'
 
 
+def test_the_clock_seam_dates_what_the_rotator_decides_and_returns():
+    late = NOW + datetime.timedelta(hours=2)
+    result = fake_rotator(FakeVault(), {'role': 'app'}, clock=lambda: late).run()
+    assert result['expires_at'] == '2026-11-26T15:00:00Z'  # issued for 1h at the clock's 14:00
+    static = {'role': 's', 'role_type': 'static', 'max_age': '90m'}  # the fake's last rotation: 11:00
+    assert fake_rotator(FakeVault(static=('s',)), static, clock=lambda: NOW).run()['reason'] == 'not_due'
+    assert fake_rotator(FakeVault(static=('s',)), static, clock=lambda: late).run()['reason'] == 'age'
+
+
 def test_a_successful_batch_keeps_every_password():
     vault = FakeVault(roles=('a', 'c'))
     result = fake_rotator(vault, {'roles': [{'role': 'a'}, {'role': 'c'}]}).run()
@@ -677,12 +725,14 @@ def test_a_server_without_tls_fails_before_anything_is_issued_unless_tls_is_opti
 
 def test_a_libpq_older_than_16_is_warned_about(monkeypatch):
     monkeypatch.setattr(_postgres, 'libpq_version', lambda: 150004)
-    result = fake_rotator(FakeVault(), {'role': 'app'}).run()
-    assert result['changed'] is True
-    assert result['warnings'] == ['psycopg2 uses libpq 15.4, which cannot refuse to send the password in clear text (require_auth '
-                                  'needs libpq 16): a server impostor could receive the new password; install a newer '
-                                  'psycopg2-binary, or set db_sslmode: verify-full']
-    assert 'warnings' not in fake_rotator(FakeVault(), {'role': 'app', 'db_sslmode': 'verify-full'}).run()
+    warned = []
+    result = fake_rotator(FakeVault(), {'role': 'app'}, warn=warned.append).run()
+    assert result['changed'] is True and 'warnings' not in result
+    assert warned == ['psycopg2 uses libpq 15.4, which cannot refuse to send the password in clear text (require_auth '
+                      'needs libpq 16): a server impostor could receive the new password; install a newer '
+                      'psycopg2-binary, or set db_sslmode: verify-full']
+    rotator = fake_rotator(FakeVault(), {'role': 'app', 'db_sslmode': 'verify-full'})
+    assert 'warnings' not in rotator.run() and rotator.warnings == []
 
 
 # ------------------------------------------------------------------------------------------ odd input and odd server data
@@ -741,3 +791,58 @@ def test_options_that_would_overflow_are_refused_before_connecting(params, messa
     with pytest.raises(RotationError) as err:
         DbCredentialRotator(params, environ={}).run()
     assert message in str(err.value)
+
+
+class SessionsLeft(FakePostgres):
+    """The session check finds ``counts`` (no login; the old users still have sessions)."""
+
+    def __init__(self, counts):
+        super().__init__()
+        outer = self
+
+        class SessionCounter:
+            def __init__(self, target, user, password):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc_info):
+                pass
+
+            def count(self, users):
+                return dict((user, counts.get(user, 0)) for user in users)
+        outer.SessionCounter = SessionCounter
+
+
+def test_a_batch_of_leases_in_use_revokes_none_and_names_them_once():
+    vault = FakeVault(roles=('a', 'c'))
+    leases = [vault.generate('a')['lease_id'], vault.generate('c')['lease_id'], 'database/creds/a/GONE']
+    rotator = DbCredentialRotator({'state': 'revoked', 'lease_ids': leases, 'no_sessions_of': ['v-a-1'], 'sessions_timeout': 0},
+                                  environ={}, postgres=SessionsLeft({'v-a-1': 2}), diff=True)
+    rotator._connect = lambda: setattr(rotator, 'client', vault) or setattr(rotator, 'opts', types.SimpleNamespace(url='v', timeout=1))
+    result = rotator.run()
+    assert result['failed'] is True and result['changed'] is False and result['revoked'] == [] and len(vault.leases) == 2
+    assert [res['reason'] for res in result['results']] == ['in_use', 'in_use', 'absent']
+    assert result['reason'] == 'mixed' and result['reasons'] == {'in_use': 2, 'absent': 1}
+    assert result['msg'] == ('not revoking %s, %s: user v-a-1 still has 2 session(s) in pg_stat_activity on localhost:5432/postgres '
+                             'after waiting 0s (something still uses it); nothing was revoked; already revoked 1 (3 leases)'
+                             % tuple(leases[:2]))
+    assert [entry['after'] for entry in result['diff']] == [{'state': 'active', 'expires_at': '2026-11-26T12:50:00Z'}] * 2 + [
+        {'state': 'absent'}]
+    assert result['sessions'] == {'v-a-1': 2} and result['sessions_waited'] == 0.0
+
+
+@pytest.mark.parametrize('check_mode, proof', [(True, ''), (False, ' after waiting 0.3s')])
+def test_a_slow_count_is_no_wait_in_check_mode(check_mode, proof):
+    """Check mode counts once without waiting: a count that took 0.3 s (a loaded server) is not reported as a wait."""
+    vault = FakeVault(roles=('a',))
+    lease_id = vault.generate('a')['lease_id']
+    ticks = iter([100.0, 100.3, 100.3, 100.3])
+    rotator = DbCredentialRotator({'state': 'revoked', 'lease_id': lease_id, 'no_sessions_of': ['v-a-1']}, check_mode=check_mode,
+                                  environ={}, postgres=SessionsLeft({}), monotonic=lambda: next(ticks))
+    rotator._connect = lambda: setattr(rotator, 'client', vault) or setattr(rotator, 'opts', types.SimpleNamespace(url='v', timeout=1))
+    result = rotator.run()
+    verb = 'would revoke' if check_mode else 'revoked'
+    assert result['msg'] == '%s lease %s (no session of v-a-1%s)' % (verb, lease_id, proof)
+    assert result['sessions_waited'] == 0.3

@@ -6,6 +6,7 @@
 import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils import _postgres
+from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError
 from ansible_collections.secops.rotation.plugins.module_utils._postgres import (
     PgTarget, PostgresError, login_delays, is_transient_login_error, normalize_privileges, scrub, short_error)
 
@@ -86,6 +87,15 @@ def test_missing_psycopg2_message(monkeypatch):
     assert 'psycopg2' in message and 'verify=false' in message and 'Traceback' not in message
     with pytest.raises(PostgresError, match='psycopg2 is required'):
         _postgres.connect(PgTarget('localhost'), 'bob', 'pw')
+
+
+def test_require_psycopg2_raises_the_missing_library_error(monkeypatch):
+    _postgres.require_psycopg2('verify')  # psycopg2 is installed here: nothing raised
+    monkeypatch.setattr(_postgres, 'PSYCOPG2_IMPORT_ERROR', 'Traceback ...')
+    with pytest.raises(MissingLibraryError) as err:
+        _postgres.require_psycopg2('no_sessions_of')
+    assert (err.value.library, err.value.reason, err.value.import_error) == ('psycopg2-binary', 'no_sessions_of', 'Traceback ...')
+    assert str(err.value) == 'psycopg2-binary is required for no_sessions_of'
 
 
 def test_user_label_names_libpqs_default_when_no_user_is_given():
