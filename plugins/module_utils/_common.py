@@ -66,7 +66,7 @@ def run_module(module: Any, action: Callable[[], dict], secret_keys: Iterable[st
     try:
         result = action()
     except MissingLibraryError as exc:
-        module.fail_json(msg=missing_required_lib(exc.library, reason=exc.reason), exception=exc.import_error, **fail_extra)
+        module.fail_json(msg=missing_required_lib(exc.library, reason='for %s' % exc.reason if exc.reason else None), exception=exc.import_error, **fail_extra)
     except OperatorError as exc:
         result = dict(fail_extra, failed=True, msg=str(exc))
     for warning in _pop_warnings(result):

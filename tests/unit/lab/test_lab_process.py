@@ -42,7 +42,9 @@ def children():
 
 def _service(tmp_path, start, mark=MARK, argv=None):
     """A process whose command line holds ``mark``, its pid in ``tmp_path/pid`` (as the demo app and tls_app write it)."""
-    proc = start(argv or [sys.executable, '-c', 'import time; time.sleep(60)', mark.decode()], wait_ready=argv is not None)
+    # wait until it says ready: right after fork its command line is still the parent's (no mark yet)
+    proc = start(argv or [sys.executable, '-c', 'import time; print("ready", flush=True); time.sleep(60)', mark.decode()],
+                 wait_ready=True)
     (tmp_path / 'pid').write_text(f'{proc.pid}\n', encoding='utf-8')
     return proc
 

@@ -400,8 +400,8 @@ def test_an_option_that_needs_psycopg2_fails_before_anything_is_contacted(monkey
     with pytest.raises(MissingLibraryError) as err:
         rotator.run()
     assert (err.value.library, err.value.reason, err.value.import_error) == ('psycopg2-binary', reason, 'Traceback ...')
-    message = missing_required_lib(err.value.library, reason=err.value.reason)  # what run_module reports
-    assert '(psycopg2-binary)' in message and 'This is required %s.' % reason in message
+    message = missing_required_lib(err.value.library, reason='for %s' % err.value.reason)  # what run_module reports
+    assert '(psycopg2-binary)' in message and 'This is required for %s.' % reason in message
 
     class Reached(Exception):
         pass

@@ -199,6 +199,6 @@ def test_a_missing_hvac_is_reported_with_missing_required_lib_only_with_store_pa
     iam = fakes.FakeIam()
     iam.add_user('svc-a')
     module = task(iam, user_name='svc-a', store_path='aws/{user_name}', url='http://vault.example:8200', token='t')
-    assert module.outcome == 'fail' and module.result['msg'] == missing_required_lib('hvac', reason='store_path')
+    assert module.outcome == 'fail' and module.result['msg'] == missing_required_lib('hvac', reason='for store_path')
     assert iam.state('svc-a')[0][0][1] == 'Active' and len(iam.state('svc-a')[0]) == 1  # nothing happened
     assert task(iam, user_name='svc-a').outcome == 'exit'  # without store_path hvac is not needed
