@@ -9,6 +9,7 @@ from ansible_collections.secops.rotation.plugins.module_utils._common import (
     BatchRunner, RotationError, batch_result, common_reason, count_reasons, describe_failures, spec_defaults,
     with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError, OperatorError
+from tests.unit.fake_module import FakeModule
 
 
 def _item(name, reason='rotated', changed=True, failed=False, msg=None, diff=None):
@@ -106,25 +107,6 @@ def test_spec_defaults_fill_only_unset_options():
     assert with_defaults({'max_age': '1d'}, spec)['max_age'] == '1d'
 
 
-class _FakeAnsibleModule:
-    check_mode = True
-    _diff = True
-    no_log = False
-
-    def __init__(self, params):
-        self.params = params
-        self.warnings = []
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def fail_json(self, **kwargs):
-        raise SystemExit(('fail', kwargs))
-
-    def exit_json(self, **kwargs):
-        raise SystemExit(('exit', kwargs))
-
-
 class _Logic:
     def __init__(self, params, check_mode=False, diff=False, warn=None):
         if params.get('bad'):
@@ -140,7 +122,7 @@ class _Logic:
 
 
 def _run(params, **kwargs):
-    module = _FakeAnsibleModule(params)
+    module = FakeModule(params, check_mode=True, diff=True)
     with pytest.raises(SystemExit) as stop:
         _module.RotationModule(_Logic, {}, **kwargs).run(module)
     return module, stop.value.code

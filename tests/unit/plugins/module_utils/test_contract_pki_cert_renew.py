@@ -17,27 +17,10 @@ from ansible_collections.secops.rotation.plugins.module_utils._pki import (
 from ansible_collections.secops.rotation.plugins.module_utils._tls import ServedCertificate
 from ansible_collections.secops.rotation.plugins.modules import pki_cert_renew, served_certificate
 
+from tests.unit.fake_module import FakeModule
 from test_pki import CA, NOW, FakeClient, cert_pem, key_pem  # noqa: F401  pylint: disable=import-error
 
 SECRETS = ('private_key', 'certificate', 'ca_chain')
-
-
-class FakeModule:
-    """What RotationModule needs of an AnsibleModule; exit/fail end the run with the result."""
-    no_log = False
-
-    def __init__(self, params, check_mode=False, diff=False):
-        self.params, self.check_mode, self._diff = params, check_mode, diff
-        self.warnings = []
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def fail_json(self, **kwargs):
-        raise SystemExit(('fail', kwargs))
-
-    def exit_json(self, **kwargs):
-        raise SystemExit(('exit', kwargs))
 
 
 @pytest.fixture(scope='module')

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils import _aws, _duration, _errors, _files, _ledger, _postgres, _tls, _vault
 from ansible_collections.secops.rotation.plugins.module_utils._common import RotationError, run_module
+from tests.unit.fake_module import FakeModule
 
 MODULE_UTILS = Path(_errors.__file__).resolve().parent
 BACKENDS = {'_aws', '_vault', '_files', '_postgres', '_pki', '_iam', '_db', '_ledger', '_tls'}
@@ -61,22 +62,6 @@ def test_missing_library_error_names_the_library_and_the_reason():
     assert (exc.library, exc.reason, exc.import_error) == ('psycopg2-binary', 'verify', 'Traceback...')
 
 
-class _Module:
-    no_log = False
-
-    def __init__(self):
-        self.warnings = []
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def fail_json(self, **kwargs):
-        raise SystemExit(('fail', kwargs))
-
-    def exit_json(self, **kwargs):
-        raise SystemExit(('exit', kwargs))
-
-
 @pytest.mark.parametrize('error', [
     _postgres.PostgresError('login as app failed'), _files.FileWriteError('/x', 'read-only'),
     _aws.AwsClientError('ListAccessKeys failed: AccessDenied')])
@@ -85,7 +70,7 @@ def test_run_module_turns_any_operator_error_into_a_clean_failure(error):
         raise error
 
     with pytest.raises(SystemExit) as stop:
-        run_module(_Module(), action)
+        run_module(FakeModule(), action)
     kind, result = stop.value.code
     assert kind == 'fail' and result == {'msg': str(error)}
 
@@ -95,7 +80,7 @@ def test_run_module_lets_a_bug_through():
         raise KeyError('bug')
 
     with pytest.raises(KeyError):
-        run_module(_Module(), action)
+        run_module(FakeModule(), action)
 
 
 @pytest.mark.parametrize('module_name', ['vault_db_rotate', 'pki_cert_renew', 'rotation_state', 'served_certificate'])
