@@ -284,7 +284,7 @@ msg:
       first part only when a user failed (C(1 of 3 users failed: svc-b: ...)), a note naming the users rolled back
       because of it, and the summary (C(rotated 2 of 3 users), C(would have rotated 3 of 3 users) in check mode)."
     - The result has the shape every module of the collection returns, see
-      L(docs/results.md,https://github.com/secops/rotation/blob/main/docs/results.md).
+      C(docs/results.md) in the collection.
   returned: always
   type: str
   sample: "rotated the access key of svc-billing (key AKIA... is older than 90d): created and verified AKIA..., kept old key AKIA... active"
