@@ -18,12 +18,13 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export SECOPS_LAB_DIR := $(LAB_DIR)
 
-.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration integration-core integration-roles molecule lint sanity build changelog clean
+.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration integration-core integration-roles matrix molecule lint sanity build changelog clean
 
 help:
 	@echo "make demo     - set up everything and show the lab of real servers working"
-	@echo "make test     - set up everything and run all tests (unit, integration, lint, sanity, build)"
+	@echo "make test     - set up everything and run all tests (unit, integration, matrix, molecule, lint, sanity, build)"
 	@echo "make lab-up / lab-down / lab-status - the lab of real servers (env file: $(LAB_DIR)/env)"
+	@echo "make matrix   - unit tests + smoke test on each supported ansible-core (2.17, 2.18, 2.19; nox, venvs in .build/nox)"
 	@echo "make unit | integration | molecule | lint | sanity | build | changelog | clean"
 
 venv: $(VENV)/.installed
@@ -69,6 +70,17 @@ integration-roles: venv collection
 	$(PY) -m pytest -q $(SLOW_ROLE_TESTS) --basetemp=$(BUILD)/pytest-roles --durations=10 $(PYTEST_ARGS)
 	$(PY) -m lab leftovers --dir $(BUILD)/pytest-roles
 
+# The supported ansible-core versions (noxfile.py): one nox session per minor, each in its own venv below
+# .build/nox, runs the unit tests and the smoke test (the demo playbook: every module through ansible-playbook).
+# One lab serves all sessions; it is stopped however nox ends.
+MATRIX_LAB := $(BUILD)/matrix-lab
+NOX_ARGS ?=
+matrix: venv collection
+	trap '$(PY) -m lab down --dir $(MATRIX_LAB) >/dev/null' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(PY) -m lab up --dir $(MATRIX_LAB); \
+	SECOPS_LAB_ENV=$(MATRIX_LAB)/env $(BIN)/nox --no-color $(NOX_ARGS)
+	$(PY) -m lab leftovers --dir $(MATRIX_LAB)
+
 # Blue-green rotations with the roles on three local demo app instances (molecule/default, no containers);
 # its lab and instances live in .build/molecule and must be gone afterwards.
 molecule: venv collection
@@ -95,7 +107,8 @@ test: venv collection
 .PHONY: unit-and-integration checks-and-molecule
 unit-and-integration: unit integration-core
 
-checks-and-molecule: changelog lint sanity build molecule integration-roles
+# matrix runs in this lane: it is the shorter one (by about 4 minutes before the matrix was added).
+checks-and-molecule: changelog lint sanity build molecule integration-roles matrix
 
 clean: lab-down
 	rm -rf $(BUILD) tests/output .pytest_cache

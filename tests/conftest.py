@@ -15,3 +15,7 @@ sys.path.insert(0, os.path.realpath(os.path.join(os.path.dirname(__file__), '..'
 from lab.collection import add_collection_to_path  # noqa: E402  pylint: disable=wrong-import-position
 
 add_collection_to_path()
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'smoke: the quick end-to-end test that `make matrix` runs on every supported ansible-core')

@@ -4,10 +4,13 @@
 
 
 import hvac
+import pytest
 
 from lab.demo import run_demo
 
 
+# The smoke test of `make matrix` (noxfile.py): every module, through ansible-playbook, on each supported ansible-core.
+@pytest.mark.smoke
 def test_demo_rotates_all_three_kinds(lab, tmp_path):
     summary = run_demo(lab, str(tmp_path))
     text = '\n'.join(summary['db'] + summary['iam'] + summary['pki'])

@@ -3,13 +3,27 @@
 """Batch expansion, spec merging, time helpers and the module runner of module_utils/_common."""
 
 
+import contextlib
 import datetime
+import json
+from unittest import mock
 
 import pytest
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
     RotationError, backoff_delays, batch_argument_spec, expand_batch, merge_argument_specs, parse_iso, run_module, to_iso)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import DurationError
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19: the arguments come from basic._ANSIBLE_ARGS, warnings are process-global
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        from ansible.module_utils import basic
+        from ansible.module_utils.common import warnings
+        with mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode('utf-8')), \
+                mock.patch.object(warnings, '_global_warnings', []), mock.patch.object(warnings, '_global_deprecations', []):
+            yield
 
 
 def test_expand_batch_single_item_from_top_level():
@@ -196,9 +210,7 @@ def test_run_module_reports_warnings_with_module_warn_not_in_the_result():
 
 def test_run_module_with_a_real_ansible_module_prints_no_deprecation(capsys):
     """The real AnsibleModule of ansible-core: no 'Passing `warnings` to `exit_json`' deprecation in the output."""
-    import json
     from ansible.module_utils.basic import AnsibleModule
-    from ansible.module_utils.testing import patch_module_args
     for failed in (False, True):
         with patch_module_args({}):
             module = AnsibleModule(argument_spec={})
