@@ -18,14 +18,14 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export SECOPS_LAB_DIR := $(LAB_DIR)
 
-.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration integration-core integration-roles matrix molecule lint sanity build changelog clean
+.PHONY: help venv collection lab-up lab-down lab-status demo test unit integration integration-core integration-roles integration-blue-green matrix molecule lint sanity build changelog clean
 
 help:
 	@echo "make demo     - set up everything and show the lab of real servers working"
 	@echo "make test     - set up everything and run all tests (unit, integration, matrix, molecule, lint, sanity, build)"
 	@echo "make lab-up / lab-down / lab-status - the lab of real servers (env file: $(LAB_DIR)/env)"
 	@echo "make matrix   - unit tests + smoke test on each supported ansible-core (2.17, 2.18, 2.19; nox, venvs in .build/nox)"
-	@echo "make unit | integration | molecule | lint | sanity | build | changelog | clean"
+	@echo "make unit | integration (= integration-core, -roles, -blue-green) | molecule | lint | sanity | build | changelog | clean"
 
 venv: $(VENV)/.installed
 
@@ -57,14 +57,20 @@ unit: venv collection
 
 # A fixed basetemp keeps the test lab's state below .build/pytest, so a lab left by a killed run is found and
 # stopped by the next one, and `lab leftovers` can prove that nothing of this run is left running.
-# The suite runs as two parts, each with its own lab, so that `make test` can run them in different lanes:
-# the certificate and agent role tests (mostly waiting for agents, reloads and playbooks) and the rest.
+# The suite runs as three parts, each with its own lab, so that `make test` can run them side by side: the
+# blue-green role tests and the certificate and agent role tests (both mostly waiting for reloads, agents, load
+# loops and playbooks), and the rest.
 SLOW_ROLE_TESTS := tests/integration/test_vault_agent.py tests/integration/test_pki_certs.py
-integration: integration-core integration-roles
+BLUE_GREEN_TESTS := tests/integration/test_blue_green.py
+integration: integration-core integration-roles integration-blue-green
 
 integration-core: venv collection
-	$(PY) -m pytest -q tests/integration $(SLOW_ROLE_TESTS:%=--ignore=%) --basetemp=$(BUILD)/pytest --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/integration $(SLOW_ROLE_TESTS:%=--ignore=%) $(BLUE_GREEN_TESTS:%=--ignore=%) --basetemp=$(BUILD)/pytest --durations=15 $(PYTEST_ARGS)
 	$(PY) -m lab leftovers --dir $(BUILD)/pytest
+
+integration-blue-green: venv collection
+	$(PY) -m pytest -q $(BLUE_GREEN_TESTS) --basetemp=$(BUILD)/pytest-bg --durations=5 $(PYTEST_ARGS)
+	$(PY) -m lab leftovers --dir $(BUILD)/pytest-bg
 
 integration-roles: venv collection
 	$(PY) -m pytest -q $(SLOW_ROLE_TESTS) --basetemp=$(BUILD)/pytest-roles --durations=10 $(PYTEST_ARGS)
@@ -100,15 +106,11 @@ build: venv
 changelog: venv
 	$(BIN)/antsibull-changelog lint
 
-# Slow, independent suites run side by side (2 cores), each with its own lab; each prints its own report.
+# Independent suites run three at a time, longest first (most of the integration time is waiting for reloads,
+# agents, load loops and playbooks, so three fit on 2 cores); each has its own lab and prints its own report.
+TEST_PARTS := integration-blue-green integration-core integration-roles sanity matrix molecule lint unit changelog build
 test: venv collection
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit-and-integration checks-and-molecule
-
-.PHONY: unit-and-integration checks-and-molecule
-unit-and-integration: unit integration-core
-
-# matrix runs in this lane: it is the shorter one (by about 4 minutes before the matrix was added).
-checks-and-molecule: changelog lint sanity build molecule integration-roles matrix
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(TEST_PARTS)
 
 clean: lab-down
 	rm -rf $(BUILD) tests/output .pytest_cache
