@@ -239,6 +239,8 @@ class BatchRunner:
         for index, thing in enumerate(things):
             try:
                 done.append(check(thing, index))
+            except MissingLibraryError:
+                raise  # the host lacks a library: the task's error (missing_required_lib), not an item's
             except OperatorError as exc:
                 errors.append(str(exc) if self.single else '%s[%d] (%s): %s' % (self.list_key, index, self.name(thing), exc))
         if errors:
@@ -252,6 +254,8 @@ class BatchRunner:
         for plan in plans:
             try:
                 results.append(act(plan))
+            except MissingLibraryError:
+                raise  # the host lacks a library: the task's error (missing_required_lib), not an item's
             except OperatorError as exc:
                 results.append(failed_result(plan, exc))
         return results

@@ -197,7 +197,10 @@ def _role_fields(item: Mapping[str, Any]) -> dict[str, Any]:
     if any(part in ('', '.', '..') for part in mount.split('/')) or any(char in mount for char in '?#%\x00 '):
         raise RotationError('mount %r must be the path of the database secrets engine (e.g. database or team/db), without '
                             'empty, "." or ".." segments, spaces or ?#%%' % mount)
-    return dict(role=role, role_type=_value(item, 'role_type'), mount=mount)
+    role_type = _value(item, 'role_type')
+    if role_type not in ROLE_TYPES:  # the spec checks it for the module; scripts and tests build items without it
+        raise RotationError('role_type must be one of %s, got %r' % (', '.join(ROLE_TYPES), role_type))
+    return dict(role=role, role_type=role_type, mount=mount)
 
 
 def _due_fields(item: Mapping[str, Any], role: Mapping[str, Any]) -> dict[str, Any]:

@@ -297,7 +297,8 @@ class IamKeyRotator:
         self.params = with_defaults(params, argument_spec())
         self.check_mode = check_mode
         self.diff = diff
-        self.warn = warn or (lambda message: None)
+        self.warnings: list[str] = []
+        self.warn = warn or self.warnings.append
         self.clock = clock or utcnow
         self._aws = aws
         self._vault = vault
@@ -318,6 +319,8 @@ class IamKeyRotator:
         """
         p = self.params
         self.state = p['state']
+        if self.state not in STATES:  # the spec checks it for the module; scripts and tests build the rotator without it
+            raise RotationError('state must be one of %s, got %r' % (', '.join(STATES), self.state))
         self.now = self._now()
         self.verify_timeout = parse_duration(p['verify_timeout'], name='verify_timeout')
         if self.verify_timeout > MAX_VERIFY_TIMEOUT:
@@ -328,6 +331,9 @@ class IamKeyRotator:
             raise RotationError('invalid sts_endpoint_url %r: it must be a URL like https://sts.eu-west-1.amazonaws.com' % sts)
         if self.state == 'purged' and p['force']:
             raise RotationError('force is not supported with state=purged; set grace_period to shorten the wait')
+        if not p.get('user_name') and not p.get('users'):  # users: [] passes the spec's required_one_of
+            raise RotationError('one of user_name or users is required (user_name is the IAM user; '
+                                'username is the Vault userpass login)')
         seen = set()
         items = self.runner.check_all(expand_batch(p, 'users', ITEM_KEYS), lambda item, index: self._check_item(item, seen))
         paths = {}
@@ -366,6 +372,8 @@ class IamKeyRotator:
         if not isinstance(name, str) or not USER_NAME_RE.fullmatch(name):
             raise RotationError('user_name: invalid IAM user name %r: 1 to 64 letters, digits and +=,.@_-' % name)
         whose = 'user %s: ' % name if self.runner.single else ''
+        if item.get('old_key') not in (None, ) + OLD_KEY_CHOICES:
+            raise RotationError('%sold_key must be one of %s, got %r' % (whose, ', '.join(OLD_KEY_CHOICES), item['old_key']))
         if name in seen:
             raise RotationError('user %s is given more than once' % name)
         seen.add(name)

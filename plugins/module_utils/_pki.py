@@ -39,8 +39,8 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.secops.rotation.plugins.module_utils._common import (
-    BatchRunner, OperatorError, RotationError, batch_argument_spec, count_reasons, expand_batch, merge_argument_specs, to_iso, utcnow,
-    with_defaults)
+    BatchRunner, MissingLibraryError, OperatorError, RotationError, batch_argument_spec, count_reasons, expand_batch,
+    merge_argument_specs, to_iso, utcnow, with_defaults)
 from ansible_collections.secops.rotation.plugins.module_utils._duration import (
     DurationError, format_duration, parse_duration)
 from ansible_collections.secops.rotation.plugins.module_utils._files import (
@@ -870,6 +870,8 @@ class PkiCertRenewer:
         if self._connection is None:
             try:
                 self._connection = self._connect(self.params)
+            except MissingLibraryError:
+                raise  # the task's error, reported with missing_required_lib, not one item's
             except OperatorError as exc:
                 self._connection_error = str(exc)
                 raise RotationError(self._connection_error)

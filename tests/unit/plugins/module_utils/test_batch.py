@@ -152,3 +152,16 @@ def test_module_base_strips_secrets_from_a_failed_result():
 def test_module_base_reports_a_constructor_refusing_its_input_cleanly():
     dummy, (kind, result) = _run({'bad': True}, fail_extra={'changed': False})
     assert kind == 'fail' and result == {'msg': 'bad is not an option here', 'changed': False}
+
+
+def test_a_missing_library_is_never_one_items_error():
+    runner = BatchRunner('users', 'users', single=False, name=lambda thing: thing)
+
+    def missing(thing, *rest):
+        raise MissingLibraryError('hvac')
+
+    with pytest.raises(MissingLibraryError):
+        runner.check_all(['a'], missing)
+    with pytest.raises(MissingLibraryError):
+        runner.act_each(['a'], missing, lambda plan, exc: {})
+

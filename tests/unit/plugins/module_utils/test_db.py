@@ -846,3 +846,9 @@ def test_a_slow_count_is_no_wait_in_check_mode(check_mode, proof):
     verb = 'would revoke' if check_mode else 'revoked'
     assert result['msg'] == '%s lease %s (no session of v-a-1%s)' % (verb, lease_id, proof)
     assert result['sessions_waited'] == 0.3
+
+
+def test_an_item_built_without_the_spec_with_an_unknown_role_type_is_refused():
+    # the module's spec refuses it; a script or test that builds items directly must not get a static-creds path
+    with pytest.raises(RotationError, match="role_type must be one of dynamic, static, got 'Dynamic'"):
+        plan(role_type='Dynamic')

@@ -230,6 +230,24 @@ def test_the_spec_checks_choices_and_which_options_go_together(options, message)
     assert message in ' '.join(validator.validate(options).error_messages)
 
 
+def test_an_empty_users_list_is_refused_clearly():
+    # users: [] satisfies the spec's required_one_of, so the rotator says what is missing
+    with pytest.raises(RotationError, match='^one of user_name or users is required'):
+        _iam.IamKeyRotator(params(user_name=None, users=[]), aws=object()).validate()
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(user_name='a', state='gone'), "state must be one of rotated, deactivated, purged, got 'gone'"),
+    (dict(user_name=None, users=[{'user_name': 'a', 'old_key': 'archived'}]),
+     "users[0] (a): old_key must be one of active, inactive, deleted, got 'archived'"),
+])
+def test_the_rotator_built_without_the_module_refuses_a_choice_the_spec_does_not_allow(options, message):
+    # scripts, tests and the lab build the rotator without AnsibleModule: a clean error, not a KeyError later
+    with pytest.raises(RotationError) as err:
+        _iam.IamKeyRotator(params(**options), aws=object()).validate()
+    assert message in str(err.value)
+
+
 def test_defaults_are_the_specs():
     spec = argument_spec()
     assert (spec['max_age']['default'], spec['grace_period']['default'], spec['verify_timeout']['default']) == ('90d', '24h', '60s')

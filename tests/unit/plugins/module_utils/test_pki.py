@@ -1184,3 +1184,14 @@ def test_documentation_covers_state_serial_and_the_ledger():
     assert {'serial', 'ledger_entry'} <= set(options) & set(options['certificates']['suboptions'])
     assert {'revoked', 'revocation_time', 'days_remaining', 'ledger_entry', 'mount'} <= set(returned)
     assert 'no option to revoke' not in pki_cert_renew.DOCUMENTATION.replace('\n', ' ')
+
+
+def test_a_missing_hvac_is_the_task_error_not_an_item_error(ca, tmp_path):
+    """A host without hvac fails the task with missing_required_lib (run_module), not one item with a vague msg."""
+    from ansible_collections.secops.rotation.plugins.module_utils._errors import MissingLibraryError
+
+    def connect(params):
+        raise MissingLibraryError('hvac', import_error='Traceback: No module named hvac')
+
+    with pytest.raises(MissingLibraryError):
+        PkiCertRenewer(params_for(tmp_path, force=True), connect=connect, clock=lambda: NOW).run()
