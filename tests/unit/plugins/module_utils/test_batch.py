@@ -164,4 +164,3 @@ def test_a_missing_library_is_never_one_items_error():
         runner.check_all(['a'], missing)
     with pytest.raises(MissingLibraryError):
         runner.act_each(['a'], missing, lambda plan, exc: {})
-
