@@ -6,9 +6,7 @@ The module runs as Ansible runs it (RotationModule: the logic class built from t
 module.warn, run_module's exit_json/fail_json) against the in-memory IAM and KV fakes of test_iam.py.
 """
 
-import importlib.util
 import json
-import os
 
 import pytest
 from ansible.module_utils.basic import missing_required_lib
@@ -16,41 +14,12 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.secops.rotation.plugins.module_utils import _iam
 from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 from ansible_collections.secops.rotation.plugins.modules import iam_key_rotate
+# the fakes of the module's unit tests (tests/ is importable: tests/conftest.py puts the checkout on sys.path)
+from tests.unit.fake_module import FakeModule
+from tests.unit.plugins.module_utils import test_iam as fakes
 
 
-def _load_fakes():
-    path = os.path.join(os.path.dirname(__file__), '..', 'module_utils', 'test_iam.py')
-    spec = importlib.util.spec_from_file_location('iam_unit_fakes', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fakes = _load_fakes()
 ITEM_FIELDS = ('user_name', 'access_key_id', 'old_access_key_id', 'keys', 'user_arn')
-
-
-class Done(Exception):
-    pass
-
-
-class FakeModule:
-    """What RotationModule and run_module use of AnsibleModule; exit_json/fail_json end the run like Ansible's."""
-
-    def __init__(self, params, check_mode, diff):
-        self.params, self.check_mode, self._diff = params, check_mode, diff
-        self.warnings, self.outcome, self.result = [], None, None
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def exit_json(self, **result):
-        self.outcome, self.result = 'exit', result
-        raise Done()
-
-    def fail_json(self, **result):
-        self.outcome, self.result = 'fail', result
-        raise Done()
 
 
 @pytest.fixture
@@ -65,7 +34,7 @@ def task(monkeypatch):
         options = dict(force=True, verify_timeout='2s')
         options.update(params)
         module = FakeModule(options, check_mode, diff)
-        with pytest.raises(Done):
+        with pytest.raises(SystemExit):
             RotationModule(_iam.IamKeyRotator, _iam.argument_spec(), requires=[('boto3', None)],
                            mutually_exclusive=_iam.MUTUALLY_EXCLUSIVE, required_one_of=_iam.REQUIRED_ONE_OF).run(module)
         return module
@@ -84,13 +53,6 @@ def assert_shape(result, results_count, diff):
     assert 'warnings' not in result
     if not diff:
         assert 'diff' not in result
-
-
-def no_secret(result, iam):
-    text = json.dumps(result, default=str)
-    assert 'secret_access_key' not in text
-    for secret in iam.secrets():
-        assert secret not in text
 
 
 def test_the_module_file_is_documentation_and_one_call():
@@ -132,7 +94,7 @@ def test_single_user_failed(task, diff):
     assert result['msg'] == result['results'][0]['msg'] and result['msg'].startswith('cannot make room for a new access key')
     assert result['results'][0]['failed'] is True and result['user_name'] == 'svc-a'
     assert 'diff' not in result  # nothing changed
-    no_secret(result, iam)
+    fakes.no_secret_in(result, iam)
     assert iam.state('svc-a') == before
 
 
@@ -178,7 +140,7 @@ def test_batch_with_one_failed_user(task, diff):
     assert result['msg'].endswith('; rolled back svc-c (a failed task returns no secret, so their new keys were deleted again)'
                                   '; rotated 1 of 3 users')
     assert 'user_name' not in result and 'access_key_id' not in result
-    no_secret(result, iam)
+    fakes.no_secret_in(result, iam)
     assert iam.state('svc-c') == before_c and kv.versions[-1]['access_key_id'] == first['access_key_id']
     if diff:  # only the user that changed: svc-a (stored, kept)
         assert [d['before_header'] for d in result['diff']] == ['IAM user svc-a']

@@ -12,6 +12,7 @@ from ansible_collections.secops.rotation.plugins.module_utils._ledger import (
     ITEM_KEYS, ITEM_SPEC, Ledger, argument_spec, finish_write, make_slot)
 from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 from ansible_collections.secops.rotation.plugins.modules import rotation_state
+from tests.unit.fake_module import FakeModule
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 SECRET = 'pw-very-secret-b'
@@ -46,35 +47,21 @@ def _db_entry(current_id):
     return finish_write(data, 0, 20, NOW)
 
 
-class FakeModule:
-    """What RotationModule and run_module use of an AnsibleModule."""
-
-    def __init__(self, params, diff):
-        self.params = dict((name, None) for name in argument_spec())
-        self.params.update(params)
-        self.check_mode, self._diff, self.no_log = False, diff, False
-        self.warnings = []
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def exit_json(self, **result):
-        raise SystemExit(dict(result, failed=False))
-
-    def fail_json(self, **result):
-        raise SystemExit(dict(result, failed=True))
+def _all_options(params):
+    """Every option of the spec, unset ones None, as AnsibleModule hands them over."""
+    return dict(dict.fromkeys(argument_spec()), **params)
 
 
 def run(params, diff):
     store = MemoryStore({'app-b': _db_entry('A')})
-    module = FakeModule(dict(params, action='stage'), diff)
+    module = FakeModule(_all_options(dict(params, action='stage')), diff=diff)
 
     def logic(params, **kwargs):
         return Ledger(params, clock=lambda: NOW, store=store, **kwargs)
 
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(SystemExit):
         RotationModule(logic, argument_spec(), secret_keys=('ledger',), fail_extra={'changed': False}).run(module)
-    return stop.value.code
+    return dict(module.result, failed=module.failed)
 
 
 ITEM_OK = {'name': 'app-a', 'id': 'B', 'secret': {'password': SECRET}}
@@ -152,9 +139,9 @@ def test_the_module_file_is_documentation_and_one_call():
 def test_warnings_go_to_module_warn_and_not_into_the_result():
     store = MemoryStore({'app-b': _db_entry('A')})
     store.entries['app-b'][0].update(pending=make_slot('P', {'password': 'x'}, None, NOW, 'x'), phase='staged')
-    module = FakeModule({'action': 'stage', 'name': 'app-b', 'id': 'C', 'secret': {'password': SECRET}}, False)
-    with pytest.raises(SystemExit) as stop:
+    module = FakeModule(_all_options({'action': 'stage', 'name': 'app-b', 'id': 'C', 'secret': {'password': SECRET}}))
+    with pytest.raises(SystemExit):
         RotationModule(lambda params, **kw: Ledger(params, store=store, **kw), argument_spec()).run(module)
-    result = stop.value.code
+    result = dict(module.result, failed=module.failed)
     assert result['reason'] == 'resumed' and 'warnings' not in result and not any('warnings' in r for r in result['results'])
     assert len(module.warnings) == 1 and 'the given id C was not recorded' in module.warnings[0]

@@ -9,31 +9,8 @@ import pytest
 from ansible_collections.secops.rotation.plugins.module_utils._db import DbCredentialRotator
 from ansible_collections.secops.rotation.plugins.module_utils._module import RotationModule
 # the fakes of the module's unit tests (tests/ is importable: tests/conftest.py puts the checkout on sys.path)
+from tests.unit.fake_module import FakeModule
 from tests.unit.plugins.module_utils.test_db import FakePostgres, FakeVault, fake_rotator
-
-
-class Exited(Exception):
-    pass
-
-
-class FakeModule:
-    """The AnsibleModule as RotationModule and run_module use it."""
-
-    def __init__(self, params, check_mode=False, diff=False):
-        self.params, self.check_mode, self._diff = params, check_mode, diff
-        self.no_log = False
-        self.warnings, self.result, self.failed = [], None, None
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def exit_json(self, **result):
-        self.result, self.failed = result, False
-        raise Exited()
-
-    def fail_json(self, **result):
-        self.result, self.failed = result, True
-        raise Exited()
 
 
 def run(params, vault, postgres=None, check_mode=False, diff=False):
@@ -42,7 +19,7 @@ def run(params, vault, postgres=None, check_mode=False, diff=False):
         assert isinstance(fake_rotator(vault, params), DbCredentialRotator)
         return fake_rotator(vault, params, postgres=postgres, check_mode=check_mode, diff=diff, warn=warn)
     module = FakeModule(params, check_mode=check_mode, diff=diff)
-    with pytest.raises(Exited):
+    with pytest.raises(SystemExit):
         RotationModule(logic, {}, secret_keys=('password',)).run(module)
     return module.failed, module.result
 
